@@ -1,0 +1,183 @@
+//! [`AuthError`] → HTTP: status, `WWW-Authenticate` and JSON body, in one place.
+//!
+//! | condition | status | challenge |
+//! |---|---|---|
+//! | no token | 401 | `Bearer resource_metadata, scope` (no `error`, RFC 6750 §3.1) |
+//! | invalid request | 400 | `error="invalid_request"` |
+//! | token problems | 401 | `error="invalid_token", error_description, resource_metadata, scope` |
+//! | scope missing | 403 | `error="insufficient_scope", scope, resource_metadata` |
+//! | unmapped tool | 403 | `error="insufficient_scope"` without `scope` |
+//! | backend down | 503 | none |
+
+use serde_json::{json, Value};
+
+use crate::config::{ChallengeScope, Config};
+use crate::error::AuthError;
+use crate::policy::ToolRule;
+
+/// A rendered denial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denial {
+    /// HTTP status.
+    pub status: http::StatusCode,
+    /// `WWW-Authenticate` value, when the status carries one.
+    pub www_authenticate: Option<String>,
+    /// The JSON body: `{"error", "error_description", "reason", …}`.
+    pub body: Value,
+}
+
+/// What a challenge needs beyond the error itself.
+#[derive(Debug, Clone, Default)]
+pub struct ChallengeContext {
+    /// Absolute URL of the protected resource metadata.
+    pub resource_metadata: String,
+    /// For 401s: the scopes the requested operation needs (see [`scope_for_401`]).
+    pub scope: Vec<String>,
+    /// For 403s: required only, or required plus granted.
+    pub challenge_scope: ChallengeScope,
+}
+
+impl ChallengeContext {
+    /// The context for a request: `rule` is the policy of the tool being called, if any.
+    pub fn for_request(config: &Config, rule: Option<&ToolRule>) -> Self {
+        ChallengeContext {
+            resource_metadata: crate::metadata::metadata_url(&config.resource_uri),
+            scope: scope_for_401(config, rule),
+            challenge_scope: config.challenge_scope,
+        }
+    }
+}
+
+/// The `scope` of a 401 (least privilege): a mapped tool's scopes for its `tools/call`;
+/// otherwise `base_scopes` if configured, else `scopes_supported`.
+pub fn scope_for_401(config: &Config, rule: Option<&ToolRule>) -> Vec<String> {
+    match rule {
+        Some(ToolRule::Scoped { scopes, .. }) => scopes.clone(),
+        _ if !config.base_scopes.is_empty() => config.base_scopes.clone(),
+        _ => config.scopes_supported(),
+    }
+}
+
+/// Renders a denial. The only function that turns an [`AuthError`] into HTTP.
+pub fn render(err: &AuthError, ctx: &ChallengeContext) -> Denial {
+    let status = err.status();
+    let description = err.description();
+    let mut body = json!({
+        "error": err.error_code(),
+        "error_description": description,
+        "reason": err.reason(),
+    });
+    let mut params: Vec<(&str, String)> = Vec::new();
+    let rm = ("resource_metadata", ctx.resource_metadata.clone());
+    let www_authenticate = match err {
+        AuthError::ValidationUnavailable { .. }
+        | AuthError::PolicyUnavailable { .. }
+        | AuthError::PayloadTooLarge { .. }
+        | AuthError::SessionPrincipalMismatch => None,
+        AuthError::NoToken => {
+            params.push(rm);
+            push_scope(&mut params, &ctx.scope);
+            Some(params)
+        }
+        AuthError::InvalidRequest(_) => {
+            params.push(("error", "invalid_request".into()));
+            params.push(("error_description", description.clone()));
+            params.push(rm);
+            Some(params)
+        }
+        AuthError::InsufficientScope {
+            tool,
+            required,
+            granted,
+            scope_match,
+        } => {
+            body["tool"] = json!(tool);
+            body["required_scopes"] = json!(required);
+            body["granted_scopes"] = json!(granted);
+            if *scope_match == crate::error::ScopeMatch::All {
+                body["scope_match"] = json!("all");
+            }
+            let mut scope = required.clone();
+            if ctx.challenge_scope == ChallengeScope::RequiredAndGranted {
+                for g in granted {
+                    if !scope.contains(g) {
+                        scope.push(g.clone());
+                    }
+                }
+            }
+            params.push(("error", "insufficient_scope".into()));
+            params.push(("error_description", description.clone()));
+            push_scope(&mut params, &scope);
+            params.push(rm);
+            Some(params)
+        }
+        AuthError::ToolUnmapped { tool } | AuthError::PolicyIncomplete { tool, .. } => {
+            body["tool"] = json!(tool);
+            params.push(("error", "insufficient_scope".into()));
+            params.push(("error_description", description.clone()));
+            params.push(rm);
+            Some(params)
+        }
+        _ => {
+            params.push(("error", "invalid_token".into()));
+            params.push(("error_description", description.clone()));
+            params.push(rm);
+            push_scope(&mut params, &ctx.scope);
+            Some(params)
+        }
+    };
+    if matches!(
+        err,
+        AuthError::SessionPrincipalMismatch | AuthError::PayloadTooLarge { .. }
+    ) {
+        body["error"] = json!("invalid_request");
+    }
+    Denial {
+        status,
+        www_authenticate: www_authenticate.map(|p| bearer_challenge(&p)),
+        body,
+    }
+}
+
+fn push_scope(params: &mut Vec<(&str, String)>, scope: &[String]) {
+    if !scope.is_empty() {
+        params.push(("scope", scope.join(" ")));
+    }
+}
+
+/// Formats `Bearer k="v", …`, dropping characters RFC 6750 §3 does not allow in values
+/// (`"`, `\` and anything outside printable ASCII).
+pub fn bearer_challenge(params: &[(&str, String)]) -> String {
+    let mut out = String::from("Bearer");
+    for (i, (k, v)) in params.iter().enumerate() {
+        out.push_str(if i == 0 { " " } else { ", " });
+        out.push_str(k);
+        out.push_str("=\"");
+        out.extend(
+            v.chars()
+                .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\'),
+        );
+        out.push('"');
+    }
+    out
+}
+
+impl Denial {
+    /// Builds the HTTP response (`Content-Type: application/json`, `Cache-Control: no-store`).
+    pub fn into_response<B: From<String>>(self) -> http::Response<B> {
+        let mut builder = http::Response::builder()
+            .status(self.status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CACHE_CONTROL, "no-store");
+        if let Some(h) = &self.www_authenticate {
+            builder = builder.header(http::header::WWW_AUTHENTICATE, h);
+        }
+        let mut resp = http::Response::new(B::from(self.body.to_string()));
+        if let Ok(built) = builder.body(()) {
+            let (parts, ()) = built.into_parts();
+            *resp.status_mut() = parts.status;
+            *resp.headers_mut() = parts.headers;
+        }
+        resp
+    }
+}

@@ -1,0 +1,1187 @@
+//! Configuration: [`Config`], its builder, `AUTHSEC_*` environment variables and TOML.
+//!
+//! Every source goes through the same [`RawConfig`] and the same validation, so an error names
+//! the field (with its environment variable), the bad value and the fix, wherever it came from.
+//!
+//! ```
+//! use authsec::config::Config;
+//!
+//! let config = Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+//!     .jwks_url("https://auth.example.com/.well-known/jwks.json")
+//!     .tool_scopes_json(r#"{"add_note":["notes:write"],"server_time":[]}"#)
+//!     .build()
+//!     .expect("valid configuration");
+//! assert_eq!(config.clock_skew_secs, 60);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::clock::Clock;
+use crate::policy::{RuleRepr, ToolPolicy};
+
+/// A secret string (client secret). `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself; call only where it is sent to its one destination.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How tokens are validated (`AUTHSEC_VALIDATION_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValidationMode {
+    /// JWTs only, checked locally against the JWKS.
+    JwtOnly,
+    /// Every token goes to RFC 7662 introspection.
+    IntrospectionOnly,
+    /// A JWT must pass local checks *and* introspection; opaque tokens go to introspection.
+    JwtAndIntrospect,
+    /// JWTs locally only, opaque tokens by introspection (migration; no JWT revocation).
+    JwtOrIntrospect,
+    /// Chosen from the configured endpoints: both → `JwtAndIntrospect`.
+    #[default]
+    Auto,
+}
+
+/// Where tool policy comes from (`AUTHSEC_POLICY_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyMode {
+    /// The console's policy is required; start-up fails without it.
+    RemoteRequired,
+    /// The console's policy, falling back to the local map when it is unavailable.
+    RemoteWithLocalFallback,
+    /// Only the local map (`AUTHSEC_TOOL_SCOPES_JSON` / TOML). The default.
+    #[default]
+    LocalOnly,
+    /// No per-tool checks: any valid token may call any tool. Loudly logged.
+    Open,
+}
+
+/// Which `typ` header values are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TypPolicy {
+    /// `at+jwt`, `application/at+jwt`, `JWT`, or absent. The default.
+    #[default]
+    Lenient,
+    /// RFC 9068 only: `at+jwt` or `application/at+jwt`.
+    Rfc9068,
+}
+
+/// What the `scope` of a 403 step-up challenge contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChallengeScope {
+    /// The tool's scopes plus those already granted — safe for clients that replace their
+    /// token rather than accumulate scopes. The default.
+    #[default]
+    RequiredAndGranted,
+    /// Only the tool's scopes.
+    RequiredOnly,
+}
+
+/// How the introspection client authenticates (RFC 7591 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic. The default.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id`/`client_secret` in the form body.
+    ClientSecretPost,
+}
+
+macro_rules! keyword_enum {
+    ($ty:ty, $field:literal, [$(($text:literal, $variant:expr)),+ $(,)?]) => {
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.trim() {
+                    $($text => Ok($variant),)+
+                    other => Err(format!(
+                        "{other:?} is not one of {}",
+                        [$($text),+].join(" | ")
+                    )),
+                }
+            }
+        }
+        impl $ty {
+            /// The configuration keyword for this value.
+            pub fn as_str(&self) -> &'static str {
+                $(if *self == $variant { return $text; })+
+                unreachable!()
+            }
+        }
+    };
+}
+
+keyword_enum!(
+    ValidationMode,
+    "validation_mode",
+    [
+        ("jwt_only", ValidationMode::JwtOnly),
+        ("introspection_only", ValidationMode::IntrospectionOnly),
+        ("jwt_and_introspect", ValidationMode::JwtAndIntrospect),
+        ("jwt_or_introspect", ValidationMode::JwtOrIntrospect),
+        ("auto", ValidationMode::Auto),
+    ]
+);
+keyword_enum!(
+    PolicyMode,
+    "policy_mode",
+    [
+        ("remote_required", PolicyMode::RemoteRequired),
+        (
+            "remote_with_local_fallback",
+            PolicyMode::RemoteWithLocalFallback
+        ),
+        ("local_only", PolicyMode::LocalOnly),
+        ("open", PolicyMode::Open),
+    ]
+);
+keyword_enum!(
+    TypPolicy,
+    "typ_policy",
+    [
+        ("lenient", TypPolicy::Lenient),
+        ("rfc9068", TypPolicy::Rfc9068)
+    ]
+);
+keyword_enum!(
+    ChallengeScope,
+    "challenge_scope",
+    [
+        ("required_and_granted", ChallengeScope::RequiredAndGranted),
+        ("required", ChallengeScope::RequiredOnly),
+    ]
+);
+keyword_enum!(
+    ClientAuthMethod,
+    "introspection_auth_method",
+    [
+        ("client_secret_basic", ClientAuthMethod::ClientSecretBasic),
+        ("client_secret_post", ClientAuthMethod::ClientSecretPost),
+    ]
+);
+
+/// RFC 7662 introspection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntrospectionConfig {
+    /// The introspection endpoint.
+    pub url: Url,
+    /// Client id used to authenticate to the endpoint.
+    pub client_id: String,
+    /// Client secret used to authenticate to the endpoint.
+    pub client_secret: Secret,
+    /// Basic (default) or form-body client authentication.
+    pub auth_method: ClientAuthMethod,
+    /// Request timeout (default 5 s).
+    pub timeout: Duration,
+    /// Upper bound on how long an active result is cached (default 60 s; never past `exp`).
+    pub cache_ttl: Duration,
+}
+
+/// A validated authsec configuration. Build it with [`Config::builder`], [`Config::from_env`]
+/// or [`Config::from_toml_str`]; all of them run the same validation.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The issuer tokens must carry in `iss`, byte for byte (`AUTHSEC_ISSUER`).
+    pub issuer: String,
+    /// Authorization servers advertised in the protected resource metadata (defaults to the issuer).
+    pub authorization_servers: Vec<String>,
+    /// JWKS location; when absent it is discovered from the issuer (RFC 8414, then OIDC).
+    pub jwks_url: Option<Url>,
+    /// RFC 7662 settings, when an introspection endpoint is configured.
+    pub introspection: Option<IntrospectionConfig>,
+    /// This server's resource identifier; `aud` must contain it byte for byte.
+    pub resource_uri: String,
+    /// Human-readable name for the protected resource metadata.
+    pub resource_name: Option<String>,
+    /// Documentation URL for the protected resource metadata.
+    pub resource_documentation: Option<String>,
+    /// Console id of this resource server, e.g. `rs-525da3b4`.
+    pub resource_server_id: Option<String>,
+    /// `scopes_supported` in the protected resource metadata (defaults to every scope in the policy).
+    pub supported_scopes: Vec<String>,
+    /// The least a client needs to connect; named by 401 challenges that are not for a tool.
+    pub base_scopes: Vec<String>,
+    /// The local tool → scope policy.
+    pub tool_policy: ToolPolicy,
+    /// Where tool policy comes from.
+    pub policy_mode: PolicyMode,
+    /// How tokens are validated.
+    pub validation_mode: ValidationMode,
+    /// Publish the tool inventory to the console at start-up.
+    pub publish_manifest: bool,
+    /// Console base URL (defaults to the authorization server).
+    pub console_url: Option<String>,
+    /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds (default 60).
+    pub clock_skew_secs: i64,
+    /// Accepted `typ` header values.
+    pub typ_policy: TypPolicy,
+    /// Legacy opt-in: OAuth client ids accepted in `aud` in place of the resource URI.
+    /// Off by default; every acceptance through it is logged as a warning.
+    pub legacy_client_id_audiences: Vec<String>,
+    /// Tokens longer than this are rejected unparsed (default 16 KiB).
+    pub max_token_bytes: usize,
+    /// Minimum interval between JWKS refreshes caused by unknown `kid`s (default 10 s).
+    pub jwks_min_refresh_interval: Duration,
+    /// Capacity of the verified-token cache in entries (default 10 000; 0 disables it).
+    pub token_cache_entries: usize,
+    /// What the `scope` of a 403 challenge contains.
+    pub challenge_scope: ChallengeScope,
+    /// Where "now" comes from. Override only in tests.
+    pub clock: Clock,
+}
+
+/// A configuration error: which field, what value, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} ({env}){}: {problem}. Fix: {fix}", value.as_ref().map(|v| format!(" = {v:?}")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The TOML/builder key, e.g. `resource_uri`.
+    pub field: &'static str,
+    /// The environment variable, e.g. `AUTHSEC_RESOURCE_URI`.
+    pub env: String,
+    /// The offending value (never a secret).
+    pub value: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+fn err(
+    field: &'static str,
+    value: Option<&str>,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> ConfigError {
+    ConfigError {
+        field,
+        env: format!("AUTHSEC_{}", env_suffix(field)),
+        value: value.map(str::to_owned),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+fn env_suffix(field: &str) -> String {
+    match field {
+        "authorization_servers" => "AUTHORIZATION_SERVER".into(),
+        "tool_scopes" => "TOOL_SCOPES_JSON".into(),
+        other => other.to_ascii_uppercase(),
+    }
+}
+
+/// The unvalidated form shared by TOML, environment and builder. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// See [`Config::issuer`].
+    pub issuer: Option<String>,
+    /// See [`Config::authorization_servers`].
+    pub authorization_servers: Option<Vec<String>>,
+    /// See [`Config::jwks_url`].
+    pub jwks_url: Option<String>,
+    /// Introspection endpoint.
+    pub introspection_url: Option<String>,
+    /// Introspection client id.
+    pub introspection_client_id: Option<String>,
+    /// Introspection client secret.
+    pub introspection_client_secret: Option<Secret>,
+    /// `client_secret_basic` | `client_secret_post`.
+    pub introspection_auth_method: Option<String>,
+    /// Introspection timeout in seconds.
+    pub introspection_timeout_secs: Option<u64>,
+    /// Introspection cache TTL in seconds.
+    pub introspection_cache_ttl_secs: Option<u64>,
+    /// See [`Config::resource_uri`].
+    pub resource_uri: Option<String>,
+    /// See [`Config::resource_name`].
+    pub resource_name: Option<String>,
+    /// See [`Config::resource_documentation`].
+    pub resource_documentation: Option<String>,
+    /// See [`Config::resource_server_id`].
+    pub resource_server_id: Option<String>,
+    /// See [`Config::supported_scopes`].
+    pub supported_scopes: Option<Vec<String>>,
+    /// See [`Config::base_scopes`].
+    pub base_scopes: Option<Vec<String>>,
+    /// Tool → scopes table.
+    pub tool_scopes: Option<BTreeMap<String, RuleReprPub>>,
+    /// See [`Config::policy_mode`].
+    pub policy_mode: Option<String>,
+    /// See [`Config::validation_mode`].
+    pub validation_mode: Option<String>,
+    /// See [`Config::publish_manifest`].
+    pub publish_manifest: Option<bool>,
+    /// See [`Config::console_url`].
+    pub console_url: Option<String>,
+    /// See [`Config::clock_skew_secs`].
+    pub clock_skew_secs: Option<i64>,
+    /// `lenient` | `rfc9068`.
+    pub typ_policy: Option<String>,
+    /// See [`Config::legacy_client_id_audiences`].
+    pub legacy_client_id_audiences: Option<Vec<String>>,
+    /// See [`Config::max_token_bytes`].
+    pub max_token_bytes: Option<usize>,
+    /// See [`Config::jwks_min_refresh_interval`], in seconds.
+    pub jwks_min_refresh_secs: Option<u64>,
+    /// See [`Config::token_cache_entries`].
+    pub token_cache_entries: Option<usize>,
+    /// `required_and_granted` | `required`.
+    pub challenge_scope: Option<String>,
+    #[serde(skip)]
+    tool_scopes_json: Option<String>,
+    #[serde(skip)]
+    clock: Option<Clock>,
+}
+
+/// One tool's rule as written in TOML (`["a"]`, `[]`, `{ all = ["a", "b"] }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RuleReprPub(RuleRepr);
+
+/// Builder for [`Config`]; `build` validates.
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder(RawConfig);
+
+impl Config {
+    /// Starts a configuration for tokens from `issuer` protecting `resource_uri`.
+    pub fn builder(issuer: impl Into<String>, resource_uri: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder(RawConfig {
+            issuer: Some(issuer.into()),
+            resource_uri: Some(resource_uri.into()),
+            ..RawConfig::default()
+        })
+    }
+
+    /// Reads the `AUTHSEC_*` environment variables.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_with_prefix("AUTHSEC_")
+    }
+
+    /// Reads environment variables named `{prefix}ISSUER`, `{prefix}RESOURCE_URI`, ….
+    pub fn from_env_with_prefix(prefix: &str) -> Result<Self, ConfigError> {
+        Self::from_vars(prefix, |name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from any lookup function (the testable core of [`Config::from_env`]).
+    pub fn from_vars(
+        prefix: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        RawConfig::from_vars(prefix, get)?.into_config()
+    }
+
+    /// Parses a TOML document whose keys are the snake_case field names.
+    pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
+        RawConfig::from_toml_str(toml_text)?.into_config()
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        RawConfig::from_toml_file(path)?.into_config()
+    }
+
+    /// The effective validation mode (`Auto` resolved from the configured endpoints).
+    pub fn effective_validation_mode(&self) -> ValidationMode {
+        match (self.validation_mode, &self.introspection) {
+            (ValidationMode::Auto, Some(_)) if self.jwks_url.is_some() => {
+                ValidationMode::JwtAndIntrospect
+            }
+            (ValidationMode::Auto, Some(_)) => ValidationMode::IntrospectionOnly,
+            (ValidationMode::Auto, None) => ValidationMode::JwtOnly,
+            (mode, _) => mode,
+        }
+    }
+
+    /// `scopes_supported`: configured, else every scope named by the local policy.
+    pub fn scopes_supported(&self) -> Vec<String> {
+        if self.supported_scopes.is_empty() {
+            self.tool_policy.all_scopes()
+        } else {
+            self.supported_scopes.clone()
+        }
+    }
+
+    /// The console base URL: configured, else the first authorization server.
+    pub fn effective_console_url(&self) -> Option<&str> {
+        self.console_url
+            .as_deref()
+            .or(self.authorization_servers.first().map(String::as_str))
+    }
+}
+
+impl RawConfig {
+    /// Reads variables named `{prefix}…` through `get`. Lists are space- or comma-separated.
+    pub fn from_vars(
+        prefix: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |suffix: &str| get(&format!("{prefix}{suffix}")).filter(|v| !v.is_empty());
+        let list = |suffix: &str| var(suffix).map(|v| split_list(&v));
+        let parse_num = |field: &'static str, suffix: &str| -> Result<Option<u64>, ConfigError> {
+            var(suffix)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        err(
+                            field,
+                            Some(&v),
+                            "not a non-negative integer",
+                            "give a whole number",
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let skew = parse_num("clock_skew_secs", "CLOCK_SKEW_SECS")?;
+        let publish_manifest = var("PUBLISH_MANIFEST")
+            .map(|v| {
+                parse_bool(&v).ok_or_else(|| {
+                    err(
+                        "publish_manifest",
+                        Some(&v),
+                        "not a boolean",
+                        "use true or false",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(RawConfig {
+            issuer: var("ISSUER"),
+            authorization_servers: list("AUTHORIZATION_SERVER"),
+            jwks_url: var("JWKS_URL"),
+            introspection_url: var("INTROSPECTION_URL"),
+            introspection_client_id: var("INTROSPECTION_CLIENT_ID"),
+            introspection_client_secret: var("INTROSPECTION_CLIENT_SECRET").map(Secret),
+            introspection_auth_method: var("INTROSPECTION_AUTH_METHOD"),
+            introspection_timeout_secs: parse_num(
+                "introspection_timeout_secs",
+                "INTROSPECTION_TIMEOUT_SECS",
+            )?,
+            introspection_cache_ttl_secs: parse_num(
+                "introspection_cache_ttl_secs",
+                "INTROSPECTION_CACHE_TTL_SECS",
+            )?,
+            resource_uri: var("RESOURCE_URI"),
+            resource_name: var("RESOURCE_NAME"),
+            resource_documentation: var("RESOURCE_DOCUMENTATION"),
+            resource_server_id: var("RESOURCE_SERVER_ID"),
+            supported_scopes: list("SUPPORTED_SCOPES"),
+            base_scopes: list("BASE_SCOPES"),
+            tool_scopes: None,
+            tool_scopes_json: var("TOOL_SCOPES_JSON"),
+            policy_mode: var("POLICY_MODE"),
+            validation_mode: var("VALIDATION_MODE"),
+            publish_manifest,
+            console_url: var("CONSOLE_URL"),
+            clock_skew_secs: skew.map(|s| s as i64),
+            typ_policy: var("TYP_POLICY"),
+            legacy_client_id_audiences: list("LEGACY_CLIENT_ID_AUDIENCES"),
+            max_token_bytes: parse_num("max_token_bytes", "MAX_TOKEN_BYTES")?.map(|n| n as usize),
+            jwks_min_refresh_secs: parse_num("jwks_min_refresh_secs", "JWKS_MIN_REFRESH_SECS")?,
+            token_cache_entries: parse_num("token_cache_entries", "TOKEN_CACHE_ENTRIES")?
+                .map(|n| n as usize),
+            challenge_scope: var("CHALLENGE_SCOPE"),
+            clock: None,
+        })
+    }
+
+    /// Parses TOML; unknown keys are errors (a typo must not silently fall back to a default).
+    pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(toml_text).map_err(|e| ConfigError {
+            field: "toml",
+            env: "--config".into(),
+            value: None,
+            problem: e.message().to_string(),
+            fix: format!(
+                "correct the TOML{}; keys are the snake_case names in the README",
+                e.span()
+                    .map(|s| {
+                        let line = toml_text[..s.start].matches('\n').count() + 1;
+                        format!(" at line {line}")
+                    })
+                    .unwrap_or_default()
+            ),
+        })
+    }
+
+    /// Reads a TOML file.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            field: "toml",
+            env: "--config".into(),
+            value: Some(path.display().to_string()),
+            problem: format!("cannot read the file: {e}"),
+            fix: "check the path and permissions".into(),
+        })?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Fills every field unset in `self` from `other` (`self` wins).
+    pub fn or(self, other: RawConfig) -> RawConfig {
+        macro_rules! pick {
+            ($($f:ident),*) => { RawConfig { $($f: self.$f.or(other.$f),)* } };
+        }
+        pick!(
+            issuer,
+            authorization_servers,
+            jwks_url,
+            introspection_url,
+            introspection_client_id,
+            introspection_client_secret,
+            introspection_auth_method,
+            introspection_timeout_secs,
+            introspection_cache_ttl_secs,
+            resource_uri,
+            resource_name,
+            resource_documentation,
+            resource_server_id,
+            supported_scopes,
+            base_scopes,
+            tool_scopes,
+            tool_scopes_json,
+            policy_mode,
+            validation_mode,
+            publish_manifest,
+            console_url,
+            clock_skew_secs,
+            typ_policy,
+            legacy_client_id_audiences,
+            max_token_bytes,
+            jwks_min_refresh_secs,
+            token_cache_entries,
+            challenge_scope,
+            clock
+        )
+    }
+
+    /// Validates and converts.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let issuer = self.issuer.ok_or_else(|| {
+            err(
+                "issuer",
+                None,
+                "is required",
+                "set it to the exact `issuer` your authorization server publishes in its .well-known metadata",
+            )
+        })?;
+        check_issuer(&issuer)?;
+        let resource_uri = self.resource_uri.ok_or_else(|| {
+            err(
+                "resource_uri",
+                None,
+                "is required",
+                "set it to this server's public MCP URL, e.g. https://mcp.example.com/mcp",
+            )
+        })?;
+        check_resource_uri(&resource_uri)?;
+
+        let jwks_url = self
+            .jwks_url
+            .as_deref()
+            .map(|u| parse_endpoint("jwks_url", u))
+            .transpose()?;
+
+        let introspection = match self.introspection_url.as_deref() {
+            None => None,
+            Some(u) => {
+                let url = parse_endpoint("introspection_url", u)?;
+                let client_id = self.introspection_client_id.clone().ok_or_else(|| {
+                    err(
+                        "introspection_client_id",
+                        None,
+                        "is required when introspection_url is set",
+                        "set the client id this server uses to call the introspection endpoint",
+                    )
+                })?;
+                let client_secret = self.introspection_client_secret.clone().ok_or_else(|| {
+                    err(
+                        "introspection_client_secret",
+                        None,
+                        "is required when introspection_url is set",
+                        "set the client secret registered for introspection_client_id",
+                    )
+                })?;
+                Some(IntrospectionConfig {
+                    url,
+                    client_id,
+                    client_secret,
+                    auth_method: parse_keyword(
+                        "introspection_auth_method",
+                        self.introspection_auth_method.as_deref(),
+                    )?,
+                    timeout: Duration::from_secs(self.introspection_timeout_secs.unwrap_or(5)),
+                    cache_ttl: Duration::from_secs(self.introspection_cache_ttl_secs.unwrap_or(60)),
+                })
+            }
+        };
+
+        let validation_mode: ValidationMode =
+            parse_keyword("validation_mode", self.validation_mode.as_deref())?;
+        let needs_introspection = matches!(
+            validation_mode,
+            ValidationMode::IntrospectionOnly
+                | ValidationMode::JwtAndIntrospect
+                | ValidationMode::JwtOrIntrospect
+        );
+        if needs_introspection && introspection.is_none() {
+            return Err(err(
+                "validation_mode",
+                Some(validation_mode.as_str()),
+                "needs an introspection endpoint",
+                "set AUTHSEC_INTROSPECTION_URL (with client id and secret) or choose jwt_only",
+            ));
+        }
+
+        let tool_policy = match (self.tool_scopes, self.tool_scopes_json) {
+            (Some(table), _) => {
+                ToolPolicy::from_repr(table.into_iter().map(|(k, v)| (k, v.0)).collect())
+            }
+            (None, Some(json)) => ToolPolicy::from_json(&json),
+            (None, None) => Ok(ToolPolicy::new()),
+        }
+        .map_err(|problem| {
+            err(
+                "tool_scopes",
+                None,
+                problem,
+                "write {\"tool\": [\"scope\", …]} ([] for a public tool)",
+            )
+        })?;
+
+        for (field, scopes) in [
+            ("supported_scopes", self.supported_scopes.as_deref()),
+            ("base_scopes", self.base_scopes.as_deref()),
+        ] {
+            if let Some(bad) = scopes
+                .unwrap_or_default()
+                .iter()
+                .find(|s| !crate::policy::is_valid_scope_token(s))
+            {
+                return Err(err(
+                    field,
+                    Some(bad),
+                    "is not a valid scope token",
+                    "scopes contain no spaces, quotes or backslashes",
+                ));
+            }
+        }
+
+        let clock_skew_secs = self.clock_skew_secs.unwrap_or(60);
+        if !(0..=3600).contains(&clock_skew_secs) {
+            return Err(err(
+                "clock_skew_secs",
+                Some(&clock_skew_secs.to_string()),
+                "must be between 0 and 3600",
+                "use a small leeway (the default is 60); fix large skew with NTP",
+            ));
+        }
+        let max_token_bytes = self.max_token_bytes.unwrap_or(16 * 1024);
+        if max_token_bytes < 64 {
+            return Err(err(
+                "max_token_bytes",
+                Some(&max_token_bytes.to_string()),
+                "is too small for any real token",
+                "leave the default (16384) or raise it",
+            ));
+        }
+        let authorization_servers = self
+            .authorization_servers
+            .unwrap_or_else(|| vec![issuer.clone()]);
+        for a in &authorization_servers {
+            parse_endpoint("authorization_servers", a)?;
+        }
+        let policy_mode = parse_keyword("policy_mode", self.policy_mode.as_deref())?;
+        let console_url = self.console_url;
+        if let Some(c) = &console_url {
+            parse_endpoint("console_url", c)?;
+        }
+        if matches!(
+            policy_mode,
+            PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
+        ) && self.resource_server_id.is_none()
+        {
+            return Err(err(
+                "resource_server_id",
+                None,
+                "is required for remote policy modes",
+                "set the console id of this resource server, e.g. rs-525da3b4",
+            ));
+        }
+
+        Ok(Config {
+            issuer,
+            authorization_servers,
+            jwks_url,
+            introspection,
+            resource_uri,
+            resource_name: self.resource_name,
+            resource_documentation: self.resource_documentation,
+            resource_server_id: self.resource_server_id,
+            supported_scopes: self.supported_scopes.unwrap_or_default(),
+            base_scopes: self.base_scopes.unwrap_or_default(),
+            tool_policy,
+            policy_mode,
+            validation_mode,
+            publish_manifest: self.publish_manifest.unwrap_or(false),
+            console_url,
+            clock_skew_secs,
+            typ_policy: parse_keyword("typ_policy", self.typ_policy.as_deref())?,
+            legacy_client_id_audiences: self.legacy_client_id_audiences.unwrap_or_default(),
+            max_token_bytes,
+            jwks_min_refresh_interval: Duration::from_secs(
+                self.jwks_min_refresh_secs.unwrap_or(10),
+            ),
+            token_cache_entries: self.token_cache_entries.unwrap_or(10_000),
+            challenge_scope: parse_keyword("challenge_scope", self.challenge_scope.as_deref())?,
+            clock: self.clock.unwrap_or_default(),
+        })
+    }
+}
+
+fn parse_keyword<T: FromStr<Err = String> + Default>(
+    field: &'static str,
+    v: Option<&str>,
+) -> Result<T, ConfigError> {
+    match v {
+        None => Ok(T::default()),
+        Some(s) => s.parse().map_err(|problem: String| {
+            err(field, Some(s), problem, "use one of the listed values")
+        }),
+    }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// True for loopback hosts, where plain `http` is acceptable (local development and tests).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn parse_endpoint(field: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| {
+        err(
+            field,
+            Some(value),
+            format!("is not an absolute URL ({e})"),
+            "give the full URL including https://",
+        )
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(err(
+            field,
+            Some(value),
+            "uses plain http on a non-loopback host",
+            "use https (http is accepted only for localhost / 127.0.0.1 / [::1])",
+        )),
+        other => Err(err(
+            field,
+            Some(value),
+            format!("has scheme {other:?}"),
+            "use an https:// URL",
+        )),
+    }
+}
+
+fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let url = parse_endpoint("issuer", issuer)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(err(
+            "issuer",
+            Some(issuer),
+            "has a query or fragment, which RFC 8414 forbids",
+            "use the issuer exactly as your authorization server publishes it",
+        ));
+    }
+    Ok(())
+}
+
+fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
+    let url = Url::parse(value).map_err(|e| {
+        err(
+            "resource_uri",
+            Some(value),
+            format!("is not an absolute URI ({e})"),
+            "use the full public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp",
+        )
+    })?;
+    if url.host().is_none() || !matches!(url.scheme(), "https" | "http") {
+        return Err(err(
+            "resource_uri",
+            Some(value),
+            "has no http(s) scheme and host",
+            "use the full public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp",
+        ));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(err(
+            "resource_uri",
+            Some(value),
+            "uses plain http on a non-loopback host",
+            "use the https URL clients reach this server at",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(err(
+            "resource_uri",
+            Some(value),
+            "has a fragment, which RFC 8707 forbids",
+            "remove the #… part",
+        ));
+    }
+    Ok(())
+}
+
+impl ConfigBuilder {
+    /// Sets the JWKS URL (otherwise discovered from the issuer).
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.0.jwks_url = Some(url.into());
+        self
+    }
+    /// Configures RFC 7662 introspection.
+    pub fn introspection(
+        mut self,
+        url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.0.introspection_url = Some(url.into());
+        self.0.introspection_client_id = Some(client_id.into());
+        self.0.introspection_client_secret = Some(Secret::new(client_secret));
+        self
+    }
+    /// Introspection client authentication method.
+    pub fn introspection_auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.0.introspection_auth_method = Some(method.as_str().into());
+        self
+    }
+    /// Introspection request timeout.
+    pub fn introspection_timeout(mut self, timeout: Duration) -> Self {
+        self.0.introspection_timeout_secs = Some(timeout.as_secs());
+        self
+    }
+    /// Introspection positive-cache TTL.
+    pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.0.introspection_cache_ttl_secs = Some(ttl.as_secs());
+        self
+    }
+    /// Authorization servers advertised in the protected resource metadata.
+    pub fn authorization_servers<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        servers: I,
+    ) -> Self {
+        self.0.authorization_servers = Some(servers.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Human-readable resource name.
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.0.resource_name = Some(name.into());
+        self
+    }
+    /// Documentation URL for the resource metadata.
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.0.resource_documentation = Some(url.into());
+        self
+    }
+    /// Console id of this resource server.
+    pub fn resource_server_id(mut self, id: impl Into<String>) -> Self {
+        self.0.resource_server_id = Some(id.into());
+        self
+    }
+    /// `scopes_supported`.
+    pub fn supported_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, s: I) -> Self {
+        self.0.supported_scopes = Some(s.into_iter().map(Into::into).collect());
+        self
+    }
+    /// The least a client needs to connect.
+    pub fn base_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, s: I) -> Self {
+        self.0.base_scopes = Some(s.into_iter().map(Into::into).collect());
+        self
+    }
+    /// The tool policy as `AUTHSEC_TOOL_SCOPES_JSON` text.
+    pub fn tool_scopes_json(mut self, json: impl Into<String>) -> Self {
+        self.0.tool_scopes_json = Some(json.into());
+        self.0.tool_scopes = None;
+        self
+    }
+    /// Policy mode.
+    pub fn policy_mode(mut self, mode: PolicyMode) -> Self {
+        self.0.policy_mode = Some(mode.as_str().into());
+        self
+    }
+    /// Validation mode.
+    pub fn validation_mode(mut self, mode: ValidationMode) -> Self {
+        self.0.validation_mode = Some(mode.as_str().into());
+        self
+    }
+    /// Publish the tool manifest at start-up.
+    pub fn publish_manifest(mut self, on: bool) -> Self {
+        self.0.publish_manifest = Some(on);
+        self
+    }
+    /// Console base URL.
+    pub fn console_url(mut self, url: impl Into<String>) -> Self {
+        self.0.console_url = Some(url.into());
+        self
+    }
+    /// Clock skew leeway in seconds.
+    pub fn clock_skew_secs(mut self, secs: i64) -> Self {
+        self.0.clock_skew_secs = Some(secs);
+        self
+    }
+    /// Accepted `typ` values.
+    pub fn typ_policy(mut self, p: TypPolicy) -> Self {
+        self.0.typ_policy = Some(p.as_str().into());
+        self
+    }
+    /// Legacy, not recommended: accept these OAuth client ids in `aud` in place of the resource.
+    pub fn legacy_client_id_audiences<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        ids: I,
+    ) -> Self {
+        self.0.legacy_client_id_audiences = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Token size cap in bytes.
+    pub fn max_token_bytes(mut self, n: usize) -> Self {
+        self.0.max_token_bytes = Some(n);
+        self
+    }
+    /// Minimum interval between unknown-`kid` JWKS refreshes.
+    pub fn jwks_min_refresh_interval(mut self, d: Duration) -> Self {
+        self.0.jwks_min_refresh_secs = Some(d.as_secs());
+        self
+    }
+    /// Verified-token cache capacity (0 disables it).
+    pub fn token_cache_entries(mut self, n: usize) -> Self {
+        self.0.token_cache_entries = Some(n);
+        self
+    }
+    /// What a 403 challenge's `scope` contains.
+    pub fn challenge_scope(mut self, c: ChallengeScope) -> Self {
+        self.0.challenge_scope = Some(c.as_str().into());
+        self
+    }
+    /// Overrides the clock. For tests: a fixed clock in production is logged as a warning.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.0.clock = Some(clock);
+        self
+    }
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        self.0.into_config()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn env_reads_every_documented_variable() {
+        let c = Config::from_vars(
+            "AUTHSEC_",
+            vars(&[
+                ("AUTHSEC_ISSUER", "https://auth.example.com"),
+                ("AUTHSEC_RESOURCE_URI", "https://mcp.example.com/mcp"),
+                ("AUTHSEC_JWKS_URL", "https://auth.example.com/jwks"),
+                (
+                    "AUTHSEC_INTROSPECTION_URL",
+                    "https://auth.example.com/introspect",
+                ),
+                ("AUTHSEC_INTROSPECTION_CLIENT_ID", "rs"),
+                ("AUTHSEC_INTROSPECTION_CLIENT_SECRET", "s3cret"),
+                ("AUTHSEC_RESOURCE_NAME", "Notes"),
+                ("AUTHSEC_RESOURCE_SERVER_ID", "rs-525da3b4"),
+                ("AUTHSEC_SUPPORTED_SCOPES", "notes:read notes:write"),
+                ("AUTHSEC_BASE_SCOPES", "notes:read"),
+                (
+                    "AUTHSEC_TOOL_SCOPES_JSON",
+                    r#"{"list":["notes:read"],"t":[]}"#,
+                ),
+                ("AUTHSEC_POLICY_MODE", "open"),
+                ("AUTHSEC_VALIDATION_MODE", "jwt_or_introspect"),
+                ("AUTHSEC_PUBLISH_MANIFEST", "true"),
+                ("AUTHSEC_CONSOLE_URL", "https://console.example.com"),
+                ("AUTHSEC_CLOCK_SKEW_SECS", "30"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert_eq!(c.supported_scopes, ["notes:read", "notes:write"]);
+        assert_eq!(c.base_scopes, ["notes:read"]);
+        assert_eq!(c.tool_policy.len(), 2);
+        assert_eq!(c.policy_mode, PolicyMode::Open);
+        assert_eq!(c.validation_mode, ValidationMode::JwtOrIntrospect);
+        assert!(c.publish_manifest);
+        assert_eq!(c.clock_skew_secs, 30);
+        assert_eq!(c.resource_server_id.as_deref(), Some("rs-525da3b4"));
+        let i = c.introspection.unwrap();
+        assert_eq!(i.client_secret.expose(), "s3cret");
+        assert_eq!(format!("{:?}", i.client_secret), "Secret(***)");
+        assert_eq!(c.authorization_servers, ["https://auth.example.com"]);
+    }
+
+    #[test]
+    fn env_prefix_is_overridable() {
+        let c = Config::from_vars(
+            "MY_",
+            vars(&[
+                ("MY_ISSUER", "https://a.example"),
+                ("MY_RESOURCE_URI", "https://r.example/mcp"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.resource_uri, "https://r.example/mcp");
+    }
+
+    #[test]
+    fn resource_uri_without_scheme_names_field_value_and_fix() {
+        let e = Config::builder("https://auth.example.com", "mcp.example.com/mcp")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "resource_uri");
+        assert_eq!(e.env, "AUTHSEC_RESOURCE_URI");
+        assert_eq!(e.value.as_deref(), Some("mcp.example.com/mcp"));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("resource_uri (AUTHSEC_RESOURCE_URI) = \"mcp.example.com/mcp\""),
+            "{text}"
+        );
+        assert!(text.contains("Fix: use the full public URL"), "{text}");
+    }
+
+    #[test]
+    fn missing_issuer_is_reported() {
+        let e = Config::from_vars(
+            "AUTHSEC_",
+            vars(&[("AUTHSEC_RESOURCE_URI", "https://r.example/mcp")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "issuer");
+        assert_eq!(e.problem, "is required");
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback() {
+        let e = Config::builder("http://auth.example.com", "https://r.example/mcp")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "issuer");
+        Config::builder("http://127.0.0.1:9000", "http://localhost:8080/mcp")
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn introspection_mode_without_endpoint_is_refused() {
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .validation_mode(ValidationMode::IntrospectionOnly)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "validation_mode");
+    }
+
+    #[test]
+    fn defaults_are_the_strict_ones() {
+        let c = Config::builder("https://a.example", "https://r.example/mcp")
+            .build()
+            .unwrap();
+        assert_eq!(c.clock_skew_secs, 60);
+        assert_eq!(c.max_token_bytes, 16384);
+        assert_eq!(c.typ_policy, TypPolicy::Lenient);
+        assert!(c.legacy_client_id_audiences.is_empty());
+        assert_eq!(c.policy_mode, PolicyMode::LocalOnly);
+        assert_eq!(c.effective_validation_mode(), ValidationMode::JwtOnly);
+        assert!(!c.clock.is_overridden());
+    }
+
+    #[test]
+    fn toml_reads_tables_and_rejects_unknown_keys() {
+        let c = Config::from_toml_str(
+            r#"
+            issuer = "https://a.example"
+            resource_uri = "https://r.example/mcp"
+            clock_skew_secs = 5
+            [tool_scopes]
+            add_note = ["notes:write"]
+            delete_note = { all = ["notes:write", "notes:admin"] }
+            server_time = []
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.clock_skew_secs, 5);
+        assert_eq!(c.tool_policy.len(), 3);
+        let e = Config::from_toml_str("isuer = \"x\"").unwrap_err();
+        assert!(e.problem.contains("isuer"), "{e}");
+        assert!(e.fix.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn bad_keyword_lists_the_choices() {
+        let e = Config::from_vars(
+            "AUTHSEC_",
+            vars(&[
+                ("AUTHSEC_ISSUER", "https://a.example"),
+                ("AUTHSEC_RESOURCE_URI", "https://r.example/mcp"),
+                ("AUTHSEC_POLICY_MODE", "remote"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "policy_mode");
+        assert!(e
+            .problem
+            .contains("remote_required | remote_with_local_fallback | local_only | open"));
+    }
+}

@@ -1,0 +1,57 @@
+//! Decision events: one `tracing` event per decision on target `authsec::decision`.
+//!
+//! Fields: decision, status, reason, subject, client_id, issuer, tool, method, required and
+//! granted scopes, token fingerprint, latency. Never the token.
+
+use std::time::Duration;
+
+use crate::error::AuthError;
+use crate::principal::Principal;
+use crate::token::Fingerprint;
+
+/// What one decision was about.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionRecord<'a> {
+    /// The principal, when the token validated.
+    pub principal: Option<&'a Principal>,
+    /// Fingerprint of the presented token, when there was one.
+    pub fingerprint: Option<Fingerprint>,
+    /// JSON-RPC method (`tools/call`, …) or the HTTP method for non-RPC requests.
+    pub method: Option<&'a str>,
+    /// Tool name for `tools/call`.
+    pub tool: Option<&'a str>,
+    /// Scopes the tool requires.
+    pub required_scopes: &'a [String],
+    /// Time spent deciding.
+    pub latency: Duration,
+}
+
+/// Emits the event for an allow (`Ok`) or a deny (`Err`).
+pub fn emit(record: &DecisionRecord<'_>, outcome: Result<(), &AuthError>) {
+    let (decision, status, reason) = match outcome {
+        Ok(()) => ("allow", 200u16, "allowed"),
+        Err(e) => ("deny", e.status().as_u16(), e.reason()),
+    };
+    let p = record.principal;
+    let fingerprint = record
+        .fingerprint
+        .or(p.map(Principal::fingerprint))
+        .map(|f| f.to_string());
+    let granted = p.map(|p| p.scopes().join(" "));
+    tracing::info!(
+        target: "authsec::decision",
+        decision,
+        status,
+        reason,
+        subject = p.and_then(Principal::subject),
+        client_id = p.and_then(Principal::client_id),
+        issuer = p.map(Principal::issuer),
+        tool = record.tool,
+        method = record.method,
+        required_scopes = %record.required_scopes.join(" "),
+        granted_scopes = granted.as_deref(),
+        token_fingerprint = fingerprint.as_deref(),
+        latency_us = record.latency.as_micros() as u64,
+        "authsec decision"
+    );
+}
