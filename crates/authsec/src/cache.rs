@@ -8,10 +8,12 @@ use std::sync::Mutex;
 
 const MAX_SHARDS: usize = 16;
 
+type Shard<V> = HashMap<[u8; 32], (i64, V)>;
+
 /// A bounded cache from token digest to `V`, with per-entry deadlines (Unix seconds).
 #[derive(Debug)]
 pub struct DigestCache<V> {
-    shards: Vec<Mutex<HashMap<[u8; 32], (i64, V)>>>,
+    shards: Vec<Mutex<Shard<V>>>,
     per_shard: usize,
 }
 
@@ -25,7 +27,7 @@ impl<V: Clone> DigestCache<V> {
         }
     }
 
-    fn shard(&self, key: &[u8; 32]) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (i64, V)>> {
+    fn shard(&self, key: &[u8; 32]) -> std::sync::MutexGuard<'_, Shard<V>> {
         let i = key[0] as usize % self.shards.len();
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -95,7 +97,7 @@ mod tests {
                 c.insert(key(i), i, 100, 0);
             }
             assert!(c.len() <= cap, "cap {cap}: {} entries", c.len());
-            assert!(c.len() > 0);
+            assert!(!c.is_empty());
         }
     }
 

@@ -307,7 +307,7 @@ fn numeric_date(obj: &Map<String, Value>, name: &str) -> Result<Option<i64>, Aut
         return Err(claim_err(name, "is out of range"));
     }
     match n.as_f64() {
-        Some(f) if f.is_finite() && f >= 0.0 && f < 9.0e18 => Ok(Some(f as i64)),
+        Some(f) if (0.0..9.0e18).contains(&f) => Ok(Some(f as i64)),
         Some(f) if f < 0.0 => Err(claim_err(name, "is negative")),
         _ => Err(claim_err(name, "is out of range")),
     }
