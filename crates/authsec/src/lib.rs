@@ -33,6 +33,7 @@ pub mod challenge;
 pub mod clock;
 pub mod config;
 pub mod decision;
+pub mod diagnose;
 pub mod error;
 pub mod keys;
 pub mod metadata;
