@@ -1,5 +1,7 @@
 //! Command-line arguments.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Diagnose OAuth bearer tokens for MCP servers, explain denials, probe servers.
@@ -7,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "authsec",
     version,
+    args_override_self = true,
     about = "Diagnose OAuth bearer tokens for MCP servers, explain denials, probe servers.",
     after_help = TOP_EXAMPLES
 )]
@@ -32,6 +35,9 @@ pub enum Command {
     /// Show a token's header and claims, with times in UTC and relative. NOT VERIFIED; offline.
     #[command(after_help = DECODE_EXAMPLES)]
     Decode(DecodeArgs),
+    /// Run every check the SDK runs on a token, explain each finding, predict the response.
+    #[command(after_help = DIAGNOSE_EXAMPLES)]
+    Diagnose(Box<DiagnoseArgs>),
 }
 
 const DECODE_EXAMPLES: &str = "\
@@ -49,4 +55,130 @@ pub struct DecodeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+const DIAGNOSE_EXAMPLES: &str = "\
+Configuration comes from flags, then --config FILE, then AUTHSEC_* variables: a flag wins over
+the file, the file over the environment. The same validation as the SDK runs on the result.
+
+Exit status: 0 the SDK would allow the request, 1 it would deny it, 2 usage or configuration error.
+
+Examples:
+  # the four-claim checklist, offline, with the server's environment
+  authsec diagnose - < token.txt
+  # against a config file, for a tools/call of add_note
+  authsec diagnose --config authsec.toml --tool add_note - < token.txt
+  # everything on the command line
+  authsec diagnose --issuer https://auth.example.com --resource https://mcp.example.com/mcp \\
+      --tool-scopes-json '{\"add_note\":[\"notes:write\"]}' --tool add_note - < token.txt
+  # verify the signature and the issuer against the authorization server, measure clock skew
+  authsec diagnose --online - < token.txt
+  # machine-readable
+  authsec diagnose --json - < token.txt | jq '.findings[] | select(.ok == false)'";
+
+/// `authsec diagnose`.
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The token, `Bearer <token>`, or `-` (the default) to read it from stdin.
+    #[arg(value_name = "TOKEN|-")]
+    pub token: Option<String>,
+    /// Check a `tools/call` of this tool against the tool policy.
+    #[arg(long, value_name = "NAME")]
+    pub tool: Option<String>,
+    /// Fetch the issuer's metadata and JWKS (signature, issuer) and measure clock skew from
+    /// the authorization server's Date header. Nothing else leaves the machine; never the token.
+    #[arg(long)]
+    pub online: bool,
+    /// Verify the signature with the keys in this JWKS file (offline).
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The server's configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// The server configuration flags: each maps to the `AUTHSEC_*` variable of the same name.
+#[derive(Debug, Args, Default)]
+pub struct ConfigArgs {
+    /// A TOML configuration file (the snake_case names of the AUTHSEC_* variables).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// AUTHSEC_ISSUER: the issuer tokens must carry in `iss`.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// AUTHSEC_RESOURCE_URI: this server's resource URI; `aud` must contain it.
+    #[arg(long, visible_alias = "resource-uri", value_name = "URL")]
+    pub resource: Option<String>,
+    /// AUTHSEC_JWKS_URL (with --online; otherwise discovered from the issuer).
+    #[arg(long, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// AUTHSEC_AUTHORIZATION_SERVER.
+    #[arg(long, value_name = "URL")]
+    pub authorization_server: Option<String>,
+    /// AUTHSEC_TOOL_SCOPES_JSON: `{"tool":["scope",…]}`, `[]` = public.
+    #[arg(long, value_name = "JSON")]
+    pub tool_scopes_json: Option<String>,
+    /// AUTHSEC_CLOCK_SKEW_SECS: leeway for exp/nbf/iat.
+    #[arg(long, value_name = "SECS")]
+    pub clock_skew_secs: Option<String>,
+    /// AUTHSEC_TYP_POLICY: lenient | rfc9068.
+    #[arg(long, value_name = "POLICY")]
+    pub typ_policy: Option<String>,
+    /// AUTHSEC_POLICY_MODE: remote_required | remote_with_local_fallback | local_only | open.
+    #[arg(long, value_name = "MODE")]
+    pub policy_mode: Option<String>,
+    /// AUTHSEC_LEGACY_CLIENT_ID_AUDIENCES (not recommended).
+    #[arg(long, value_name = "IDS")]
+    pub legacy_client_id_audiences: Option<String>,
+    /// AUTHSEC_BASE_SCOPES.
+    #[arg(long, value_name = "SCOPES")]
+    pub base_scopes: Option<String>,
+    /// AUTHSEC_SUPPORTED_SCOPES.
+    #[arg(long, value_name = "SCOPES")]
+    pub supported_scopes: Option<String>,
+    /// AUTHSEC_CHALLENGE_SCOPE: required_and_granted | required.
+    #[arg(long, value_name = "WHAT")]
+    pub challenge_scope: Option<String>,
+    /// AUTHSEC_MAX_TOKEN_BYTES.
+    #[arg(long, value_name = "BYTES")]
+    pub max_token_bytes: Option<String>,
+    /// AUTHSEC_CONSOLE_URL.
+    #[arg(long, value_name = "URL")]
+    pub console_url: Option<String>,
+    /// AUTHSEC_RESOURCE_SERVER_ID.
+    #[arg(long, value_name = "ID")]
+    pub resource_server_id: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The flags as `AUTHSEC_*` variables, so they are parsed by the same code as the
+    /// environment.
+    pub fn as_vars(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("AUTHSEC_ISSUER", &self.issuer),
+            ("AUTHSEC_RESOURCE_URI", &self.resource),
+            ("AUTHSEC_JWKS_URL", &self.jwks_url),
+            ("AUTHSEC_AUTHORIZATION_SERVER", &self.authorization_server),
+            ("AUTHSEC_TOOL_SCOPES_JSON", &self.tool_scopes_json),
+            ("AUTHSEC_CLOCK_SKEW_SECS", &self.clock_skew_secs),
+            ("AUTHSEC_TYP_POLICY", &self.typ_policy),
+            ("AUTHSEC_POLICY_MODE", &self.policy_mode),
+            (
+                "AUTHSEC_LEGACY_CLIENT_ID_AUDIENCES",
+                &self.legacy_client_id_audiences,
+            ),
+            ("AUTHSEC_BASE_SCOPES", &self.base_scopes),
+            ("AUTHSEC_SUPPORTED_SCOPES", &self.supported_scopes),
+            ("AUTHSEC_CHALLENGE_SCOPE", &self.challenge_scope),
+            ("AUTHSEC_MAX_TOKEN_BYTES", &self.max_token_bytes),
+            ("AUTHSEC_CONSOLE_URL", &self.console_url),
+            ("AUTHSEC_RESOURCE_SERVER_ID", &self.resource_server_id),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
 }

@@ -7,6 +7,7 @@
 
 mod cli;
 mod decode;
+mod diagnose_cmd;
 mod input;
 mod output;
 
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
     let style = output::Style::detect();
     let result = match args.command {
         cli::Command::Decode(a) => decode::run(&a, &style),
+        cli::Command::Diagnose(a) => diagnose_cmd::run(&a, &style),
     };
     match result {
         Ok(code) => code,

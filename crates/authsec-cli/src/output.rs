@@ -74,6 +74,29 @@ pub fn cell(s: impl Into<String>) -> (String, String) {
     (s.clone(), s)
 }
 
+/// Word-wraps `text` to `width` columns, every line starting with `indent`.
+pub fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > indent.len() && len + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if line.len() > indent.len() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +108,13 @@ mod tests {
             vec![cell("✗"), cell("signature"), cell("y")],
         ];
         assert_eq!(table(&rows), "✓  aud        x\n✗  signature  y\n");
+    }
+
+    #[test]
+    fn wrap_breaks_at_the_width_and_indents() {
+        assert_eq!(
+            wrap("fix: one two three", "  ", 12),
+            "  fix: one\n  two three\n"
+        );
     }
 }

@@ -704,7 +704,10 @@ impl Run<'_> {
         let Some(exp) = self.claims_of().exp else {
             return Finding::new(
                 "exp",
-                json!(format!("present, after {}", at(now - leeway))),
+                json!(format!(
+                    "present, after {} (now − {leeway}s)",
+                    at(now - leeway)
+                )),
                 Value::Null,
             )
             .fail(
@@ -715,10 +718,7 @@ impl Run<'_> {
         };
         let f = Finding::new(
             "exp",
-            json!(format!(
-                "after {} (now − {leeway}s leeway)",
-                at(now - leeway)
-            )),
+            json!(format!("after {} (now − {leeway}s)", at(now - leeway))),
             json!(describe_time(exp, now)),
         );
         match validate::check_exp(exp, now, leeway) {
@@ -800,10 +800,7 @@ impl Run<'_> {
         let now = self.now;
         let f = Finding::new(
             claim,
-            json!(format!(
-                "absent or not after {} (now + {leeway}s leeway)",
-                at(now + leeway)
-            )),
+            json!(format!("not after {} (now + {leeway}s)", at(now + leeway))),
             match value {
                 Some(v) => json!(describe_time(v, now)),
                 None => Value::Null,
@@ -908,12 +905,8 @@ impl Run<'_> {
         let names: Vec<&str> = policy.iter().map(|(n, _)| n).collect();
         let state = Finding::new(
             "policy",
-            json!("a tool policy that maps the tools clients call"),
-            json!(format!(
-                "policy_mode={}, {} tool(s) mapped locally",
-                mode.as_str(),
-                names.len()
-            )),
+            json!("tools mapped"),
+            json!(format!("{}, {} tool(s) mapped", mode.as_str(), names.len())),
         );
         let granted = &self.claims_of().scopes;
         findings.push(match mode {
@@ -1098,12 +1091,12 @@ fn issuer_hint(configured: &str, iss: Option<&str>, meta: Option<&IssuerMetadata
     };
     let mut hint = match trailing_slash(configured, iss) {
         Some("token") => format!(
-            "trailing slash: the token's iss {iss:?} ends with '/', the configured issuer \
+            "Trailing slash: the token's iss {iss:?} ends with '/', the configured issuer \
              {configured:?} does not. Issuers are compared byte for byte; set AUTHSEC_ISSUER to \
              exactly what the authorization server puts in iss"
         ),
         Some(_) => format!(
-            "trailing slash: the configured issuer {configured:?} ends with '/', the token's iss \
+            "Trailing slash: the configured issuer {configured:?} ends with '/', the token's iss \
              {iss:?} does not (Hydra, for one, issues no trailing slash). Set AUTHSEC_ISSUER to \
              exactly {iss:?}"
         ),
@@ -1172,13 +1165,13 @@ fn audience_hint(resource: &str, claims: &Claims) -> String {
         if let Some(side) = trailing_slash(resource, a) {
             notes.push(if side == "token" {
                 format!(
-                    "trailing slash: the token's aud {a:?} ends with '/', the configured resource \
+                    "Trailing slash: the token's aud {a:?} ends with '/', the configured resource \
                      {resource:?} does not. Pick one form and use it everywhere — authorization \
                      server, AUTHSEC_RESOURCE_URI, the public URL: the slash matters"
                 )
             } else {
                 format!(
-                    "trailing slash: the configured resource {resource:?} ends with '/', the \
+                    "Trailing slash: the configured resource {resource:?} ends with '/', the \
                      token's aud {a:?} does not. Pick one form and use it everywhere — \
                      authorization server, AUTHSEC_RESOURCE_URI, the public URL: the slash matters"
                 )
@@ -1205,6 +1198,7 @@ fn audience_hint(resource: &str, claims: &Claims) -> String {
             "aud is an array of {n}; one entry must equal {resource:?} byte for byte and none \
              does"
         ),
+        None if !notes.is_empty() => return notes.join(". "),
         None => format!("aud {:?} is not {resource:?}", aud[0]),
     };
     if notes.is_empty() {
@@ -1227,15 +1221,18 @@ fn unmapped_hint(tool: &str, names: &[&str]) -> String {
     );
     if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(tool)) {
         hint.push_str(&format!(
-            ". {same:?} is mapped: the names differ only in letter case (tool names are exact)"
+            ". {same:?} is mapped: the names differ only in letter case (tool names are exact)."
         ));
     } else if let Some((best, d)) = closest(tool, names.iter().copied()) {
         if d <= 3.max(tool.len() / 3) {
             hint.push_str(&format!(". Did you mean {best:?}?"));
         }
     }
+    if !hint.ends_with('?') && !hint.ends_with('.') {
+        hint.push('.');
+    }
     hint.push_str(
-        ". Map it in AUTHSEC_TOOL_SCOPES_JSON or [tool_scopes] ([] for public), or in the \
+        " Map it in AUTHSEC_TOOL_SCOPES_JSON or [tool_scopes] ([] for public), or in the \
          console's Tools tab: the mapping may have changed since the test was set up",
     );
     hint
@@ -1394,7 +1391,7 @@ fn at(t: i64) -> String {
 }
 
 fn describe_time(t: i64, now: i64) -> String {
-    format!("{t} = {} ({})", format_utc(t), relative(t, now))
+    format!("{}, {}", format_utc(t), relative(t, now))
 }
 
 impl fmt::Display for Outcome {
@@ -1437,6 +1434,88 @@ mod tests {
         assert_eq!(edit_distance("add_note", "add_notes"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    fn fixed_clock_config(at: i64) -> Config {
+        Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+            .clock(crate::clock::Clock::fixed(at))
+            .build()
+            .unwrap()
+    }
+
+    fn token(exp: i64) -> String {
+        authsec_testkit::TestKey::es256("k1").token(&json!({
+            "iss": "https://auth.example.com", "aud": "https://mcp.example.com/mcp",
+            "sub": "u", "exp": exp
+        }))
+    }
+
+    #[test]
+    fn a_fixed_clock_that_makes_a_token_expire_says_remove_the_override() {
+        let now = crate::clock::system_now();
+        // The clock was pinned a day ahead (say, by a test fixture left in production code).
+        let config = fixed_clock_config(now + 86_400);
+        let d = diagnose(&token(now + 3600), &config, None, &Evidence::default());
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(d.reason(), "token_expired");
+        let exp = d.finding("exp").unwrap();
+        let hint = exp.hint.as_deref().unwrap();
+        assert!(
+            hint.contains("the configured clock is overridden"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("by the system clock the token is still valid"),
+            "{hint}"
+        );
+        assert!(hint.contains("Remove the override"), "{hint}");
+        let clock = d.finding("clock").unwrap();
+        assert_eq!(clock.outcome, Outcome::Warn);
+        assert_eq!(clock.expected, json!("the system clock"));
+        assert!(clock
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("Remove the override outside tests"));
+    }
+
+    #[test]
+    fn a_fixed_clock_is_reported_even_when_the_token_passes() {
+        let now = crate::clock::system_now();
+        let d = diagnose(
+            &token(now + 3600),
+            &fixed_clock_config(now),
+            None,
+            &Evidence::default(),
+        );
+        assert_eq!(d.verdict, Verdict::Allow);
+        assert_eq!(d.finding("clock").unwrap().outcome, Outcome::Warn);
+        // The system clock is the default: no clock finding at all.
+        let config = Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+            .build()
+            .unwrap();
+        let d = diagnose(&token(now + 3600), &config, None, &Evidence::default());
+        assert!(d.finding("clock").is_none());
+    }
+
+    #[test]
+    fn the_json_form_has_ok_null_for_checks_not_run() {
+        let now = crate::clock::system_now();
+        let d = diagnose(
+            &token(now + 3600),
+            &fixed_clock_config(now),
+            None,
+            &Evidence::default(),
+        );
+        let v = d.to_json();
+        let sig = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "signature")
+            .unwrap();
+        assert_eq!(sig["ok"], Value::Null);
+        assert_eq!(v["response"]["status"], 200);
     }
 
     #[test]
