@@ -23,7 +23,7 @@
 //! assert_eq!(d.verdict, Verdict::Deny);
 //! assert_eq!(d.reason(), "audience_mismatch");
 //! let aud = d.finding("aud").unwrap();
-//! assert!(aud.hint.as_deref().unwrap().contains("trailing slash"));
+//! assert!(aud.hint.as_deref().unwrap().starts_with("Trailing slash: the token's aud"));
 //! ```
 
 use std::fmt;
