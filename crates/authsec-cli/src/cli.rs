@@ -38,6 +38,9 @@ pub enum Command {
     /// Run every check the SDK runs on a token, explain each finding, predict the response.
     #[command(after_help = DIAGNOSE_EXAMPLES)]
     Diagnose(Box<DiagnoseArgs>),
+    /// Explain a 401/403/400/503 (WWW-Authenticate and/or JSON body) and what to do next.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
 }
 
 const DECODE_EXAMPLES: &str = "\
@@ -181,4 +184,34 @@ impl ConfigArgs {
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
         .collect()
     }
+}
+
+const EXPLAIN_EXAMPLES: &str = "\
+Reads a raw HTTP response (as `curl -si` prints it), WWW-Authenticate header lines, a bare
+challenge value, or a JSON denial body, from the argument or stdin.
+
+Examples:
+  curl -si -X POST https://mcp.example.com/mcp | authsec explain
+  authsec explain 'Bearer error=\"invalid_token\", error_description=\"expired\"'
+  authsec explain --status 403 --body '{\"error\":\"insufficient_scope\",\"required_scopes\":[\"notes:write\"]}'
+  authsec explain --json - < response.txt";
+
+/// `authsec explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A raw response, a WWW-Authenticate value or a JSON body; `-` (or nothing) reads stdin.
+    #[arg(value_name = "TEXT|-")]
+    pub input: Option<String>,
+    /// The WWW-Authenticate value.
+    #[arg(long, value_name = "VALUE")]
+    pub www_authenticate: Option<String>,
+    /// The JSON body.
+    #[arg(long, value_name = "JSON")]
+    pub body: Option<String>,
+    /// The HTTP status.
+    #[arg(long, value_name = "CODE")]
+    pub status: Option<u16>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -8,6 +8,7 @@
 mod cli;
 mod decode;
 mod diagnose_cmd;
+mod explain_cmd;
 mod input;
 mod output;
 
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Decode(a) => decode::run(&a, &style),
         cli::Command::Diagnose(a) => diagnose_cmd::run(&a, &style),
+        cli::Command::Explain(a) => explain_cmd::run(&a, &style),
     };
     match result {
         Ok(code) => code,

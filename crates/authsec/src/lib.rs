@@ -35,6 +35,7 @@ pub mod config;
 pub mod decision;
 pub mod diagnose;
 pub mod error;
+pub mod explain;
 pub mod keys;
 pub mod metadata;
 pub mod policy;
