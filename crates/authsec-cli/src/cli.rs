@@ -41,6 +41,9 @@ pub enum Command {
     /// Explain a 401/403/400/503 (WWW-Authenticate and/or JSON body) and what to do next.
     #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+    /// Check a live MCP server's authorization against the specs (exit 1 on a MUST failure).
+    #[command(after_help = PROBE_EXAMPLES)]
+    Probe(ProbeArgs),
 }
 
 const DECODE_EXAMPLES: &str = "\
@@ -212,6 +215,39 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "CODE")]
     pub status: Option<u16>,
     /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const PROBE_EXAMPLES: &str = "\
+Checks, with spec references: 401 + WWW-Authenticate + resource_metadata without a token (and
+no error code), the protected resource metadata at the advertised, path-suffixed and root URLs,
+`resource` identical to URL, every authorization server's `issuer`, scopes_supported, 401
+invalid_token for a bad token, a token in the query string refused; with --token, initialize and
+tools/list, and with --forbidden-tool the 403 step-up challenge.
+
+Requests go only to URL, the metadata URLs it names and its authorization servers' metadata.
+--token is sent only to URL, only in the Authorization header.
+
+Exit status: 0 no MUST failure, 1 at least one, 2 usage error.
+
+Examples:
+  authsec probe https://mcp.example.com/mcp
+  authsec probe --token - --forbidden-tool delete_note https://mcp.example.com/mcp < token.txt
+  authsec probe --json https://mcp.example.com/mcp | jq '.checks[] | select(.ok == false)'";
+
+/// `authsec probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The MCP endpoint, exactly as clients use it (the trailing slash matters).
+    pub url: String,
+    /// A valid access token for the authorized checks; `-` reads it from stdin.
+    #[arg(long, value_name = "TOKEN|-")]
+    pub token: Option<String>,
+    /// A tool the token may not call: checks the 403 insufficient_scope challenge.
+    #[arg(long, value_name = "NAME", requires = "token")]
+    pub forbidden_tool: Option<String>,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }

@@ -11,6 +11,7 @@ mod diagnose_cmd;
 mod explain_cmd;
 mod input;
 mod output;
+mod probe;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Decode(a) => decode::run(&a, &style),
         cli::Command::Diagnose(a) => diagnose_cmd::run(&a, &style),
         cli::Command::Explain(a) => explain_cmd::run(&a, &style),
+        cli::Command::Probe(a) => probe::run(&a, &style),
     };
     match result {
         Ok(code) => code,
