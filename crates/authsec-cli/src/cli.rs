@@ -101,6 +101,9 @@ pub struct DiagnoseArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show only failed checks and warnings (and the verdict).
+    #[arg(long, conflicts_with = "json")]
+    pub brief: bool,
     /// The server's configuration.
     #[command(flatten)]
     pub config: ConfigArgs,

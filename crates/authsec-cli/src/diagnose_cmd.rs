@@ -199,6 +199,9 @@ pub fn render(d: &Diagnosis, config: &Config, args: &DiagnoseArgs, style: &Style
     ]];
     let mut details: Vec<Option<String>> = vec![None];
     for f in &d.findings {
+        if args.brief && matches!(f.outcome, Outcome::Pass | Outcome::NotChecked) {
+            continue;
+        }
         let (mark, paint): (&str, fn(&Style, &str) -> String) = match f.outcome {
             Outcome::Pass => ("✓", Style::good),
             Outcome::Warn => ("!", Style::warn),

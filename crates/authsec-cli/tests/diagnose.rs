@@ -885,3 +885,33 @@ fn human_output_is_an_aligned_table_with_marks_hints_and_the_predicted_response(
         "  {\"error\":\"invalid_token\",\"error_description\":\"audience mismatch\",\"reason\":\"audience_mismatch\"}\n"
     ));
 }
+
+#[test]
+fn brief_output_shows_only_failures_and_warnings() {
+    let token = key().token(&with(good(), json!({"sub": null, "exp": now() - 3600})));
+    let run = authsec(
+        &[
+            "diagnose",
+            "--brief",
+            "--issuer",
+            ISS,
+            "--resource",
+            RES,
+            "--tool-scopes-json",
+            POLICY,
+            "-",
+        ],
+        &token,
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    let marks: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(['✓', '✗', '!', '-']))
+        .collect();
+    assert_eq!(marks.len(), 2, "{}", run.stdout);
+    assert!(marks[0].starts_with("✗  exp"), "{}", run.stdout);
+    assert!(marks[1].starts_with("!  sub"), "{}", run.stdout);
+    assert!(run.stdout.contains("verdict: DENY — 401 token_expired"));
+}

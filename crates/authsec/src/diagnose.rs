@@ -932,7 +932,7 @@ impl Run<'_> {
 
         let Some(tool) = tool else {
             findings.push(
-                Finding::new("scope", Value::Null, json!(granted))
+                Finding::new("scope", Value::Null, json!(granted.join(" ")))
                     .not_checked("no --tool given: pass --tool NAME to check the tool's policy"),
             );
             return;
@@ -943,7 +943,7 @@ impl Run<'_> {
                     .not_checked("policy_mode is open: tools are not checked"),
             );
             findings.push(
-                Finding::new("scope", Value::Null, json!(granted))
+                Finding::new("scope", Value::Null, json!(granted.join(" ")))
                     .not_checked("policy_mode is open: scopes are not checked"),
             );
             return;
@@ -955,7 +955,7 @@ impl Run<'_> {
             let hint = unmapped_hint(tool, &names);
             findings.push(Finding::new("tool", json!(names), json!(tool)).fail(err, hint));
             findings.push(
-                Finding::new("scope", Value::Null, json!(granted))
+                Finding::new("scope", Value::Null, json!(granted.join(" ")))
                     .not_checked("not checked: the tool has no policy entry"),
             );
             return;
@@ -1247,27 +1247,27 @@ fn scope_hint(tool: &str, required: &[String], mode: ScopeMatch, granted: &[Stri
         };
         if best.eq_ignore_ascii_case(r) {
             notes.push(format!(
-                "granted {best:?} differs from required {r:?} only in letter case: scopes are \
+                "Granted {best:?} differs from required {r:?} only in letter case: scopes are \
                  case-sensitive"
             ));
         } else if let (Some((rn, rr)), Some((gn, gr))) = (r.split_once(':'), best.split_once(':')) {
             if rr == gr && rn != gn {
                 notes.push(format!(
-                    "granted {best:?} has the right name in another namespace ({gn:?}, required \
+                    "Granted {best:?} has the right name in another namespace ({gn:?}, required \
                      {rn:?})"
                 ));
             } else if rn == gn && d <= 2 {
                 notes.push(format!(
-                    "granted {best:?} is close to required {r:?}: a typo?"
+                    "Granted {best:?} is close to required {r:?}: a typo?"
                 ));
             } else if rn == gn {
                 notes.push(format!(
-                    "the closest granted scope is {best:?}; the tool needs {r:?}"
+                    "The closest granted scope is {best:?}; the tool needs {r:?}"
                 ));
             }
         } else if d <= 2 {
             notes.push(format!(
-                "granted {best:?} is close to required {r:?}: a typo?"
+                "Granted {best:?} is close to required {r:?}: a typo?"
             ));
         }
     }
