@@ -616,6 +616,29 @@ fn scope_in_another_namespace_is_called_out() {
 }
 
 #[test]
+fn a_scope_typo_is_called_out() {
+    let claims = with(good(), json!({"scope": "rs-525da3b4:tools:wrte"}));
+    let (_, v) = diagnose(claims, &["--tool", "add_note"]);
+    assert_hint(
+        &v,
+        "scope",
+        &["Granted \"rs-525da3b4:tools:wrte\" is close to required \"rs-525da3b4:tools:write\": a typo?"],
+    );
+    assert_denied_403(&v, "rs-525da3b4:tools:write", &["rs-525da3b4:tools:wrte"]);
+}
+
+#[test]
+fn a_tool_name_differing_only_in_case_is_called_out() {
+    let (_, v) = diagnose(good(), &["--tool", "Add_Note"]);
+    assert_hint(
+        &v,
+        "tool",
+        &["\"add_note\" is mapped: the names differ only in letter case (tool names are exact). Map it"],
+    );
+    assert_eq!(v["reason"], "tool_unmapped");
+}
+
+#[test]
 fn misspelled_tool_suggests_the_closest_mapped_name() {
     let (run, v) = diagnose(good(), &["--tool", "add_notes"]);
     assert_eq!(run.code, 1);

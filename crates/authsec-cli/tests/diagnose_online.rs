@@ -191,7 +191,7 @@ async fn expired_with_agreeing_clocks_is_an_old_token_to_refresh() {
     let token = key.token(&json!({"iss": issuer, "aud": RES, "sub": "u", "exp": now() - 600}));
     let v = json(&run(args(&issuer, &[]), token).await);
     let exp = finding(&v, "exp")["hint"].as_str().unwrap().to_owned();
-    assert!(exp.contains("expired 10m ago"), "{exp}");
+    assert!(exp.starts_with("expired 10m"), "{exp}");
     assert!(
         exp.contains("this is an old token: the client should refresh it"),
         "{exp}"
