@@ -437,6 +437,9 @@ fn infer_reason(e: &McpAuthError) -> Option<&'static str> {
             "invalid_typ"
         }
         d if d.starts_with("introspection subject ") => "subject_mismatch",
+        // Other servers that (against RFC 6750 §3.1) send invalid_token for a missing token,
+        // e.g. the TypeScript MCP SDK's "Missing Authorization header".
+        d if d.to_ascii_lowercase().contains("missing authorization") => "no_token",
         d if d.starts_with("malformed token") => "malformed_token",
         d if d.starts_with("tool ") && d.ends_with(" requires more scope") => "insufficient_scope",
         d if d.starts_with("tool ") && d.ends_with(" is not mapped to any scope") => {
@@ -1108,6 +1111,18 @@ mod tests {
                 let _ = parse(None, Some(&header), Some(&body));
             }
         }
+    }
+
+    #[test]
+    fn invalid_token_for_a_missing_header_is_read_as_no_token() {
+        let e = parse(
+            Some(401),
+            Some(r#"Bearer error="invalid_token", error_description="Missing Authorization header", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp""#),
+            Some(r#"{"error":"invalid_token","error_description":"Missing Authorization header"}"#),
+        )
+        .unwrap();
+        assert_eq!(e.reason.as_deref(), Some("no_token"));
+        assert_eq!(e.next_step().action(), "authorize");
     }
 
     #[test]
