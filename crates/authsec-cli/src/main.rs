@@ -1,1 +1,36 @@
-fn main() {}
+//! `authsec`: diagnose a token, decode it, explain a denial, probe a live MCP server.
+//!
+//! The binary is thin: the checks live in the `authsec` library (`authsec::diagnose`,
+//! `authsec::explain`), so the CLI, the SDK and the tests all run the same code.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod decode;
+mod diagnose_cmd;
+mod explain_cmd;
+mod input;
+mod output;
+mod probe;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let style = output::Style::detect();
+    let result = match args.command {
+        cli::Command::Decode(a) => decode::run(&a, &style),
+        cli::Command::Diagnose(a) => diagnose_cmd::run(&a, &style),
+        cli::Command::Explain(a) => explain_cmd::run(&a, &style),
+        cli::Command::Probe(a) => probe::run(&a, &style),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("authsec: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! `authsec diagnose`: configuration from flags, file and environment; evidence from the
+//! network only with `--online`; the verdict and findings from `authsec::diagnose`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use authsec::config::{Config, ConfigError, RawConfig};
+use authsec::diagnose::{
+    self, format_utc, ClockSkew, Diagnosis, Evidence, Finding, IssuerMetadata, KeyEvidence,
+    Outcome, Verdict,
+};
+use authsec::keys::{self, KeyCache, KeySet, KeySource};
+use serde_json::Value;
+
+use crate::cli::{ConfigArgs, DiagnoseArgs};
+use crate::output::{cell, table, wrap, Style};
+
+/// Builds the configuration: flags, then `--config FILE`, then `AUTHSEC_*` (first wins).
+pub fn build_config(args: &ConfigArgs) -> Result<Config, ConfigError> {
+    let flag_vars = args.as_vars();
+    let flags = RawConfig::from_vars("AUTHSEC_", |name| {
+        flag_vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })?;
+    let mut file = match &args.config {
+        Some(path) => RawConfig::from_toml_file(path)?,
+        None => RawConfig::default(),
+    };
+    if args.tool_scopes_json.is_some() {
+        // A TOML [tool_scopes] table would otherwise win over the flag's JSON.
+        file.tool_scopes = None;
+    }
+    let env = RawConfig::from_vars("AUTHSEC_", |name| std::env::var(name).ok())?;
+    flags.or(file).or(env).into_config()
+}
+
+pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
+    let config = build_config(&args.config).map_err(|e| e.to_string())?;
+    let token = crate::input::read_token(args.token.as_deref())?;
+    let evidence = gather(&config, args)?;
+    let d = diagnose::diagnose(&token, &config, args.tool.as_deref(), &evidence);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&d.to_json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render(&d, &config, args, style));
+    }
+    Ok(match d.verdict {
+        Verdict::Allow => ExitCode::SUCCESS,
+        Verdict::Deny => ExitCode::from(1),
+    })
+}
+
+/// Keys from `--jwks-file`; with `--online` the issuer's metadata, the JWKS and the clock skew.
+fn gather(config: &Config, args: &DiagnoseArgs) -> Result<Evidence, String> {
+    let mut evidence = Evidence::default();
+    if let Some(path) = &args.jwks_file {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--jwks-file {}: {e}", path.display()))?;
+        let set = KeySet::from_json(&bytes)
+            .map_err(|e| format!("--jwks-file {}: {e}", path.display()))?;
+        evidence.keys = KeyEvidence::Keys {
+            set: Arc::new(set),
+            source: path.display().to_string(),
+        };
+    }
+    if !args.online {
+        return Ok(evidence);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    runtime.block_on(async {
+        let http = authsec::validate::http_client();
+        let discovery = keys::discover(&http, &config.issuer).await;
+        evidence.issuer_metadata = Some(IssuerMetadata::from_discovery(&discovery));
+        if args.jwks_file.is_none() {
+            evidence.keys = fetch_keys(config, &discovery, &http).await;
+        }
+        evidence.clock_skew = measure_skew(&http, &keys::metadata_urls(&config.issuer)).await;
+    });
+    Ok(evidence)
+}
+
+async fn fetch_keys(
+    config: &Config,
+    discovery: &Result<keys::ServerMetadata, keys::DiscoveryError>,
+    http: &reqwest::Client,
+) -> KeyEvidence {
+    let url = match (&config.jwks_url, discovery) {
+        (Some(u), _) => u.clone(),
+        (None, Ok(meta)) => match meta.jwks_uri.as_deref().map(url::Url::parse) {
+            Some(Ok(u)) => u,
+            Some(Err(e)) => {
+                return KeyEvidence::Unavailable {
+                    source: meta.source_url.clone(),
+                    error: format!("jwks_uri is not a URL: {e}"),
+                }
+            }
+            None => {
+                return KeyEvidence::Unavailable {
+                    source: meta.source_url.clone(),
+                    error: "the metadata has no jwks_uri".into(),
+                }
+            }
+        },
+        (None, Err(e)) => {
+            return KeyEvidence::Unavailable {
+                source: "the issuer's metadata".into(),
+                error: e.to_string(),
+            }
+        }
+    };
+    let cache = KeyCache::new(KeySource::Url(url.clone()), http.clone(), Duration::MAX);
+    match cache.refresh().await {
+        Ok(_) => KeyEvidence::Keys {
+            set: cache.current(),
+            source: url.to_string(),
+        },
+        Err(error) => KeyEvidence::Unavailable {
+            source: url.to_string(),
+            error,
+        },
+    }
+}
+
+/// Reads the authorization server's `Date` header and compares it with this machine's clock
+/// at the middle of the request. One-second resolution.
+async fn measure_skew(http: &reqwest::Client, urls: &[String]) -> Option<ClockSkew> {
+    for url in urls {
+        let before = unix_millis();
+        let Ok(resp) = http.get(url).send().await else {
+            continue;
+        };
+        let after = unix_millis();
+        let Some(date) = resp
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            continue;
+        };
+        let server = date.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
+        let local = (before + after) / 2;
+        // The Date header truncates to the second: compare against the middle of it.
+        let skew_ms = server + 500 - local;
+        return Some(ClockSkew {
+            source: format!("the Date header of {url}"),
+            server_minus_local_secs: (skew_ms as f64 / 1000.0).round() as i64,
+        });
+    }
+    None
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The human report: a header line, the aligned findings table with details under each
+/// non-passing check, the verdict and the predicted response.
+pub fn render(d: &Diagnosis, config: &Config, args: &DiagnoseArgs, style: &Style) -> String {
+    let mut out = String::new();
+    let mode = if args.online {
+        "online"
+    } else if args.jwks_file.is_some() {
+        "offline, keys from --jwks-file"
+    } else {
+        "offline: signature not checked"
+    };
+    out.push_str(&format!(
+        "token {} judged at {} ({mode})\n",
+        d.fingerprint,
+        format_utc(d.now)
+    ));
+    out.push_str(&format!(
+        "issuer {}  resource {}{}\n\n",
+        config.issuer,
+        config.resource_uri,
+        args.tool
+            .as_deref()
+            .map(|t| format!("  tool {t}"))
+            .unwrap_or_default()
+    ));
+    let mut rows = vec![vec![
+        cell(" "),
+        cell("check"),
+        cell("expected"),
+        cell("actual"),
+    ]];
+    let mut details: Vec<Option<String>> = vec![None];
+    for f in &d.findings {
+        if args.brief && matches!(f.outcome, Outcome::Pass | Outcome::NotChecked) {
+            continue;
+        }
+        let (mark, paint): (&str, fn(&Style, &str) -> String) = match f.outcome {
+            Outcome::Pass => ("✓", Style::good),
+            Outcome::Warn => ("!", Style::warn),
+            Outcome::Fail => ("✗", Style::bad),
+            Outcome::NotChecked => ("-", |_, s| s.to_owned()),
+        };
+        rows.push(vec![
+            (mark.to_owned(), paint(style, mark)),
+            cell(f.check),
+            cell(truncate(&show(&f.expected), 40)),
+            cell(truncate(&show(&f.actual), 40)),
+        ]);
+        details.push(detail(f, style));
+    }
+    for (line, detail) in table(&rows).lines().zip(details) {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(d) = detail {
+            out.push_str(&d);
+        }
+    }
+    out.push('\n');
+    match &d.response {
+        None => out.push_str(&format!(
+            "{} the SDK would let this request through (200)\n",
+            style.good("verdict: ALLOW —")
+        )),
+        Some(r) => {
+            out.push_str(&format!(
+                "{} {} {}\n",
+                style.bad("verdict: DENY —"),
+                r.status.as_u16(),
+                d.reason()
+            ));
+            out.push_str("the SDK would answer:\n");
+            out.push_str(&format!(
+                "  HTTP/1.1 {} {}\n",
+                r.status.as_u16(),
+                r.status.canonical_reason().unwrap_or("")
+            ));
+            if let Some(h) = &r.www_authenticate {
+                out.push_str(&format!("  WWW-Authenticate: {h}\n"));
+            }
+            out.push_str("  Content-Type: application/json\n\n");
+            out.push_str(&format!("  {}\n", r.body));
+        }
+    }
+    out
+}
+
+fn detail(f: &Finding, style: &Style) -> Option<String> {
+    let hint = f.hint.as_deref()?;
+    let mut s = String::new();
+    if f.outcome == Outcome::Fail || f.outcome == Outcome::Warn {
+        for (label, v) in [("expected", &f.expected), ("actual", &f.actual)] {
+            let text = show(v);
+            if text.chars().count() > 40 {
+                s.push_str(&wrap(&format!("{label}: {text}"), "     ", 100));
+            }
+        }
+    }
+    let label = match f.outcome {
+        Outcome::Fail => style.bad("fix:"),
+        Outcome::Warn => style.warn("note:"),
+        _ => "note:".to_owned(),
+    };
+    let plain_label = match f.outcome {
+        Outcome::Fail => "fix:",
+        _ => "note:",
+    };
+    let wrapped = wrap(&format!("{plain_label} {hint}"), "     ", 100);
+    s.push_str(&wrapped.replacen(plain_label, &label, 1));
+    Some(s)
+}
+
+/// A JSON value as a person reads it: strings bare, lists comma-separated, absent as `—`.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
