@@ -249,6 +249,13 @@ pub struct Config {
     pub token_cache_entries: usize,
     /// What the `scope` of a 403 challenge contains.
     pub challenge_scope: ChallengeScope,
+    /// Largest MCP request body the HTTP layer buffers and inspects (default 4 MiB; above: 413).
+    pub max_body_bytes: usize,
+    /// Filter `tools/list` responses to the tools the caller may call (default on).
+    pub filter_tools_list: bool,
+    /// Opt-in: report denials of JSON-RPC requests in band (JSON-RPC errors and `isError`
+    /// tool results with structured `_meta`) instead of HTTP 401/403 (default off).
+    pub in_band_denials: bool,
     /// Where "now" comes from. Override only in tests.
     pub clock: Clock,
 }
@@ -350,6 +357,12 @@ pub struct RawConfig {
     pub token_cache_entries: Option<usize>,
     /// `required_and_granted` | `required`.
     pub challenge_scope: Option<String>,
+    /// See [`Config::max_body_bytes`].
+    pub max_body_bytes: Option<usize>,
+    /// See [`Config::filter_tools_list`].
+    pub filter_tools_list: Option<bool>,
+    /// See [`Config::in_band_denials`].
+    pub in_band_denials: Option<bool>,
     #[serde(skip)]
     tool_scopes_json: Option<String>,
     #[serde(skip)]
@@ -454,19 +467,16 @@ impl RawConfig {
                 })
                 .transpose()
         };
-        let skew = parse_num("clock_skew_secs", "CLOCK_SKEW_SECS")?;
-        let publish_manifest = var("PUBLISH_MANIFEST")
-            .map(|v| {
-                parse_bool(&v).ok_or_else(|| {
-                    err(
-                        "publish_manifest",
-                        Some(&v),
-                        "not a boolean",
-                        "use true or false",
-                    )
+        let flag = |field: &'static str, suffix: &str| -> Result<Option<bool>, ConfigError> {
+            var(suffix)
+                .map(|v| {
+                    parse_bool(&v)
+                        .ok_or_else(|| err(field, Some(&v), "not a boolean", "use true or false"))
                 })
-            })
-            .transpose()?;
+                .transpose()
+        };
+        let skew = parse_num("clock_skew_secs", "CLOCK_SKEW_SECS")?;
+        let publish_manifest = flag("publish_manifest", "PUBLISH_MANIFEST")?;
         Ok(RawConfig {
             issuer: var("ISSUER"),
             authorization_servers: list("AUTHORIZATION_SERVER"),
@@ -503,6 +513,9 @@ impl RawConfig {
             token_cache_entries: parse_num("token_cache_entries", "TOKEN_CACHE_ENTRIES")?
                 .map(|n| n as usize),
             challenge_scope: var("CHALLENGE_SCOPE"),
+            max_body_bytes: parse_num("max_body_bytes", "MAX_BODY_BYTES")?.map(|n| n as usize),
+            filter_tools_list: flag("filter_tools_list", "FILTER_TOOLS_LIST")?,
+            in_band_denials: flag("in_band_denials", "IN_BAND_DENIALS")?,
             clock: None,
         })
     }
@@ -573,6 +586,9 @@ impl RawConfig {
             jwks_min_refresh_secs,
             token_cache_entries,
             challenge_scope,
+            max_body_bytes,
+            filter_tools_list,
+            in_band_denials,
             clock
         )
     }
@@ -707,6 +723,15 @@ impl RawConfig {
                 "leave the default (16384) or raise it",
             ));
         }
+        let max_body_bytes = self.max_body_bytes.unwrap_or(4 * 1024 * 1024);
+        if max_body_bytes < 1024 {
+            return Err(err(
+                "max_body_bytes",
+                Some(&max_body_bytes.to_string()),
+                "is too small for MCP requests",
+                "leave the default (4194304) or give at least 1024",
+            ));
+        }
         let authorization_servers = self
             .authorization_servers
             .unwrap_or_else(|| vec![issuer.clone()]);
@@ -756,6 +781,9 @@ impl RawConfig {
             ),
             token_cache_entries: self.token_cache_entries.unwrap_or(10_000),
             challenge_scope: parse_keyword("challenge_scope", self.challenge_scope.as_deref())?,
+            max_body_bytes,
+            filter_tools_list: self.filter_tools_list.unwrap_or(true),
+            in_band_denials: self.in_band_denials.unwrap_or(false),
             clock: self.clock.unwrap_or_default(),
         })
     }
@@ -1004,6 +1032,21 @@ impl ConfigBuilder {
         self.0.challenge_scope = Some(c.as_str().into());
         self
     }
+    /// Largest request body the HTTP layer inspects (bytes).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.0.max_body_bytes = Some(n);
+        self
+    }
+    /// Filter `tools/list` responses to the tools the caller may call.
+    pub fn filter_tools_list(mut self, on: bool) -> Self {
+        self.0.filter_tools_list = Some(on);
+        self
+    }
+    /// Report policy denials in band (JSON-RPC errors / `isError` results) instead of HTTP 401/403.
+    pub fn in_band_denials(mut self, on: bool) -> Self {
+        self.0.in_band_denials = Some(on);
+        self
+    }
     /// Overrides the clock. For tests: a fixed clock in production is logged as a warning.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.0.clock = Some(clock);
@@ -1144,6 +1187,9 @@ mod tests {
         assert!(c.legacy_client_id_audiences.is_empty());
         assert_eq!(c.policy_mode, PolicyMode::LocalOnly);
         assert_eq!(c.effective_validation_mode(), ValidationMode::JwtOnly);
+        assert_eq!(c.max_body_bytes, 4 * 1024 * 1024);
+        assert!(c.filter_tools_list);
+        assert!(!c.in_band_denials);
         assert!(!c.clock.is_overridden());
     }
 
@@ -1166,6 +1212,32 @@ mod tests {
         let e = Config::from_toml_str("isuer = \"x\"").unwrap_err();
         assert!(e.problem.contains("isuer"), "{e}");
         assert!(e.fix.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn http_layer_settings_are_read_from_env() {
+        let base = [
+            ("AUTHSEC_ISSUER", "https://a.example"),
+            ("AUTHSEC_RESOURCE_URI", "https://r.example/mcp"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_vars("AUTHSEC_", vars(&v))
+        };
+        let c = with(&[
+            ("AUTHSEC_MAX_BODY_BYTES", "65536"),
+            ("AUTHSEC_FILTER_TOOLS_LIST", "false"),
+            ("AUTHSEC_IN_BAND_DENIALS", "yes"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_body_bytes, 65536);
+        assert!(!c.filter_tools_list);
+        assert!(c.in_band_denials);
+        let e = with(&[("AUTHSEC_IN_BAND_DENIALS", "maybe")]).unwrap_err();
+        assert_eq!(e.env, "AUTHSEC_IN_BAND_DENIALS");
+        let e = with(&[("AUTHSEC_MAX_BODY_BYTES", "10")]).unwrap_err();
+        assert_eq!(e.field, "max_body_bytes");
     }
 
     #[test]

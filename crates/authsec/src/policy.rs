@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ScopeMatch;
+use crate::config::PolicyMode;
+use crate::error::{AuthError, ScopeMatch};
+use crate::principal::Principal;
 
 /// What one tool requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +181,74 @@ impl ToolPolicy {
     }
 }
 
+/// Decides whether `principal` may call `tool`.
+///
+/// * `open`: any valid token may call any tool (the mode is loudly logged at start-up).
+/// * `local_only`: the tool's rule in `policy`; a tool absent from the map is denied
+///   ([`AuthError::ToolUnmapped`]), a scoped tool without a matching scope is
+///   [`AuthError::InsufficientScope`] naming the tool, its required and granted scopes.
+/// * `remote_with_local_fallback`: until a console policy is loaded, the local map decides.
+/// * `remote_required`: without a loaded console policy every call is denied
+///   ([`AuthError::PolicyUnavailable`]): fail closed.
+///
+/// ```
+/// use authsec::{config::PolicyMode, error::AuthError, policy::{decide_scopes, ToolPolicy}};
+///
+/// let policy = ToolPolicy::from_json(r#"{"add_note":["notes:write"],"server_time":[]}"#).unwrap();
+/// let granted = vec!["notes:read".to_string()];
+/// let mode = PolicyMode::LocalOnly;
+/// assert_eq!(decide_scopes(&policy, mode, &granted, "server_time"), Ok(()));
+/// assert!(matches!(
+///     decide_scopes(&policy, mode, &granted, "add_note"),
+///     Err(AuthError::InsufficientScope { .. })
+/// ));
+/// assert!(matches!(
+///     decide_scopes(&policy, mode, &granted, "drop_tables"),
+///     Err(AuthError::ToolUnmapped { .. })
+/// ));
+/// ```
+pub fn decide(
+    policy: &ToolPolicy,
+    mode: PolicyMode,
+    principal: &Principal,
+    tool: &str,
+) -> Result<(), AuthError> {
+    decide_scopes(policy, mode, principal.scopes(), tool)
+}
+
+/// [`decide`] for a bare list of granted scopes.
+pub fn decide_scopes(
+    policy: &ToolPolicy,
+    mode: PolicyMode,
+    granted: &[String],
+    tool: &str,
+) -> Result<(), AuthError> {
+    match mode {
+        PolicyMode::Open => return Ok(()),
+        PolicyMode::RemoteRequired => {
+            return Err(AuthError::PolicyUnavailable {
+                detail: "remote_required: no console policy is loaded".into(),
+            })
+        }
+        PolicyMode::LocalOnly | PolicyMode::RemoteWithLocalFallback => {}
+    }
+    match policy.get(tool) {
+        None => Err(AuthError::ToolUnmapped { tool: tool.into() }),
+        Some(rule) if rule.is_satisfied_by(granted) => Ok(()),
+        Some(ToolRule::Scoped {
+            scopes,
+            scope_match,
+        }) => Err(AuthError::InsufficientScope {
+            tool: tool.into(),
+            required: scopes.clone(),
+            scope_match: *scope_match,
+            granted: granted.to_vec(),
+        }),
+        // A public rule is satisfied by any grant; kept for exhaustiveness.
+        Some(ToolRule::Public) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +295,48 @@ mod tests {
     fn both_any_and_all_is_rejected() {
         let err = ToolPolicy::from_json(r#"{"x":{"any":["a"],"all":["b"]}}"#).unwrap_err();
         assert!(err.contains("exactly one"), "{err}");
+    }
+
+    #[test]
+    fn decide_denies_unmapped_and_names_tool_required_and_granted() {
+        let p = ToolPolicy::from_json(r#"{"add":["n:write","n:admin"],"time":[]}"#).unwrap();
+        let granted = s(&["n:read"]);
+        assert_eq!(
+            decide_scopes(&p, PolicyMode::LocalOnly, &granted, "nope"),
+            Err(AuthError::ToolUnmapped {
+                tool: "nope".into()
+            })
+        );
+        assert_eq!(
+            decide_scopes(&p, PolicyMode::LocalOnly, &granted, "add"),
+            Err(AuthError::InsufficientScope {
+                tool: "add".into(),
+                required: s(&["n:write", "n:admin"]),
+                scope_match: ScopeMatch::Any,
+                granted: s(&["n:read"]),
+            })
+        );
+        assert_eq!(
+            decide_scopes(&p, PolicyMode::LocalOnly, &[], "time"),
+            Ok(())
+        );
+        assert_eq!(
+            decide_scopes(&p, PolicyMode::LocalOnly, &s(&["n:admin"]), "add"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn open_mode_allows_everything_and_remote_required_fails_closed() {
+        let p = ToolPolicy::new();
+        assert_eq!(decide_scopes(&p, PolicyMode::Open, &[], "anything"), Ok(()));
+        assert!(matches!(
+            decide_scopes(&p, PolicyMode::RemoteRequired, &s(&["x"]), "t"),
+            Err(AuthError::PolicyUnavailable { .. })
+        ));
+        assert_eq!(
+            decide_scopes(&p, PolicyMode::RemoteWithLocalFallback, &[], "t"),
+            Err(AuthError::ToolUnmapped { tool: "t".into() })
+        );
     }
 }

@@ -1,0 +1,916 @@
+//! HTTP integration: a tower [`AuthSecLayer`] that protects any MCP Streamable HTTP service,
+//! [`mount_mcp`] for axum (the protected endpoint plus its RFC 9728 metadata route), and the
+//! [`Principal`] as an axum extractor and an rmcp tool-handler argument.
+//!
+//! For every request to the MCP endpoint — `POST`, the `GET` SSE stream and `DELETE` — the
+//! layer, in order:
+//!
+//! 1. buffers the body up to [`Config::max_body_bytes`] (above: 413) and parses it as JSON-RPC
+//!    (single message or batch; see [`crate::mcp`]);
+//! 2. requires a valid bearer token ([`Validator::validate`]); a 401 names, in `scope`, what the
+//!    operation needs (a mapped tool's scopes for its `tools/call`, else the base scopes or
+//!    `scopes_supported`);
+//! 3. refuses unparsable bodies (400 `malformed_body`) and an `Mcp-Name` header that disagrees
+//!    with the body (400 `mcp_name_mismatch`);
+//! 4. refuses an `Mcp-Session-Id` created for another principal (403
+//!    `session_principal_mismatch`);
+//! 5. decides every `tools/call` with [`policy::decide`]; one denied call denies a batch whole
+//!    (403 `insufficient_scope` / `tool_unmapped`, naming the tool);
+//! 6. inserts the [`Principal`] into the request extensions and calls the inner service;
+//! 7. filters `tools/list` results (JSON and SSE) to the tools the principal may call, and binds
+//!    a newly issued `Mcp-Session-Id` to the principal.
+//!
+//! Exactly one `authsec::decision` event is emitted per request.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use authsec::{http::mount_mcp, Config, Validator};
+//!
+//! let validator = Validator::new(Config::from_env()?).await?;
+//! // Any Streamable HTTP MCP service, e.g. rmcp's `StreamableHttpService`; here a stand-in.
+//! let mcp_service = axum::Router::new().fallback(|| async { "an MCP server" });
+//! let app: axum::Router = mount_mcp(axum::Router::new(), "/mcp", mcp_service, validator);
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use pin_project_lite::pin_project;
+
+use crate::challenge::{self, ChallengeContext};
+use crate::config::{Config, PolicyMode};
+use crate::decision::{self, DecisionRecord};
+use crate::error::{AuthError, InvalidRequest};
+use crate::mcp::{self, Inspection, ListMatch, SseToolsFilter};
+use crate::metadata;
+use crate::policy::{self, ToolRule};
+use crate::principal::Principal;
+use crate::token::{self, Fingerprint};
+use crate::validate::Validator;
+
+/// A boxed error, the error type of [`ResponseBody`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body type the inner service receives: the buffered request body.
+pub type RequestBody = Full<Bytes>;
+
+/// How many `Mcp-Session-Id` → principal bindings are kept by default.
+pub const DEFAULT_SESSION_CAPACITY: usize = 10_000;
+
+/// Longest `Mcp-Session-Id` that is bound (rmcp issues 36-character UUIDs).
+const MAX_SESSION_ID_BYTES: usize = 256;
+
+struct Shared {
+    validator: Validator,
+    sessions: SessionBindings,
+}
+
+/// The tower layer protecting an MCP Streamable HTTP endpoint. Cheap to clone; every clone
+/// shares the validator and the session bindings.
+#[derive(Clone)]
+pub struct AuthSecLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AuthSecLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSecLayer")
+            .field("validator", &self.shared.validator)
+            .finish()
+    }
+}
+
+impl AuthSecLayer {
+    /// A layer deciding with `validator` and its configuration.
+    pub fn new(validator: Validator) -> Self {
+        Self::with_session_capacity(validator, DEFAULT_SESSION_CAPACITY)
+    }
+
+    /// A layer that keeps at most `capacity` session bindings (least recently used go first).
+    pub fn with_session_capacity(validator: Validator, capacity: usize) -> Self {
+        if validator.config().policy_mode == PolicyMode::Open {
+            tracing::warn!(
+                target: "authsec::config",
+                "policy_mode = open: any valid token may call any tool; per-tool scopes are NOT enforced"
+            );
+        }
+        AuthSecLayer {
+            shared: Arc::new(Shared {
+                validator,
+                sessions: SessionBindings::new(capacity),
+            }),
+        }
+    }
+
+    /// The validator.
+    pub fn validator(&self) -> &Validator {
+        &self.shared.validator
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        self.shared.validator.config()
+    }
+}
+
+impl From<Validator> for AuthSecLayer {
+    fn from(v: Validator) -> Self {
+        AuthSecLayer::new(v)
+    }
+}
+
+impl<S> tower_layer::Layer<S> for AuthSecLayer {
+    type Service = AuthSec<S>;
+    fn layer(&self, inner: S) -> AuthSec<S> {
+        AuthSec {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The protected service produced by [`AuthSecLayer`].
+#[derive(Clone)]
+pub struct AuthSec<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for AuthSec<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSec")
+            .field("validator", &self.shared.validator)
+            .finish()
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for AuthSec<S>
+where
+    S: tower_service::Service<Request<RequestBody>, Response = Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // The ready service goes into the future; a fresh clone stays for the next call.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(handle(shared, inner, req))
+    }
+}
+
+/// Everything known about one request while it is decided; renders and logs the outcome.
+struct Attempt<'a> {
+    shared: &'a Shared,
+    started: Instant,
+    http_method: Method,
+    inspection: Option<Result<Inspection, AuthError>>,
+    fingerprint: Option<Fingerprint>,
+    principal: Option<Principal>,
+}
+
+impl Attempt<'_> {
+    fn config(&self) -> &Config {
+        self.shared.validator.config()
+    }
+
+    fn inspected(&self) -> Option<&Inspection> {
+        self.inspection.as_ref().and_then(|r| r.as_ref().ok())
+    }
+
+    /// The challenge context: a 401's `scope` names what this request needs.
+    fn challenge_context(&self) -> ChallengeContext {
+        let config = self.config();
+        let mut ctx = ChallengeContext::for_request(config, None);
+        let mut scoped: Vec<String> = Vec::new();
+        for tool in self
+            .inspected()
+            .into_iter()
+            .flat_map(Inspection::tool_calls)
+        {
+            if let Some(rule @ ToolRule::Scoped { .. }) = config.tool_policy.get(tool) {
+                for s in challenge::scope_for_401(config, Some(rule)) {
+                    if !scoped.contains(&s) {
+                        scoped.push(s);
+                    }
+                }
+            }
+        }
+        if !scoped.is_empty() {
+            ctx.scope = scoped;
+        }
+        ctx
+    }
+
+    fn emit(&self, outcome: Result<(), &AuthError>) {
+        let denied_tool = match outcome {
+            Err(AuthError::InsufficientScope { tool, .. })
+            | Err(AuthError::ToolUnmapped { tool })
+            | Err(AuthError::PolicyIncomplete { tool, .. }) => Some(tool.as_str()),
+            _ => None,
+        };
+        let tool = denied_tool.or_else(|| self.inspected().and_then(|i| i.tool_calls().next()));
+        let required = tool
+            .and_then(|t| self.config().tool_policy.get(t))
+            .map(ToolRule::scopes)
+            .unwrap_or_default();
+        let method = match self.inspected() {
+            Some(i) => i.method_label(),
+            None => self.http_method.as_str(),
+        };
+        decision::emit(
+            &DecisionRecord {
+                principal: self.principal.as_ref(),
+                fingerprint: self.fingerprint,
+                method: Some(method),
+                tool,
+                required_scopes: required,
+                latency: self.started.elapsed(),
+            },
+            outcome,
+        );
+    }
+
+    /// Renders a denial (in band when configured and possible) and logs it.
+    fn deny<B>(&self, err: AuthError) -> Response<ResponseBody<B>> {
+        self.emit(Err(&err));
+        let denial = challenge::render(&err, &self.challenge_context());
+        if let Some(inspection) = self
+            .inspected()
+            .filter(|_| in_band_eligible(self.config(), &err))
+        {
+            return match mcp::in_band_denial(inspection, &denial) {
+                Some(reply) => json_response(StatusCode::OK, reply.to_string()),
+                None => Response::builder()
+                    .status(StatusCode::ACCEPTED)
+                    .body(ResponseBody::full(Bytes::new()))
+                    .unwrap_or_default(),
+            };
+        }
+        denial
+            .into_response::<String>()
+            .map(|s| ResponseBody::full(Bytes::from(s)))
+    }
+}
+
+/// In-band mode answers token (401) and policy (403) denials of JSON-RPC requests in band;
+/// malformed requests (400/413), session hijacks and unavailable backends stay HTTP errors.
+fn in_band_eligible(config: &Config, err: &AuthError) -> bool {
+    config.in_band_denials
+        && (err.status() == StatusCode::UNAUTHORIZED
+            || matches!(
+                err,
+                AuthError::InsufficientScope { .. }
+                    | AuthError::ToolUnmapped { .. }
+                    | AuthError::PolicyIncomplete { .. }
+            ))
+}
+
+fn json_response<B>(status: StatusCode, body: String) -> Response<ResponseBody<B>> {
+    let mut resp = Response::new(ResponseBody::full(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn read_body<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, AuthError>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(AuthError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(AuthError::PayloadTooLarge { limit }),
+        Err(_) => Err(AuthError::InvalidRequest(InvalidRequest::MalformedBody)),
+    }
+}
+
+async fn handle<S, ReqBody, ResBody>(
+    shared: Arc<Shared>,
+    mut inner: S,
+    req: Request<ReqBody>,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: tower_service::Service<Request<RequestBody>, Response = Response<ResBody>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
+{
+    let (mut parts, body) = req.into_parts();
+    let config = shared.validator.config();
+    let mut attempt = Attempt {
+        shared: &shared,
+        started: Instant::now(),
+        http_method: parts.method.clone(),
+        inspection: None,
+        fingerprint: None,
+        principal: None,
+    };
+
+    let bytes = match read_body(&parts.headers, body, config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return Ok(attempt.deny(e)),
+    };
+    if parts.method == Method::POST {
+        attempt.inspection = Some(mcp::inspect(&bytes));
+    }
+
+    // In-band mode lets the handshake and liveness through without a token, so clients that
+    // cannot act on HTTP challenges still connect and then learn in band why a call fails.
+    let lifecycle_pass = config.in_band_denials
+        && attempt
+            .inspected()
+            .is_some_and(Inspection::is_lifecycle_only);
+
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let principal = if token::form_body_has_access_token(content_type, &bytes) {
+        Err(AuthError::InvalidRequest(InvalidRequest::TokenInBody))
+    } else {
+        match token::extract_bearer(&parts.headers, parts.uri.query(), config.max_token_bytes) {
+            Ok(token) => shared.validator.validate(token).await.inspect_err(|_| {
+                attempt.fingerprint = Some(Fingerprint::of(token));
+            }),
+            Err(e) => Err(e),
+        }
+    };
+    let principal = match principal {
+        Ok(p) => {
+            attempt.principal = Some(p.clone());
+            Some(p)
+        }
+        Err(_) if lifecycle_pass => None,
+        Err(e) => return Ok(attempt.deny(e)),
+    };
+
+    if let Some(Err(e)) = &attempt.inspection {
+        return Ok(attempt.deny(e.clone()));
+    }
+    if let Some(inspection) = attempt.inspected() {
+        if let Err(e) = mcp::check_mcp_name(&parts.headers, inspection) {
+            return Ok(attempt.deny(e));
+        }
+    }
+
+    let owner = principal.as_ref().map(SessionOwner::of);
+    if let Some(owner) = &owner {
+        if let Err(e) = shared.sessions.check(&parts.headers, owner) {
+            return Ok(attempt.deny(e));
+        }
+    }
+
+    if let (Some(principal), Some(inspection)) = (&principal, attempt.inspected()) {
+        for tool in inspection.tool_calls() {
+            if let Err(e) = policy::decide(&config.tool_policy, config.policy_mode, principal, tool)
+            {
+                return Ok(attempt.deny(e));
+            }
+        }
+    }
+
+    attempt.emit(Ok(()));
+    let list_match = match (&principal, attempt.inspected()) {
+        _ if !config.filter_tools_list || config.policy_mode == PolicyMode::Open => None,
+        (None, _) => None,
+        (Some(_), Some(inspection)) => {
+            let ids = inspection.tools_list_ids();
+            (!ids.is_empty()).then_some(ListMatch::Ids(ids))
+        }
+        (Some(_), None) if parts.method == Method::GET => Some(ListMatch::AnyToolsResult),
+        (Some(_), None) => None,
+    };
+    let deleted_session = (parts.method == Method::DELETE)
+        .then(|| session_id(&parts.headers).map(str::to_owned))
+        .flatten();
+    drop(attempt);
+
+    if let Some(p) = &principal {
+        parts.extensions.insert(p.clone());
+    }
+    let response = inner
+        .call(Request::from_parts(parts, Full::new(bytes)))
+        .await?;
+    let (mut rparts, rbody) = response.into_parts();
+
+    if let Some(owner) = owner {
+        if let Some(id) = session_id(&rparts.headers) {
+            shared.sessions.bind(id, owner);
+        }
+    }
+    if let Some(id) = deleted_session.filter(|_| rparts.status.is_success()) {
+        shared.sessions.remove(&id);
+    }
+
+    let (Some(which), Some(principal)) = (list_match, principal) else {
+        return Ok(Response::from_parts(rparts, ResponseBody::inner(rbody)));
+    };
+    let allow = {
+        let shared = shared.clone();
+        move |tool: &str| {
+            let c = shared.validator.config();
+            policy::decide(&c.tool_policy, c.policy_mode, &principal, tool).is_ok()
+        }
+    };
+    let media = rparts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match media.as_deref() {
+        Some("text/event-stream") => {
+            rparts.headers.remove(header::CONTENT_LENGTH);
+            let filter = SseToolsFilter::new(which, Box::new(allow));
+            Ok(Response::from_parts(
+                rparts,
+                ResponseBody::sse(rbody, filter),
+            ))
+        }
+        Some("application/json") => {
+            let Ok(collected) = rbody.collect().await else {
+                // The inner body failed mid-way; nothing trustworthy to forward.
+                rparts.status = StatusCode::BAD_GATEWAY;
+                rparts.headers.remove(header::CONTENT_LENGTH);
+                return Ok(Response::from_parts(
+                    rparts,
+                    ResponseBody::full(Bytes::new()),
+                ));
+            };
+            let original = collected.to_bytes();
+            let body = mcp::filter_tools_list(&original, &which, &allow)
+                .map(Bytes::from)
+                .unwrap_or(original);
+            rparts.headers.remove(header::CONTENT_LENGTH);
+            Ok(Response::from_parts(rparts, ResponseBody::full(body)))
+        }
+        _ => Ok(Response::from_parts(rparts, ResponseBody::inner(rbody))),
+    }
+}
+
+fn session_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(mcp::SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID_BYTES)
+}
+
+/// Who a session belongs to: the issuer and the subject (or, for tokens without `sub`, the
+/// client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SessionOwner {
+    issuer: String,
+    who: String,
+}
+
+impl SessionOwner {
+    fn of(p: &Principal) -> Self {
+        let who = match (p.subject(), p.client_id()) {
+            (Some(sub), _) => format!("sub:{sub}"),
+            (None, Some(client)) => format!("client:{client}"),
+            (None, None) => "anonymous".to_owned(),
+        };
+        SessionOwner {
+            issuer: p.issuer().to_owned(),
+            who,
+        }
+    }
+}
+
+/// A bounded map `Mcp-Session-Id` → owner, least recently used evicted first.
+///
+/// A session id this map has not seen (issued by another instance, or evicted) is bound to the
+/// first principal that presents it.
+struct SessionBindings {
+    capacity: usize,
+    inner: Mutex<SessionMap>,
+}
+
+#[derive(Default)]
+struct SessionMap {
+    tick: u64,
+    map: HashMap<String, (SessionOwner, u64)>,
+}
+
+impl SessionBindings {
+    fn new(capacity: usize) -> Self {
+        SessionBindings {
+            capacity,
+            inner: Mutex::new(SessionMap::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionMap> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every `Mcp-Session-Id` value the request carries must belong to `owner`.
+    fn check(&self, headers: &HeaderMap, owner: &SessionOwner) -> Result<(), AuthError> {
+        for value in headers.get_all(mcp::SESSION_HEADER) {
+            let Some(id) = value
+                .to_str()
+                .ok()
+                .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID_BYTES)
+            else {
+                continue;
+            };
+            let mut m = self.lock();
+            m.tick += 1;
+            let tick = m.tick;
+            match m.map.get_mut(id) {
+                Some((bound, used)) if bound == owner => *used = tick,
+                Some(_) => return Err(AuthError::SessionPrincipalMismatch),
+                None => {
+                    drop(m);
+                    self.bind(id, owner.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Binds `id` to `owner` unless it is already bound.
+    fn bind(&self, id: &str, owner: SessionOwner) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut m = self.lock();
+        if m.map.contains_key(id) {
+            return;
+        }
+        if m.map.len() >= self.capacity {
+            if let Some(oldest) = m
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            {
+                m.map.remove(&oldest);
+            }
+        }
+        m.tick += 1;
+        let tick = m.tick;
+        m.map.insert(id.to_owned(), (owner, tick));
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().map.remove(id);
+    }
+}
+
+pin_project! {
+    /// The response body of [`AuthSec`]: the inner body, a rendered denial, or the inner SSE
+    /// stream passing through a `tools/list` filter.
+    pub struct ResponseBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Inner { #[pin] body: B },
+        Full { data: Option<Bytes> },
+        Sse { #[pin] body: B, filter: SseToolsFilter, done: bool },
+    }
+}
+
+impl<B> ResponseBody<B> {
+    fn inner(body: B) -> Self {
+        ResponseBody {
+            kind: Kind::Inner { body },
+        }
+    }
+    fn full(data: Bytes) -> Self {
+        ResponseBody {
+            kind: Kind::Full {
+                data: (!data.is_empty()).then_some(data),
+            },
+        }
+    }
+    fn sse(body: B, filter: SseToolsFilter) -> Self {
+        ResponseBody {
+            kind: Kind::Sse {
+                body,
+                filter,
+                done: false,
+            },
+        }
+    }
+}
+
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        ResponseBody::full(Bytes::new())
+    }
+}
+
+impl<B> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match &self.kind {
+            Kind::Inner { .. } => "ResponseBody::Inner",
+            Kind::Full { .. } => "ResponseBody::Full",
+            Kind::Sse { .. } => "ResponseBody::Sse",
+        })
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project().kind.project() {
+            KindProj::Inner { body } => body.poll_frame(cx).map_err(Into::into),
+            KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Sse {
+                mut body,
+                filter,
+                done,
+            } => loop {
+                if *done {
+                    return Poll::Ready(None);
+                }
+                match body.as_mut().poll_frame(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) => {
+                            let out = filter.push(&data);
+                            if !out.is_empty() {
+                                return Poll::Ready(Some(Ok(Frame::data(out))));
+                            }
+                        }
+                        Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                    },
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+                    Poll::Ready(None) => {
+                        *done = true;
+                        let rest = filter.finish();
+                        if !rest.is_empty() {
+                            return Poll::Ready(Some(Ok(Frame::data(rest))));
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Full { data } => data.is_none(),
+            Kind::Sse { done, .. } => *done,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Inner { body } => body.size_hint(),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            Kind::Sse { .. } => SizeHint::default(),
+        }
+    }
+}
+
+/// Mounts `service` at `path` behind the authsec layer, and the RFC 9728 protected resource
+/// metadata at the well-known path derived from the configured resource URI
+/// (`/.well-known/oauth-protected-resource/mcp` for `https://host/mcp`).
+///
+/// `layer` is an [`AuthSecLayer`] or a [`Validator`].
+pub fn mount_mcp<St, S, B>(
+    router: axum::Router<St>,
+    path: &str,
+    service: S,
+    layer: impl Into<AuthSecLayer>,
+) -> axum::Router<St>
+where
+    St: Clone + Send + Sync + 'static,
+    S: tower_service::Service<
+            Request<RequestBody>,
+            Response = Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let layer = layer.into();
+    let config = layer.config().clone();
+    let resource_path = url::Url::parse(&config.resource_uri)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    if resource_path != path {
+        tracing::warn!(
+            target: "authsec::config",
+            mounted = path,
+            resource_uri = %config.resource_uri,
+            "the MCP endpoint is mounted at a path other than the resource URI's; this is right \
+             only behind a proxy that rewrites paths"
+        );
+    }
+    let prm_path = metadata::well_known_path(&config.resource_uri);
+    let scopes = config.scopes_supported();
+    let config = Arc::new(config);
+    let metadata_route = axum::routing::get(move || {
+        let response = metadata::response::<axum::body::Body>(&config, &scopes);
+        async move { response }
+    });
+    router
+        .route(&prm_path, metadata_route)
+        .route_service(path, tower_layer::Layer::layer(&layer, service))
+}
+
+/// The axum rejection when a handler asks for a [`Principal`] on a route the layer does not
+/// protect: a server configuration error, answered with 500.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingPrincipal;
+
+impl axum::response::IntoResponse for MissingPrincipal {
+    fn into_response(self) -> axum::response::Response {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no authenticated principal: this route is not behind authsec's AuthSecLayer",
+        )
+            .into_response()
+    }
+}
+
+impl<St: Send + Sync> axum::extract::FromRequestParts<St> for Principal {
+    type Rejection = MissingPrincipal;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &St,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(MissingPrincipal)
+    }
+}
+
+impl<St: Send + Sync> axum::extract::OptionalFromRequestParts<St> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &St,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Principal>().cloned())
+    }
+}
+
+/// rmcp integration: the caller's [`Principal`] inside tool handlers.
+///
+/// rmcp's Streamable HTTP server puts the request's `http::request::Parts` into the request
+/// context's extensions; the layer put the principal into the parts' extensions. A tool
+/// handler can take `Principal` as an argument:
+///
+/// ```ignore
+/// #[tool(description = "Who am I?")]
+/// async fn whoami(&self, principal: authsec::Principal) -> String {
+///     principal.subject().unwrap_or_default().to_owned()
+/// }
+/// ```
+#[cfg(feature = "rmcp")]
+pub mod rmcp_support {
+    use rmcp::handler::server::common::{AsRequestContext, FromContextPart};
+
+    use crate::principal::Principal;
+
+    /// The principal in an rmcp extensions map (from the HTTP parts, or inserted directly).
+    pub fn principal_from_extensions(ext: &rmcp::model::Extensions) -> Option<Principal> {
+        ext.get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .or_else(|| ext.get::<Principal>())
+            .cloned()
+    }
+
+    /// The principal of an rmcp request context.
+    pub fn principal_from_context(
+        ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Option<Principal> {
+        principal_from_extensions(&ctx.extensions)
+    }
+
+    impl<C: AsRequestContext> FromContextPart<C> for Principal {
+        fn from_context_part(context: &mut C) -> Result<Self, rmcp::ErrorData> {
+            principal_from_extensions(&context.as_request_context().extensions).ok_or_else(|| {
+                rmcp::ErrorData::internal_error(
+                    "no authenticated principal: serve this rmcp service behind authsec's AuthSecLayer",
+                    None,
+                )
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(sub: &str) -> SessionOwner {
+        SessionOwner {
+            issuer: "https://as.example".into(),
+            who: format!("sub:{sub}"),
+        }
+    }
+
+    fn with_session(id: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(mcp::SESSION_HEADER, id.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn session_is_refused_to_another_principal() {
+        let b = SessionBindings::new(10);
+        b.bind("s1", owner("alice"));
+        assert_eq!(b.check(&with_session("s1"), &owner("alice")), Ok(()));
+        assert_eq!(
+            b.check(&with_session("s1"), &owner("mallory")),
+            Err(AuthError::SessionPrincipalMismatch)
+        );
+        b.remove("s1");
+        assert_eq!(b.check(&with_session("s1"), &owner("mallory")), Ok(()));
+    }
+
+    #[test]
+    fn unknown_session_is_bound_on_first_use() {
+        let b = SessionBindings::new(10);
+        assert_eq!(b.check(&with_session("s9"), &owner("bob")), Ok(()));
+        assert_eq!(
+            b.check(&with_session("s9"), &owner("alice")),
+            Err(AuthError::SessionPrincipalMismatch)
+        );
+    }
+
+    #[test]
+    fn bindings_are_bounded_and_the_least_recently_used_goes_first() {
+        let b = SessionBindings::new(3);
+        for i in 0..3 {
+            b.bind(&format!("s{i}"), owner("a"));
+        }
+        // Touch s0 so that s1 is the least recently used.
+        b.check(&with_session("s0"), &owner("a")).unwrap();
+        b.bind("s3", owner("a"));
+        let m = b.lock();
+        assert_eq!(m.map.len(), 3);
+        assert!(m.map.contains_key("s0") && !m.map.contains_key("s1"));
+    }
+}

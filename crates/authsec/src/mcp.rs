@@ -1,0 +1,779 @@
+//! MCP JSON-RPC inspection: what a request asks for, and what a response may show.
+//!
+//! * [`inspect`] parses a request body — one message or a batch — strictly: anything that is
+//!   not JSON-RPC 2.0 (wrong JSON, duplicate members, a `tools/call` without a string
+//!   `params.name`, an empty batch) is [`InvalidRequest::MalformedBody`], so the layer fails
+//!   closed instead of guessing which tool is being called.
+//! * [`check_mcp_name`] compares the `Mcp-Name` routing header with the body: intermediaries
+//!   route on the header, the server acts on the body, so they must agree.
+//! * [`filter_tools_list`] and [`SseToolsFilter`] remove the tools a principal may not call
+//!   from `tools/list` results, in plain JSON and in `text/event-stream` responses.
+//! * [`in_band_denial`] renders a denial as JSON-RPC (an `isError` tool result for
+//!   `tools/call`, a JSON-RPC error otherwise) with the structured denial under
+//!   `_meta["authsec/denial"]`.
+//!
+//! ```
+//! use authsec::mcp;
+//!
+//! let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"add_note","arguments":{}}}"#;
+//! let inspection = mcp::inspect(body).unwrap();
+//! assert_eq!(inspection.tool_calls().collect::<Vec<_>>(), ["add_note"]);
+//! assert!(mcp::inspect(b"{not json").is_err());
+//! ```
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::challenge::Denial;
+use crate::error::{AuthError, InvalidRequest};
+
+/// The `_meta` key under which in-band denials carry their structured detail.
+pub const DENIAL_META_KEY: &str = "authsec/denial";
+
+/// The JSON-RPC error code of in-band denials of requests other than `tools/call`
+/// (implementation-defined server error range of JSON-RPC 2.0).
+pub const DENIAL_ERROR_CODE: i64 = -32001;
+
+/// The routing header naming the tool, prompt or resource a request targets (SEP-2243).
+pub const MCP_NAME_HEADER: &str = "mcp-name";
+
+/// The session header of the Streamable HTTP transport.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Methods that need no authorization decision of their own: the lifecycle handshake and
+/// liveness. In in-band mode they pass even without a token.
+pub const LIFECYCLE_METHODS: [&str; 3] = ["initialize", "notifications/initialized", "ping"];
+
+/// What kind of JSON-RPC message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Has `method` and `id`: expects a response.
+    Request,
+    /// Has `method`, no `id`.
+    Notification,
+    /// Has `id` and no `method`: a client's answer to a server request.
+    Response,
+}
+
+/// One inspected JSON-RPC message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Request, notification or response.
+    pub kind: MessageKind,
+    /// The `id`, for requests and responses.
+    pub id: Option<Value>,
+    /// The `method`, for requests and notifications.
+    pub method: Option<String>,
+    /// For `tools/call`: `params.name`.
+    pub tool: Option<String>,
+    /// What the `Mcp-Name` header must say for this message, if its method carries a name:
+    /// `params.name` (`tools/call`, `prompts/get`), `params.uri` (`resources/read`,
+    /// `resources/subscribe`, `resources/unsubscribe`) or `params.taskId` (`tasks/*`).
+    pub routing_name: Option<String>,
+}
+
+impl Message {
+    /// True for `initialize`, `notifications/initialized` and `ping`.
+    pub fn is_lifecycle(&self) -> bool {
+        self.method
+            .as_deref()
+            .is_some_and(|m| LIFECYCLE_METHODS.contains(&m))
+    }
+}
+
+/// A parsed request body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    /// The messages, in body order (one unless `batch`).
+    pub messages: Vec<Message>,
+    /// True when the body was a JSON array.
+    pub batch: bool,
+}
+
+impl Inspection {
+    /// The tool names of every `tools/call` in the body, in order.
+    pub fn tool_calls(&self) -> impl Iterator<Item = &str> {
+        self.messages.iter().filter_map(|m| m.tool.as_deref())
+    }
+
+    /// The ids of the `tools/list` requests in the body (their responses get filtered).
+    pub fn tools_list_ids(&self) -> Vec<Value> {
+        self.messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Request && m.method.as_deref() == Some("tools/list"))
+            .filter_map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// True when every message is a lifecycle message (see [`LIFECYCLE_METHODS`]).
+    pub fn is_lifecycle_only(&self) -> bool {
+        self.messages.iter().all(Message::is_lifecycle)
+    }
+
+    /// The method for logs: the single message's method, or `batch` for an array.
+    pub fn method_label(&self) -> &str {
+        match (self.batch, self.messages.first()) {
+            (false, Some(m)) => m.method.as_deref().unwrap_or("response"),
+            _ => "batch",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawMessage {
+    jsonrpc: Option<String>,
+    #[serde(default)]
+    id: Option<Value>,
+    method: Option<String>,
+    params: Option<RawParams>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    result: Option<IgnoredAny>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    error: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawParams {
+    name: Option<Value>,
+    uri: Option<Value>,
+    #[serde(rename = "taskId")]
+    task_id: Option<Value>,
+}
+
+fn malformed() -> AuthError {
+    AuthError::InvalidRequest(InvalidRequest::MalformedBody)
+}
+
+/// Parses a request body: one JSON-RPC 2.0 message or a non-empty batch of them.
+///
+/// Fails closed with [`InvalidRequest::MalformedBody`] on anything else, including duplicate
+/// members (`{"name":"a","name":"b"}` would let two parsers see two different tools) and a
+/// `tools/call` whose `params.name` is missing or not a string.
+pub fn inspect(body: &[u8]) -> Result<Inspection, AuthError> {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .ok_or_else(malformed)?;
+    let (raw, batch) = match body[start] {
+        b'{' => (
+            vec![serde_json::from_slice::<RawMessage>(body).map_err(|_| malformed())?],
+            false,
+        ),
+        b'[' => (
+            serde_json::from_slice::<Vec<RawMessage>>(body).map_err(|_| malformed())?,
+            true,
+        ),
+        _ => return Err(malformed()),
+    };
+    if raw.is_empty() {
+        return Err(malformed());
+    }
+    let messages = raw
+        .into_iter()
+        .map(classify)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Inspection { messages, batch })
+}
+
+fn classify(raw: RawMessage) -> Result<Message, AuthError> {
+    if raw.jsonrpc.as_deref() != Some("2.0") {
+        return Err(malformed());
+    }
+    // `"id": null` is treated as absent: no response can be addressed to it.
+    let id = raw.id.filter(|v| !v.is_null());
+    if let Some(id) = &id {
+        if !(id.is_string() || id.is_number()) {
+            return Err(malformed());
+        }
+    }
+    let kind = match (&raw.method, &id) {
+        (Some(_), Some(_)) => MessageKind::Request,
+        (Some(_), None) => MessageKind::Notification,
+        (None, Some(_)) => MessageKind::Response,
+        (None, None) => return Err(malformed()),
+    };
+    let method = raw.method;
+    let params = raw.params;
+    let param = |f: fn(&RawParams) -> &Option<Value>| -> Option<&Value> {
+        params.as_ref().and_then(|p| f(p).as_ref())
+    };
+    let routing_value = match method.as_deref() {
+        Some("tools/call" | "prompts/get") => param(|p| &p.name),
+        Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
+            param(|p| &p.uri)
+        }
+        Some("tasks/get" | "tasks/update" | "tasks/cancel") => param(|p| &p.task_id),
+        _ => None,
+    };
+    let routing_name = routing_value.and_then(Value::as_str).map(str::to_owned);
+    let tool = if method.as_deref() == Some("tools/call") {
+        // Which tool is being called decides everything: no string name, no call.
+        Some(routing_name.clone().ok_or_else(malformed)?)
+    } else {
+        None
+    };
+    Ok(Message {
+        kind,
+        id,
+        method,
+        tool,
+        routing_name,
+    })
+}
+
+/// Checks the `Mcp-Name` header against the body: when present it must be a single value
+/// (plain, or `=?base64?…?=` wrapped) equal to the name every name-carrying message targets,
+/// and the body must carry at least one such message.
+pub fn check_mcp_name(headers: &http::HeaderMap, inspection: &Inspection) -> Result<(), AuthError> {
+    let mismatch = || AuthError::InvalidRequest(InvalidRequest::McpNameMismatch);
+    let mut values = headers.get_all(MCP_NAME_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(());
+    };
+    if values.next().is_some() {
+        return Err(mismatch());
+    }
+    let raw = value.to_str().map_err(|_| mismatch())?;
+    let header = decode_header_value(raw).ok_or_else(mismatch)?;
+    let mut named = inspection
+        .messages
+        .iter()
+        .filter_map(|m| m.routing_name.as_deref())
+        .peekable();
+    if named.peek().is_none() {
+        return Err(mismatch());
+    }
+    if named.all(|n| n == header) {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
+fn decode_header_value(value: &str) -> Option<String> {
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
+        Some(inner) => String::from_utf8(STANDARD.decode(inner).ok()?).ok(),
+        None => Some(value.to_owned()),
+    }
+}
+
+/// Which JSON-RPC responses a filter applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListMatch {
+    /// Responses whose `id` is one of these `tools/list` request ids.
+    Ids(Vec<Value>),
+    /// Any response carrying a `result.tools` array (streams whose requests are unknown,
+    /// such as a resumed `GET` stream).
+    AnyToolsResult,
+}
+
+impl ListMatch {
+    fn matches(&self, message: &Map<String, Value>) -> bool {
+        let has_tools = message
+            .get("result")
+            .and_then(|r| r.get("tools"))
+            .is_some_and(Value::is_array);
+        has_tools
+            && match self {
+                ListMatch::Ids(ids) => message.get("id").is_some_and(|id| ids.contains(id)),
+                ListMatch::AnyToolsResult => true,
+            }
+    }
+}
+
+/// Removes the tools `allow` rejects from every matching `tools/list` result in `value`
+/// (one message or a batch). Tools without a string `name` are removed. Returns true when
+/// something matched.
+pub fn filter_tools_value(
+    value: &mut Value,
+    which: &ListMatch,
+    allow: &dyn Fn(&str) -> bool,
+) -> bool {
+    let filter_one = |m: &mut Value| -> bool {
+        let Some(obj) = m.as_object_mut() else {
+            return false;
+        };
+        if !which.matches(obj) {
+            return false;
+        }
+        if let Some(Value::Array(tools)) = obj.get_mut("result").and_then(|r| r.get_mut("tools")) {
+            tools.retain(|t| t.get("name").and_then(Value::as_str).is_some_and(allow));
+        }
+        true
+    };
+    match value {
+        Value::Array(items) => {
+            // Every element is filtered: no short-circuit.
+            let mut hit = false;
+            for m in items.iter_mut() {
+                hit |= filter_one(m);
+            }
+            hit
+        }
+        other => filter_one(other),
+    }
+}
+
+/// Filters a plain JSON response body. `None` when the body is not JSON or holds no matching
+/// `tools/list` result (the caller sends it unchanged).
+pub fn filter_tools_list(
+    body: &[u8],
+    which: &ListMatch,
+    allow: &dyn Fn(&str) -> bool,
+) -> Option<Vec<u8>> {
+    let mut value: Value = serde_json::from_slice(body).ok()?;
+    if filter_tools_value(&mut value, which, allow) {
+        serde_json::to_vec(&value).ok()
+    } else {
+        None
+    }
+}
+
+/// Incremental `text/event-stream` filter: feed it chunks as they arrive, forward what it
+/// returns. Complete events are forwarded as soon as they end; events that are not a
+/// matching `tools/list` result pass byte for byte.
+pub struct SseToolsFilter {
+    buf: BytesMut,
+    which: ListMatch,
+    allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for SseToolsFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SseToolsFilter")
+            .field("buffered", &self.buf.len())
+            .field("which", &self.which)
+            .finish()
+    }
+}
+
+impl SseToolsFilter {
+    /// A filter for the responses `which` selects, keeping the tools `allow` accepts.
+    pub fn new(which: ListMatch, allow: Box<dyn Fn(&str) -> bool + Send + Sync>) -> Self {
+        SseToolsFilter {
+            buf: BytesMut::new(),
+            which,
+            allow,
+        }
+    }
+
+    /// Feeds a chunk; returns the bytes of every event completed by it (possibly empty).
+    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+        self.buf.extend_from_slice(chunk);
+        let mut out = BytesMut::new();
+        while let Some(end) = event_end(&self.buf) {
+            let event = self.buf.split_to(end);
+            self.emit(&event, &mut out);
+        }
+        out.freeze()
+    }
+
+    /// The end of the stream: whatever is buffered (an unterminated event) passes unchanged.
+    pub fn finish(&mut self) -> Bytes {
+        self.buf.split().freeze()
+    }
+
+    fn emit(&self, event: &[u8], out: &mut BytesMut) {
+        // Cheap pre-check: a tools/list result always contains `"tools"`.
+        if !contains(event, b"\"tools\"") {
+            out.extend_from_slice(event);
+            return;
+        }
+        let mut data = Vec::new();
+        let mut other_lines: Vec<&[u8]> = Vec::new();
+        let mut data_lines = 0;
+        for line in lines(event) {
+            if let Some(rest) = line.strip_prefix(b"data:") {
+                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+                if data_lines > 0 {
+                    data.push(b'\n');
+                }
+                data.extend_from_slice(rest);
+                data_lines += 1;
+            } else if !line.is_empty() {
+                other_lines.push(line);
+            }
+        }
+        let filtered = serde_json::from_slice::<Value>(&data)
+            .ok()
+            .and_then(|mut v| filter_tools_value(&mut v, &self.which, &*self.allow).then_some(v));
+        match filtered {
+            None => out.extend_from_slice(event),
+            Some(value) => {
+                for line in other_lines {
+                    out.extend_from_slice(line);
+                    out.extend_from_slice(b"\n");
+                }
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(value.to_string().as_bytes());
+                out.extend_from_slice(b"\n\n");
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Lines of an event, split on CRLF, LF or CR (the three SSE line endings).
+fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = event;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            None => {
+                let line = rest;
+                rest = &[];
+                Some(line)
+            }
+            Some(i) => {
+                let line = &rest[..i];
+                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[i + skip..];
+                Some(line)
+            }
+        }
+    })
+}
+
+/// The index just past the blank line that ends the first complete event, if any.
+fn event_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let mut at_line_start = true;
+    while i < buf.len() {
+        let eol = match buf[i] {
+            b'\r' if buf.get(i + 1) == Some(&b'\n') => 2,
+            // A lone CR at the end of the buffer may be the first half of CRLF: wait.
+            b'\r' if i + 1 == buf.len() => return None,
+            b'\r' | b'\n' => 1,
+            _ => {
+                at_line_start = false;
+                i += 1;
+                continue;
+            }
+        };
+        if at_line_start {
+            return Some(i + eol);
+        }
+        at_line_start = true;
+        i += eol;
+    }
+    None
+}
+
+/// The structured detail of a denial as carried in band: the JSON body of the HTTP denial
+/// plus `status` and, when there is one, the `www_authenticate` challenge.
+pub fn denial_meta(denial: &Denial) -> Value {
+    let mut meta = denial.body.clone();
+    meta["status"] = json!(denial.status.as_u16());
+    if let Some(h) = &denial.www_authenticate {
+        meta["www_authenticate"] = json!(h);
+    }
+    meta
+}
+
+/// Renders `denial` in band for every request of the body: an `isError` tool result for
+/// `tools/call`, a JSON-RPC error (code [`DENIAL_ERROR_CODE`]) for anything else, each with
+/// `_meta["authsec/denial"]`. `None` when the body holds no request to answer (only
+/// notifications and responses).
+pub fn in_band_denial(inspection: &Inspection, denial: &Denial) -> Option<Value> {
+    let meta = denial_meta(denial);
+    let text = denial_text(denial);
+    let replies: Vec<Value> = inspection
+        .messages
+        .iter()
+        .filter(|m| m.kind == MessageKind::Request)
+        .map(|m| {
+            let id = m.id.clone().unwrap_or(Value::Null);
+            if m.method.as_deref() == Some("tools/call") {
+                json!({"jsonrpc": "2.0", "id": id, "result": {
+                    "content": [{"type": "text", "text": text}],
+                    "isError": true,
+                    "_meta": {DENIAL_META_KEY: meta},
+                }})
+            } else {
+                json!({"jsonrpc": "2.0", "id": id, "error": {
+                    "code": DENIAL_ERROR_CODE,
+                    "message": text,
+                    "data": {"_meta": {DENIAL_META_KEY: meta}},
+                }})
+            }
+        })
+        .collect();
+    match (inspection.batch, replies.len()) {
+        (_, 0) => None,
+        (false, _) => replies.into_iter().next(),
+        (true, _) => Some(Value::Array(replies)),
+    }
+}
+
+/// One human sentence for an in-band denial: what failed and what would fix it.
+fn denial_text(denial: &Denial) -> String {
+    let b = &denial.body;
+    let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default();
+    let list = |k: &str| {
+        b.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    let mut text = format!("denied ({}): {}", s("reason"), s("error_description"));
+    if b.get("required_scopes").is_some() {
+        text.push_str(&format!(
+            "; required scopes: [{}], granted: [{}]",
+            list("required_scopes"),
+            list("granted_scopes")
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(i: &Inspection) -> Vec<&str> {
+        i.tool_calls().collect()
+    }
+
+    #[test]
+    fn single_request_notification_and_response_are_classified() {
+        let i = inspect(br#" {"jsonrpc":"2.0","id":"a","method":"tools/list"}"#).unwrap();
+        assert!(!i.batch);
+        assert_eq!(i.messages[0].kind, MessageKind::Request);
+        assert_eq!(i.tools_list_ids(), [json!("a")]);
+        let n = inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert_eq!(n.messages[0].kind, MessageKind::Notification);
+        assert!(n.is_lifecycle_only());
+        let r = inspect(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#).unwrap();
+        assert_eq!(r.messages[0].kind, MessageKind::Response);
+        assert_eq!(r.method_label(), "response");
+    }
+
+    #[test]
+    fn batch_lists_every_tool_call_in_order() {
+        let i = inspect(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},
+                 {"jsonrpc":"2.0","method":"notifications/progress","params":{}},
+                 {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"b","arguments":{"name":"x"}}}]"#,
+        )
+        .unwrap();
+        assert!(i.batch);
+        assert_eq!(names(&i), ["a", "b"]);
+        assert_eq!(i.method_label(), "batch");
+    }
+
+    #[test]
+    fn malformed_bodies_fail_closed() {
+        let bad: &[&[u8]] = &[
+            b"",
+            b"   ",
+            b"{",
+            b"[]",
+            b"42",
+            b"\"tools/call\"",
+            br#"{"id":1,"method":"ping"}"#,
+            br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+            br#"{"jsonrpc":"2.0"}"#,
+            br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"a"}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping"} trailing"#,
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#,
+        ];
+        for body in bad {
+            assert_eq!(
+                inspect(body),
+                Err(AuthError::InvalidRequest(InvalidRequest::MalformedBody)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    fn headers(values: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append(MCP_NAME_HEADER, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn mcp_name_must_match_every_named_message() {
+        let call = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note"}}"#,
+        )
+        .unwrap();
+        let mismatch = Err(AuthError::InvalidRequest(InvalidRequest::McpNameMismatch));
+        assert_eq!(check_mcp_name(&headers(&[]), &call), Ok(()));
+        assert_eq!(check_mcp_name(&headers(&["add_note"]), &call), Ok(()));
+        assert_eq!(
+            check_mcp_name(&headers(&["=?base64?YWRkX25vdGU=?="]), &call),
+            Ok(())
+        );
+        assert_eq!(check_mcp_name(&headers(&["server_time"]), &call), mismatch);
+        assert_eq!(
+            check_mcp_name(&headers(&["add_note", "add_note"]), &call),
+            mismatch
+        );
+        assert_eq!(
+            check_mcp_name(&headers(&["=?base64?!!?="]), &call),
+            mismatch
+        );
+        let list = inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        assert_eq!(check_mcp_name(&headers(&["add_note"]), &list), mismatch);
+        let read = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"notes://1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(check_mcp_name(&headers(&["notes://1"]), &read), Ok(()));
+    }
+
+    fn allow_read(name: &str) -> bool {
+        name == "list_notes" || name == "server_time"
+    }
+
+    const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"list_notes"},{"name":"add_note"},{"name":"server_time"},{"title":"nameless"}]}}"#;
+
+    #[test]
+    fn json_tools_list_keeps_only_allowed_tools() {
+        let out = filter_tools_list(
+            LIST.as_bytes(),
+            &ListMatch::Ids(vec![json!(2)]),
+            &allow_read,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["result"]["tools"],
+            json!([{"name":"list_notes"},{"name":"server_time"}])
+        );
+        // Another id: untouched.
+        assert_eq!(
+            filter_tools_list(
+                LIST.as_bytes(),
+                &ListMatch::Ids(vec![json!(3)]),
+                &allow_read
+            ),
+            None
+        );
+        assert!(
+            filter_tools_list(LIST.as_bytes(), &ListMatch::AnyToolsResult, &allow_read).is_some()
+        );
+    }
+
+    #[test]
+    fn sse_filter_rewrites_only_the_matching_event_across_chunk_boundaries() {
+        let stream = format!(
+            "id: 0\nretry: 3000\ndata:\n\n: keep-alive\n\nid: 1\r\ndata: {LIST}\r\n\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"x\"}}\n\n"
+        );
+        for split in [1, 7, 40, stream.len()] {
+            let mut f = SseToolsFilter::new(ListMatch::Ids(vec![json!(2)]), Box::new(allow_read));
+            let mut out = Vec::new();
+            for chunk in stream.as_bytes().chunks(split) {
+                out.extend_from_slice(&f.push(chunk));
+            }
+            out.extend_from_slice(&f.finish());
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.starts_with("id: 0\nretry: 3000\ndata:\n\n: keep-alive\n\n"),
+                "{text}"
+            );
+            assert!(text.contains("id: 1\ndata: {"), "{text}");
+            assert!(!text.contains("add_note"), "{text}");
+            assert!(text.contains("list_notes"), "{text}");
+            assert!(
+                text.ends_with("data: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn sse_event_split_inside_crlf_waits_for_the_lf() {
+        assert_eq!(event_end(b"data: x\r\n\r"), None);
+        assert_eq!(event_end(b"data: x\r\n\r\n"), Some(11));
+        assert_eq!(event_end(b"data: x\n\ndata: y"), Some(9));
+        assert_eq!(event_end(b"data: x\r\rmore"), Some(9));
+    }
+
+    fn denial(status: u16, body: Value) -> Denial {
+        Denial {
+            status: http::StatusCode::from_u16(status).unwrap(),
+            www_authenticate: Some("Bearer error=\"insufficient_scope\"".into()),
+            body,
+        }
+    }
+
+    #[test]
+    fn in_band_tools_call_is_an_is_error_result_with_meta() {
+        let i = inspect(
+            br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"add_note"}}"#,
+        )
+        .unwrap();
+        let d = denial(
+            403,
+            json!({"error":"insufficient_scope","error_description":"tool add_note requires more scope",
+                   "reason":"insufficient_scope","tool":"add_note","required_scopes":["notes:write"],
+                   "granted_scopes":["notes:read"]}),
+        );
+        let v = in_band_denial(&i, &d).unwrap();
+        assert_eq!(v["id"], 9);
+        assert_eq!(v["result"]["isError"], true);
+        assert_eq!(
+            v["result"]["content"][0]["text"],
+            "denied (insufficient_scope): tool add_note requires more scope; required scopes: [notes:write], granted: [notes:read]"
+        );
+        let meta = &v["result"]["_meta"][DENIAL_META_KEY];
+        assert_eq!(meta["status"], 403);
+        assert_eq!(meta["tool"], "add_note");
+        assert_eq!(
+            meta["www_authenticate"],
+            "Bearer error=\"insufficient_scope\""
+        );
+    }
+
+    #[test]
+    fn in_band_other_requests_get_errors_and_notifications_get_nothing() {
+        let d = denial(
+            401,
+            json!({"error":"invalid_token","error_description":"no bearer token","reason":"no_token"}),
+        );
+        let i = inspect(br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/x"}]"#)
+            .unwrap();
+        let v = in_band_denial(&i, &d).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1);
+        assert_eq!(v[0]["error"]["code"], DENIAL_ERROR_CODE);
+        assert_eq!(
+            v[0]["error"]["data"]["_meta"][DENIAL_META_KEY]["reason"],
+            "no_token"
+        );
+        let n = inspect(br#"{"jsonrpc":"2.0","method":"notifications/x"}"#).unwrap();
+        assert_eq!(in_band_denial(&n, &d), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! The notes example: a small MCP server built on rmcp whose tools authsec protects one by one.
+//!
+//! | tool | needs |
+//! |---|---|
+//! | `list_notes` | `notes:read` |
+//! | `add_note` | `notes:write` |
+//! | `delete_note` | `notes:admin` |
+//! | `server_time` | nothing (public) |
+//! | `whoami` | nothing (public): returns the caller's subject |
+//!
+//! The binary (`src/main.rs`) is configured only through `AUTHSEC_*` variables and
+//! `--listen`; the tool → scope map comes from `AUTHSEC_TOOL_SCOPES_JSON`. The tests drive
+//! [`protected_app`] over real HTTP.
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use authsec::http::mount_mcp;
+use authsec::http::rmcp_support::principal_from_context;
+use authsec::{Principal, Validator};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{tool, tool_handler, tool_router, RoleServer, ServerHandler};
+use serde::{Deserialize, Serialize};
+
+/// The path the MCP endpoint is served at.
+pub const MCP_PATH: &str = "/mcp";
+
+/// The tool → scope map the README documents for this example.
+pub const EXAMPLE_TOOL_SCOPES_JSON: &str = r#"{"list_notes":["notes:read"],"add_note":["notes:write"],"delete_note":["notes:admin"],"server_time":[],"whoami":[]}"#;
+
+/// One note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// Identifier, unique for the life of the process.
+    pub id: u64,
+    /// The text.
+    pub text: String,
+    /// The subject of whoever added it.
+    pub author: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct NotesInner {
+    next_id: u64,
+    notes: Vec<Note>,
+}
+
+/// The in-memory note store, shared by every session.
+#[derive(Debug, Default, Clone)]
+pub struct Notes(Arc<Mutex<NotesInner>>);
+
+impl Notes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, NotesInner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every note, oldest first.
+    pub fn all(&self) -> Vec<Note> {
+        self.lock().notes.clone()
+    }
+
+    /// Adds a note and returns it.
+    pub fn add(&self, text: String, author: Option<String>) -> Note {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let note = Note {
+            id: inner.next_id,
+            text,
+            author,
+        };
+        inner.notes.push(note.clone());
+        note
+    }
+
+    /// Deletes a note; false when there is none with that id.
+    pub fn delete(&self, id: u64) -> bool {
+        let mut inner = self.lock();
+        let before = inner.notes.len();
+        inner.notes.retain(|n| n.id != id);
+        inner.notes.len() != before
+    }
+}
+
+/// `add_note` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AddNote {
+    /// The note's text.
+    pub text: String,
+}
+
+/// `delete_note` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct DeleteNote {
+    /// The id `add_note` returned.
+    pub id: u64,
+}
+
+/// The rmcp server handler. Knows nothing about tokens: authsec decided before a tool runs.
+#[derive(Debug, Clone)]
+pub struct NotesServer {
+    notes: Notes,
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl NotesServer {
+    /// A handler over `notes`.
+    pub fn new(notes: Notes) -> Self {
+        NotesServer {
+            notes,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "List every note (needs notes:read).")]
+    async fn list_notes(&self) -> String {
+        serde_json::to_string(&self.notes.all()).unwrap_or_else(|_| "[]".into())
+    }
+
+    #[tool(description = "Add a note and return it (needs notes:write).")]
+    async fn add_note(
+        &self,
+        Parameters(AddNote { text }): Parameters<AddNote>,
+        ctx: RequestContext<RoleServer>,
+    ) -> String {
+        let author = principal_from_context(&ctx).and_then(|p| p.subject().map(str::to_owned));
+        let note = self.notes.add(text, author);
+        serde_json::to_string(&note).unwrap_or_default()
+    }
+
+    #[tool(description = "Delete a note by id (needs notes:admin).")]
+    async fn delete_note(
+        &self,
+        Parameters(DeleteNote { id }): Parameters<DeleteNote>,
+    ) -> Result<String, String> {
+        if self.notes.delete(id) {
+            Ok(format!("deleted note {id}"))
+        } else {
+            Err(format!("no note {id}"))
+        }
+    }
+
+    #[tool(description = "The server's clock in Unix seconds (public).")]
+    async fn server_time(&self) -> String {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!("{{\"unix_seconds\":{secs}}}")
+    }
+
+    #[tool(description = "The caller's subject, as established by the access token (public).")]
+    async fn whoami(&self, principal: Principal) -> String {
+        principal.subject().unwrap_or("(no subject)").to_owned()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for NotesServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions("Notes: list, add and delete notes; each tool needs its own scope.")
+    }
+}
+
+/// How the Streamable HTTP transport answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// Sessions (`initialize` issues an `Mcp-Session-Id`), responses as SSE. The default.
+    #[default]
+    Sessions,
+    /// No sessions; each request answered with plain JSON when possible.
+    StatelessJson,
+}
+
+/// The rmcp Streamable HTTP service over `notes`. `allowed_hosts` feeds rmcp's DNS-rebinding
+/// check of the `Host` header.
+pub fn mcp_service(
+    notes: Notes,
+    transport: Transport,
+    allowed_hosts: Vec<String>,
+) -> StreamableHttpService<NotesServer, LocalSessionManager> {
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(allowed_hosts)
+        .with_legacy_session_mode(transport == Transport::Sessions)
+        .with_json_response(transport == Transport::StatelessJson);
+    StreamableHttpService::new(
+        move || Ok(NotesServer::new(notes.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// Loopback names plus the host of `resource_uri`.
+pub fn allowed_hosts(resource_uri: Option<&str>) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if let Some(host) = resource_uri
+        .and_then(|u| u.parse::<axum::http::Uri>().ok())
+        .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_owned()))
+    {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
+/// The protected server: `/mcp` behind authsec and the protected resource metadata route.
+pub fn protected_app(validator: Validator, transport: Transport) -> axum::Router {
+    let hosts = allowed_hosts(Some(&validator.config().resource_uri));
+    let service = mcp_service(Notes::default(), transport, hosts);
+    mount_mcp(axum::Router::new(), MCP_PATH, service, validator)
+}
+
+/// The same server without authsec, for throughput baselines only: no token is checked.
+pub fn unprotected_app(transport: Transport) -> axum::Router {
+    let service = mcp_service(Notes::default(), transport, allowed_hosts(None));
+    axum::Router::new().route_service(MCP_PATH, service)
+}
