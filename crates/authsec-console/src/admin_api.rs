@@ -40,7 +40,12 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, description, details) = match self {
-            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d.to_owned(), json!({})),
+            ApiError::Unauthorized(d) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                d.to_owned(),
+                json!({}),
+            ),
             ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d, json!({})),
             ApiError::Console(e) => {
                 let text = e.to_string();
@@ -77,7 +82,9 @@ impl IntoResponse for ApiError {
                     ),
                     Error::ScopeExists { .. }
                     | Error::LastSigningKey { .. }
-                    | Error::AdminTokenFromEnv => (StatusCode::CONFLICT, "conflict", text, json!({})),
+                    | Error::AdminTokenFromEnv => {
+                        (StatusCode::CONFLICT, "conflict", text, json!({}))
+                    }
                     e => {
                         tracing::error!(target: "authsec::console", error = %e, "admin API failure");
                         (
@@ -367,10 +374,7 @@ pub(crate) async fn delete_tool(
     State(state): State<AppState>,
     Path((id, tool)): Path<(String, String)>,
 ) -> ApiResult {
-    state
-        .store()
-        .delete_tool(&Actor::Admin, &id, &tool)
-        .await?;
+    state.store().delete_tool(&Actor::Admin, &id, &tool).await?;
     no_content()
 }
 

@@ -38,6 +38,10 @@ impl Clock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        system + self.offset.as_ref().map_or(0, |o| o.load(Ordering::Relaxed))
+        system
+            + self
+                .offset
+                .as_ref()
+                .map_or(0, |o| o.load(Ordering::Relaxed))
     }
 }

@@ -132,12 +132,15 @@ fn public_url(configured: Option<&str>, bound: SocketAddr) -> Result<String, Err
         };
         return Ok(format!("http://{}", SocketAddr::new(ip, bound.port())));
     };
-    let invalid = |reason: &str| Error::Config {
+    let invalid = |reason: &str| {
+        Error::Config {
         field: "public_url",
         value: configured.to_owned(),
         reason: format!("{reason}. Fix: use the URL clients reach the console at, e.g. https://console.example.com"),
+    }
     };
-    let url = url::Url::parse(configured).map_err(|e| invalid(&format!("not an absolute URL ({e})")))?;
+    let url =
+        url::Url::parse(configured).map_err(|e| invalid(&format!("not an absolute URL ({e})")))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(invalid("must be an http(s) URL with a host"));
     }

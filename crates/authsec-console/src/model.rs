@@ -461,12 +461,8 @@ pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
         .iter()
         .map(|t| {
             let m = &t.manifest;
-            let mapping = effective_mapping(
-                &m.suggested_scopes,
-                decision_for(&m.name),
-                &defined,
-                auto,
-            );
+            let mapping =
+                effective_mapping(&m.suggested_scopes, decision_for(&m.name), &defined, auto);
             Tool {
                 name: m.name.clone(),
                 title: m.title.clone(),
@@ -525,7 +521,10 @@ pub fn readiness(server: &ResourceServerRow, scope_count: usize, counts: ToolCou
     } else if scope_count == 0 {
         (PolicyState::NeedsSetup, Some(ReadinessReason::RsNeedsSetup))
     } else if counts.mapped + counts.public == 0 {
-        (PolicyState::NeedsSetup, Some(ReadinessReason::NoToolsMapped))
+        (
+            PolicyState::NeedsSetup,
+            Some(ReadinessReason::NoToolsMapped),
+        )
     } else {
         (PolicyState::Ready, None)
     };
@@ -734,7 +733,10 @@ mod tests {
     fn sdk_policy_lists_mapped_and_public_tools_only() {
         let inputs = PolicyInputs {
             server: server(true, false),
-            scopes: vec![scope("rs-525da3b4:tools:read"), scope("rs-525da3b4:tools:write")],
+            scopes: vec![
+                scope("rs-525da3b4:tools:read"),
+                scope("rs-525da3b4:tools:write"),
+            ],
             inventory: vec![
                 inv("list_notes", &[], 100),
                 inv("delete_note", &[], 90),
@@ -749,7 +751,10 @@ mod tests {
                         ScopeMatch::All,
                     ),
                 ),
-                ("ping".into(), decision(ToolState::Public, &[], ScopeMatch::Any)),
+                (
+                    "ping".into(),
+                    decision(ToolState::Public, &[], ScopeMatch::Any),
+                ),
             ],
         };
         let p = sdk_policy(&inputs);

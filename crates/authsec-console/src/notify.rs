@@ -118,7 +118,7 @@ mod tests {
     async fn publish_wakes_a_subscriber_of_that_server_only() {
         let hub = GenerationHub::default();
         let mut a = hub.subscribe("rs-a");
-        let mut b = hub.subscribe("rs-b");
+        let b = hub.subscribe("rs-b");
         hub.publish("rs-a", 3);
         assert!(a.has_changed().unwrap());
         assert!(!b.has_changed().unwrap());

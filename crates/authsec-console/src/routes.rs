@@ -52,7 +52,10 @@ fn routes() -> Routes {
     }
     // SDK (HTTP Basic: the resource server's credentials)
     .get("/authsec/resource-servers/{id}/sdk-policy", sdk::sdk_policy)
-    .put("/authsec/resource-servers/{id}/sdk-manifest", sdk::sdk_manifest)
+    .put(
+        "/authsec/resource-servers/{id}/sdk-manifest",
+        sdk::sdk_manifest,
+    )
     // Token service
     .post("/oauth/token", oauth::token)
     .post("/oauth/introspect", oauth::introspect)
@@ -68,23 +71,56 @@ fn routes() -> Routes {
     .get("/api/resource-servers/{id}", admin::get_resource_server)
     .patch("/api/resource-servers/{id}", admin::update_resource_server)
     .delete("/api/resource-servers/{id}", admin::delete_resource_server)
-    .post("/api/resource-servers/{id}/secret", admin::rotate_resource_server_secret)
-    .get("/api/resource-servers/{id}/sdk-policy", admin::preview_sdk_policy)
+    .post(
+        "/api/resource-servers/{id}/secret",
+        admin::rotate_resource_server_secret,
+    )
+    .get(
+        "/api/resource-servers/{id}/sdk-policy",
+        admin::preview_sdk_policy,
+    )
     .get("/api/resource-servers/{id}/scopes", admin::list_scopes)
     .post("/api/resource-servers/{id}/scopes", admin::create_scope)
-    .patch("/api/resource-servers/{id}/scopes/{scope}", admin::update_scope)
-    .delete("/api/resource-servers/{id}/scopes/{scope}", admin::delete_scope)
+    .patch(
+        "/api/resource-servers/{id}/scopes/{scope}",
+        admin::update_scope,
+    )
+    .delete(
+        "/api/resource-servers/{id}/scopes/{scope}",
+        admin::delete_scope,
+    )
     .get("/api/resource-servers/{id}/tools", admin::list_tools)
     .get("/api/resource-servers/{id}/tools/{tool}", admin::get_tool)
-    .delete("/api/resource-servers/{id}/tools/{tool}", admin::delete_tool)
-    .put("/api/resource-servers/{id}/tools/{tool}/mapping", admin::set_mapping)
-    .delete("/api/resource-servers/{id}/tools/{tool}/mapping", admin::clear_mapping)
+    .delete(
+        "/api/resource-servers/{id}/tools/{tool}",
+        admin::delete_tool,
+    )
+    .put(
+        "/api/resource-servers/{id}/tools/{tool}/mapping",
+        admin::set_mapping,
+    )
+    .delete(
+        "/api/resource-servers/{id}/tools/{tool}/mapping",
+        admin::clear_mapping,
+    )
     .get("/api/resource-servers/{id}/clients", admin::list_clients)
     .post("/api/resource-servers/{id}/clients", admin::create_client)
-    .get("/api/resource-servers/{id}/clients/{client_id}", admin::get_client)
-    .patch("/api/resource-servers/{id}/clients/{client_id}", admin::update_client)
-    .delete("/api/resource-servers/{id}/clients/{client_id}", admin::delete_client)
-    .post("/api/resource-servers/{id}/clients/{client_id}/secret", admin::rotate_client_secret)
+    .get(
+        "/api/resource-servers/{id}/clients/{client_id}",
+        admin::get_client,
+    )
+    .patch(
+        "/api/resource-servers/{id}/clients/{client_id}",
+        admin::update_client,
+    )
+    .delete(
+        "/api/resource-servers/{id}/clients/{client_id}",
+        admin::delete_client,
+    )
+    .post(
+        "/api/resource-servers/{id}/clients/{client_id}/secret",
+        admin::rotate_client_secret,
+    )
     .get("/api/signing-keys", admin::list_signing_keys)
     .post("/api/signing-keys", admin::create_signing_key)
     .delete("/api/signing-keys/{kid}", admin::retire_signing_key)

@@ -187,7 +187,10 @@ mod tests {
     fn wait_for_generation_is_parsed_strictly() {
         assert_eq!(parse_wait(None).unwrap(), None);
         assert_eq!(parse_wait(Some("x=1")).unwrap(), None);
-        assert_eq!(parse_wait(Some("wait_for_generation=12")).unwrap(), Some(12));
+        assert_eq!(
+            parse_wait(Some("wait_for_generation=12")).unwrap(),
+            Some(12)
+        );
         assert!(parse_wait(Some("wait_for_generation=abc")).is_err());
         assert!(parse_wait(Some("wait_for_generation=1&wait_for_generation=2")).is_err());
     }

@@ -93,7 +93,13 @@ impl AppState {
         let newest = keys
             .first()
             .ok_or(Error::Crypto("no signing key after generating one"))?;
-        if let Some((kid, pair)) = self.0.signer.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some((kid, pair)) = self
+            .0
+            .signer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             if *kid == newest.kid {
                 return Ok((kid.clone(), pair.clone()));
             }

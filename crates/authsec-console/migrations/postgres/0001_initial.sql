@@ -66,8 +66,10 @@ CREATE TABLE clients (
 );
 CREATE INDEX clients_by_resource_server ON clients (resource_server_id);
 
+-- serial orders keys strictly (the highest active one signs), even when created in one second.
 CREATE TABLE signing_keys (
     kid TEXT PRIMARY KEY NOT NULL,
+    serial BIGINT NOT NULL UNIQUE,
     alg TEXT NOT NULL,
     private_key TEXT NOT NULL,
     public_jwk TEXT NOT NULL,

@@ -80,7 +80,10 @@ fn coordinates(point: &[u8]) -> Result<(String, String), Error> {
 /// Parses a stored private key.
 pub(crate) fn parse_private_key(key: &StoredKey) -> Result<EcdsaKeyPair, Error> {
     if key.alg != ALG {
-        return Err(Error::corrupt("signing key", format!("unsupported alg {}", key.alg)));
+        return Err(Error::corrupt(
+            "signing key",
+            format!("unsupported alg {}", key.alg),
+        ));
     }
     let der = STANDARD
         .decode(&key.private_key)
@@ -117,7 +120,8 @@ struct Header {
 /// of another shape. Time and audience are the caller's checks.
 pub(crate) fn verify(token: &str, keys: &[StoredKey]) -> Option<AccessClaims> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };
@@ -125,7 +129,9 @@ pub(crate) fn verify(token: &str, keys: &[StoredKey]) -> Option<AccessClaims> {
     if header.alg != ALG || header.typ.as_deref() != Some(TYP) {
         return None;
     }
-    let key = keys.iter().find(|k| k.kid == header.kid && k.retired_at.is_none())?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == header.kid && k.retired_at.is_none())?;
     let point = public_point(&key.public_jwk)?;
     let signature = URL_SAFE_NO_PAD.decode(s).ok()?;
     let signing_input = &token[..h.len() + 1 + p.len()];
@@ -191,7 +197,10 @@ mod tests {
         parts[1] = &forged;
         assert_eq!(verify(&parts.join("."), std::slice::from_ref(&k)), None);
         assert_eq!(verify("a.b", std::slice::from_ref(&k)), None);
-        assert_eq!(verify(&format!("{token}.x"), std::slice::from_ref(&k)), None);
+        assert_eq!(
+            verify(&format!("{token}.x"), std::slice::from_ref(&k)),
+            None
+        );
     }
 
     #[test]

@@ -187,10 +187,7 @@ fn credentials(headers: &HeaderMap, form: &Form) -> Result<Credentials, OAuthErr
     }
 }
 
-async fn authenticate_client(
-    state: &AppState,
-    creds: &Credentials,
-) -> Result<Client, OAuthError> {
+async fn authenticate_client(state: &AppState, creds: &Credentials) -> Result<Client, OAuthError> {
     state
         .store()
         .authenticate_client(&creds.id, &creds.secret)
@@ -489,7 +486,10 @@ mod tests {
     #[test]
     fn no_requested_scope_grants_everything_allowed() {
         assert_eq!(granted_scope(None, &allowed()).unwrap(), "a:read a:write");
-        assert_eq!(granted_scope(Some(""), &allowed()).unwrap(), "a:read a:write");
+        assert_eq!(
+            granted_scope(Some(""), &allowed()).unwrap(),
+            "a:read a:write"
+        );
     }
 
     #[test]

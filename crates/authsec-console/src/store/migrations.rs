@@ -62,7 +62,11 @@ mod tests {
 
     #[test]
     fn both_dialects_have_the_same_versions() {
-        let v = |m: &[(i64, &str, &str)]| m.iter().map(|(v, d, _)| (*v, d.to_string())).collect::<Vec<_>>();
+        let v = |m: &[(i64, &str, &str)]| {
+            m.iter()
+                .map(|(v, d, _)| (*v, d.to_string()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(v(SQLITE), v(POSTGRES));
     }
 

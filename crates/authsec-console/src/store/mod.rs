@@ -244,8 +244,15 @@ impl Store {
         .rows_affected()
             == 1;
         if inserted {
-            tx.audit(&Actor::System, "admin_token.created", None, None, None, None)
-                .await?;
+            tx.audit(
+                &Actor::System,
+                "admin_token.created",
+                None,
+                None,
+                None,
+                None,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -437,7 +444,10 @@ mod tests {
     fn a_bare_path_becomes_a_sqlite_url_that_creates_the_file() {
         assert_eq!(
             normalize_database_url("data/console.db").unwrap(),
-            (Backend::Sqlite, "sqlite://data/console.db?mode=rwc".to_owned())
+            (
+                Backend::Sqlite,
+                "sqlite://data/console.db?mode=rwc".to_owned()
+            )
         );
         assert_eq!(
             normalize_database_url("/tmp/a b?.db").unwrap().1,
@@ -461,7 +471,10 @@ mod tests {
     fn postgres_urls_pass_through() {
         assert_eq!(
             normalize_database_url("postgres://u:p@127.0.0.1:5432/db").unwrap(),
-            (Backend::Postgres, "postgres://u:p@127.0.0.1:5432/db".to_owned())
+            (
+                Backend::Postgres,
+                "postgres://u:p@127.0.0.1:5432/db".to_owned()
+            )
         );
     }
 

@@ -136,7 +136,9 @@ pub(crate) fn check_tool_name(name: &str) -> Result<(), Error> {
     if name.is_empty() || name.len() > MAX_TOOL_NAME || name.chars().any(char::is_control) {
         return Err(Error::invalid(
             "name",
-            format!("tool name {name:?} must be 1–{MAX_TOOL_NAME} bytes without control characters"),
+            format!(
+                "tool name {name:?} must be 1–{MAX_TOOL_NAME} bytes without control characters"
+            ),
         ));
     }
     Ok(())
@@ -208,7 +210,8 @@ fn decision_from_row(row: &AnyRow) -> Result<(String, Decision), Error> {
     ))
 }
 
-const SERVER_COLUMNS: &str = "id, name, resource_uri, enabled, auto_apply_suggestions, generation, \
+const SERVER_COLUMNS: &str =
+    "id, name, resource_uri, enabled, auto_apply_suggestions, generation, \
                               last_manifest_at, created_at, updated_at";
 
 async fn load_server(
@@ -355,7 +358,10 @@ pub(crate) async fn check_defined_scopes(
     for s in scopes {
         check_scope_name(s)?;
         if !seen.insert(s) {
-            return Err(Error::invalid(field, format!("scope {s:?} is listed twice")));
+            return Err(Error::invalid(
+                field,
+                format!("scope {s:?} is listed twice"),
+            ));
         }
     }
     let unknown = undefined_scopes(conn, rs_id, scopes).await?;
@@ -878,7 +884,12 @@ impl Store {
 
     /// Removes the admin decision for a tool: it falls back to its applied suggestion or
     /// becomes unmapped.
-    pub async fn clear_mapping(&self, actor: &Actor, rs_id: &str, tool: &str) -> Result<Tool, Error> {
+    pub async fn clear_mapping(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        tool: &str,
+    ) -> Result<Tool, Error> {
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         let before = load_decisions(tx.conn(), rs_id)
@@ -966,7 +977,10 @@ impl Store {
         if manifest.len() > MAX_MANIFEST_TOOLS {
             return Err(Error::invalid(
                 "manifest",
-                format!("lists {} tools; at most {MAX_MANIFEST_TOOLS}", manifest.len()),
+                format!(
+                    "lists {} tools; at most {MAX_MANIFEST_TOOLS}",
+                    manifest.len()
+                ),
             ));
         }
         let mut names = BTreeSet::new();

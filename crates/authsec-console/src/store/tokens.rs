@@ -112,8 +112,7 @@ fn key_from_row(row: &AnyRow) -> Result<StoredKey, Error> {
 }
 
 fn check_client_name(name: &str) -> Result<(), Error> {
-    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control)
-    {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(Error::invalid(
             "name",
             "must be 1–200 characters without control characters",
@@ -353,7 +352,7 @@ impl Store {
     pub async fn signing_keys(&self, include_retired: bool) -> Result<Vec<StoredKey>, Error> {
         sqlx::query(
             "SELECT kid, alg, private_key, public_jwk, created_at, retired_at FROM signing_keys \
-             WHERE ($1 = 1 OR retired_at IS NULL) ORDER BY created_at DESC, kid",
+             WHERE ($1 = 1 OR retired_at IS NULL) ORDER BY serial DESC",
         )
         .bind(i64::from(include_retired))
         .fetch_all(self.pool())
@@ -371,8 +370,8 @@ impl Store {
     ) -> Result<(), Error> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, retired_at) \
-             VALUES ($1, $2, $3, $4, $5, NULL)",
+            "INSERT INTO signing_keys (kid, serial, alg, private_key, public_jwk, created_at, retired_at) \
+             VALUES ($1, (SELECT COALESCE(MAX(serial), 0) + 1 FROM signing_keys), $2, $3, $4, $5, NULL)",
         )
         .bind(&key.kid)
         .bind(&key.alg)
