@@ -152,6 +152,21 @@ async fn a_lost_admin_token_can_be_reset_and_rotated(db: &TestDb) {
     c.stop().await;
 }
 
+/// SQLite runs in WAL mode, in a file created on first start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_creates_its_file_and_uses_wal() {
+    let db = TestDb::sqlite();
+    assert!(!std::path::Path::new(&db.url).exists());
+    let c = TestConsole::start(&db).await;
+    c.create_rs(URI, &["notes:read"]).await;
+    assert!(std::path::Path::new(&db.url).exists());
+    assert!(
+        std::path::Path::new(&format!("{}-wal", db.url)).exists(),
+        "a write-ahead log beside the database"
+    );
+    c.stop().await;
+}
+
 backend_tests!(
     data_survives_a_restart,
     a_configured_admin_token_replaces_the_stored_one,
