@@ -64,7 +64,7 @@ pub const ADMIN_TOKEN_ENV: &str = "AUTHSEC_CONSOLE_ADMIN_TOKEN";
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// How to run a console.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConsoleConfig {
     /// A SQLite file path (or `sqlite://…` URL), created if missing; or a `postgres://…` URL.
     pub database_url: String,
@@ -83,6 +83,23 @@ pub struct ConsoleConfig {
     pub long_poll_timeout: Duration,
     /// The clock (tests move time with [`Clock::with_offset`]).
     pub clock: Clock,
+}
+
+impl std::fmt::Debug for ConsoleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleConfig")
+            .field("database_url", &store::redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("token_lifetime", &self.token_lifetime)
+            .field("long_poll_timeout", &self.long_poll_timeout)
+            .field("clock", &self.clock)
+            .finish()
+    }
 }
 
 impl ConsoleConfig {
@@ -294,6 +311,18 @@ pub async fn reset_admin_token(database_url: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let mut c = ConsoleConfig::new("postgres://u:hunter2@db/x", ConsoleConfig::DEFAULT_LISTEN);
+        c.admin_token = Some("asa_topsecretvalue".into());
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("topsecret"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"));
+    }
 
     #[test]
     fn the_default_public_url_is_the_loopback_address() {

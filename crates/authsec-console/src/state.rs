@@ -12,7 +12,7 @@ use crate::oauth::jwt;
 use crate::store::Store;
 
 /// Settings the HTTP layer needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// The console's public URL without a trailing slash: the token issuer, and the base of
     /// every URL in the metadata.
@@ -23,6 +23,20 @@ pub struct Settings {
     pub long_poll_timeout: Duration,
     /// The admin token given by the environment (not stored); `None` uses the stored one.
     pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("issuer", &self.issuer)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("long_poll_timeout", &self.long_poll_timeout)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// Shared handler state. Cheap to clone.

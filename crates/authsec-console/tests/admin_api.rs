@@ -494,7 +494,57 @@ async fn the_admin_token_can_be_rotated_unless_it_comes_from_the_environment(db:
     c.stop().await;
 }
 
+/// Concurrent writers never fail (no `SQLITE_BUSY`) and never lose an update.
+async fn concurrent_changes_all_apply_and_each_bumps_the_generation(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let creations = (0..16).map(|i| {
+        let (http, url, token) = (
+            c.http.clone(),
+            c.url("/api/resource-servers"),
+            c.admin_token.clone(),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&json!({"name": format!("s{i}"), "resource_uri": format!("https://s{i}.example.com/mcp")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    for creation in creations.collect::<Vec<_>>() {
+        assert_eq!(creation.await.unwrap(), StatusCode::CREATED);
+    }
+    let (rs, _) = c.create_rs(URI, &["notes:read"]).await;
+    let changes = (0..24).map(|i| {
+        let (http, url, token) = (
+            c.http.clone(),
+            c.url(&format!("/api/resource-servers/{rs}/tools/t{i}/mapping")),
+            c.admin_token.clone(),
+        );
+        tokio::spawn(async move {
+            http.put(url)
+                .bearer_auth(token)
+                .json(&json!({"state": "public"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    for change in changes.collect::<Vec<_>>() {
+        assert_eq!(change.await.unwrap(), StatusCode::OK);
+    }
+    let (_, view) = c.get(&format!("/api/resource-servers/{rs}")).await;
+    assert_eq!(view["generation"], 25);
+    assert_eq!(view["tool_counts"]["public"], 24);
+    assert_eq!(c.audit(Some(&rs)).await.len(), 25);
+    c.stop().await;
+}
+
 backend_tests!(
+    concurrent_changes_all_apply_and_each_bumps_the_generation,
     every_admin_route_refuses_a_missing_or_wrong_token,
     resource_server_lifecycle,
     secrets_are_never_returned_after_creation,

@@ -1,11 +1,12 @@
 //! The policy store: SQLite (a file, WAL mode, created if missing) or PostgreSQL, through
 //! `sqlx`'s `Any` driver so that one set of portable queries (`$1` placeholders, `INTEGER`/
 //! `BIGINT` for times and 0/1 booleans, JSON as text) serves both. Migrations are embedded
-//! per dialect (see [`migrations`]).
+//! per dialect (`migrations/sqlite`, `migrations/postgres`).
 //!
 //! Every mutation runs in one transaction that also writes its audit entry and bumps the
 //! resource server's generation; after commit the new generation is published so that
-//! long-polling SDKs wake (see [`crate::notify`]).
+//! long-polling SDKs wake (within one process through a watch channel per resource server,
+//! across PostgreSQL instances through `LISTEN/NOTIFY`).
 //!
 //! SQLite allows one writer at a time; the store serialises its own write transactions with an
 //! in-process lock so they never fail with `SQLITE_BUSY`. A SQLite file therefore belongs to one
