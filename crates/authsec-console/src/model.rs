@@ -1,0 +1,806 @@
+//! The console's data model and the rules computed from it: tool states, effective mappings,
+//! readiness, and the SDK policy document.
+//!
+//! Everything here is pure: the store loads rows, these functions decide. A reader finds a
+//! rule by its name ([`effective_mapping`], [`readiness`], [`sdk_policy`]).
+//!
+//! # Readiness rules
+//!
+//! A resource server's policy is *complete* (`policy_complete = true`, state `ready`) unless one
+//! of these holds, checked in this order; the first that holds is the `reason`:
+//!
+//! | reason | state | when |
+//! |---|---|---|
+//! | `rs_disabled` | `disabled` | an admin disabled the resource server (a kill switch) |
+//! | `rs_needs_setup` | `needs_setup` | the resource server has no scopes defined |
+//! | `no_tools_mapped` | `needs_setup` | no tool is mapped or public (every tool would be denied) |
+//!
+//! An incomplete policy denies every tool in the SDK. Individual unmapped tools in an otherwise
+//! complete policy are denied one by one (`tool_unmapped`); they do not make the policy incomplete.
+//!
+//! # Effective mapping
+//!
+//! An admin decision (mapped, public or unmapped) always wins. Without one, a tool's suggested
+//! scopes apply only when the resource server has `auto_apply_suggestions` on, and then only the
+//! suggested scopes that are defined on the resource server (any-of); otherwise the tool is
+//! unmapped. Manifests only ever write the inventory, never a decision, so a manifest cannot
+//! overwrite an admin decision.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How a tool's required scopes are matched against the granted ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeMatch {
+    /// Any one of the scopes suffices (the default).
+    #[default]
+    Any,
+    /// Every scope is required.
+    All,
+}
+
+impl ScopeMatch {
+    /// The wire name (`any` / `all`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeMatch::Any => "any",
+            ScopeMatch::All => "all",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "any" => Some(ScopeMatch::Any),
+            "all" => Some(ScopeMatch::All),
+            _ => None,
+        }
+    }
+}
+
+/// The state of one tool, as the SDK will enforce it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolState {
+    /// Callers need the mapped scopes.
+    Mapped,
+    /// Any caller with a valid token may call it.
+    Public,
+    /// Denied to everyone (`tool_unmapped`).
+    Unmapped,
+}
+
+impl ToolState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolState::Mapped => "mapped",
+            ToolState::Public => "public",
+            ToolState::Unmapped => "unmapped",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mapped" => Some(ToolState::Mapped),
+            "public" => Some(ToolState::Public),
+            "unmapped" => Some(ToolState::Unmapped),
+            _ => None,
+        }
+    }
+}
+
+/// Where a tool's effective mapping comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MappingSource {
+    /// An admin decided it (never overwritten by a manifest).
+    Admin,
+    /// The resource server's manifest suggested it (applied only with `auto_apply_suggestions`).
+    Suggested,
+}
+
+/// An admin decision for one tool, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// `mapped`, `public` or `unmapped`.
+    pub state: ToolState,
+    /// Required scopes (non-empty exactly when `state` is `mapped`).
+    pub scopes: Vec<String>,
+    /// How `scopes` are matched.
+    pub scope_match: ScopeMatch,
+    /// When the decision was last changed (Unix seconds).
+    pub updated_at: i64,
+}
+
+/// A tool's effective mapping: what the SDK enforces and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    /// Admin decision or applied suggestion.
+    pub source: MappingSource,
+    /// The resulting state.
+    pub state: ToolState,
+    /// Required scopes (empty unless mapped).
+    pub scopes: Vec<String>,
+    /// How `scopes` are matched.
+    pub scope_match: ScopeMatch,
+    /// When an admin last changed it (absent for suggestions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+/// One tool as a manifest describes it (the `PUT …/sdk-manifest` wire format).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestTool {
+    /// The MCP tool name (compared byte for byte).
+    pub name: String,
+    /// Display title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// JSON Schema of the arguments (`inputSchema` in MCP is accepted too).
+    #[serde(default, alias = "inputSchema")]
+    pub input_schema: Option<Value>,
+    /// MCP tool annotations.
+    #[serde(default)]
+    pub annotations: Option<Value>,
+    /// Scopes the server's developer suggests for this tool.
+    #[serde(default)]
+    pub suggested_scopes: Vec<String>,
+}
+
+/// A tool inventory row (what the manifests said).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryTool {
+    /// The manifest's view of the tool.
+    pub manifest: ManifestTool,
+    /// First manifest that listed it (Unix seconds).
+    pub first_seen: i64,
+    /// Latest manifest that listed it (Unix seconds).
+    pub last_seen: i64,
+}
+
+/// A tool as the admin API shows it: inventory, decision and resulting state together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// The MCP tool name.
+    pub name: String,
+    /// Display title (from the manifest).
+    pub title: Option<String>,
+    /// Description (from the manifest).
+    pub description: Option<String>,
+    /// Argument schema (from the manifest).
+    pub input_schema: Option<Value>,
+    /// MCP annotations (from the manifest).
+    pub annotations: Option<Value>,
+    /// Scopes suggested by the manifest.
+    pub suggested_scopes: Vec<String>,
+    /// First manifest that listed it; absent for tools only an admin has named.
+    pub first_seen: Option<i64>,
+    /// Latest manifest that listed it.
+    pub last_seen: Option<i64>,
+    /// Whether the most recent manifest listed it.
+    pub in_latest_manifest: bool,
+    /// The enforced state.
+    pub state: ToolState,
+    /// The effective mapping; absent when the tool is unmapped for want of any decision.
+    pub mapping: Option<Mapping>,
+}
+
+/// Why a policy is not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessReason {
+    /// The resource server is disabled.
+    RsDisabled,
+    /// No scopes are defined.
+    RsNeedsSetup,
+    /// No tool is mapped or public.
+    NoToolsMapped,
+}
+
+impl ReadinessReason {
+    /// A sentence for people.
+    pub fn description(self) -> &'static str {
+        match self {
+            ReadinessReason::RsDisabled => {
+                "the resource server is disabled: every tool is denied until it is enabled"
+            }
+            ReadinessReason::RsNeedsSetup => {
+                "the resource server has no scopes: define at least one scope and map tools to it"
+            }
+            ReadinessReason::NoToolsMapped => {
+                "no tool is mapped or public: map at least one tool (every tool is denied until then)"
+            }
+        }
+    }
+}
+
+/// The overall policy state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyState {
+    /// The policy is complete.
+    Ready,
+    /// Setup is unfinished (see the reason).
+    NeedsSetup,
+    /// An admin disabled the resource server.
+    Disabled,
+}
+
+/// Readiness of a resource server's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// `ready`, `needs_setup` or `disabled`.
+    pub state: PolicyState,
+    /// False denies every tool in the SDK.
+    pub policy_complete: bool,
+    /// Why it is not complete (absent when complete).
+    pub reason: Option<ReadinessReason>,
+}
+
+/// Counts of tools per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCounts {
+    /// Mapped tools.
+    pub mapped: usize,
+    /// Public tools.
+    pub public: usize,
+    /// Unmapped (denied) tools.
+    pub unmapped: usize,
+}
+
+/// A resource server's stored core fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceServerRow {
+    /// `rs-` + 8 lowercase hex digits.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The resource URI (`aud` of its tokens).
+    pub resource_uri: String,
+    /// Disabled resource servers deny every tool.
+    pub enabled: bool,
+    /// Apply manifest suggestions when no admin decision exists.
+    pub auto_apply_suggestions: bool,
+    /// Bumped on every change to the resource server or anything under it.
+    pub generation: i64,
+    /// When the latest manifest arrived.
+    pub last_manifest_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A resource server as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceServer {
+    /// `rs-` + 8 lowercase hex digits.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The resource URI (`aud` of its tokens).
+    pub resource_uri: String,
+    /// The client id of its credentials (SDK policy, manifest and introspection); the id itself.
+    pub client_id: String,
+    /// Disabled resource servers deny every tool.
+    pub enabled: bool,
+    /// Apply manifest suggestions when no admin decision exists.
+    pub auto_apply_suggestions: bool,
+    /// The policy generation.
+    pub generation: i64,
+    /// Policy readiness.
+    pub readiness: Readiness,
+    /// A sentence explaining `readiness.reason` (absent when ready).
+    pub readiness_description: Option<String>,
+    /// The scopes defined on it.
+    pub scopes: Vec<String>,
+    /// Tools per state.
+    pub tool_counts: ToolCounts,
+    /// When the latest manifest arrived.
+    pub last_manifest_at: Option<i64>,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Last change (Unix seconds).
+    pub updated_at: i64,
+}
+
+/// A scope defined on a resource server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// The scope string, e.g. `rs-525da3b4:tools:write` (compared byte for byte).
+    pub name: String,
+    /// What it grants, for people.
+    pub description: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A machine client of the token service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// `cl-` + 16 lowercase hex digits.
+    pub client_id: String,
+    /// The resource server its tokens are for.
+    pub resource_server_id: String,
+    /// Display name.
+    pub name: String,
+    /// Scopes it may be granted.
+    pub allowed_scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increasing id (the paging cursor).
+    pub id: i64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who: `admin`, `resource_server:<id>` or `client:<id>`.
+    pub actor: String,
+    /// What, e.g. `scope.created`, `mapping.set`, `manifest.applied`.
+    pub action: String,
+    /// The resource server concerned, if any.
+    pub resource_server_id: Option<String>,
+    /// The object concerned (a scope, tool, client id, key id…).
+    pub target: Option<String>,
+    /// The object before the change (absent on creation). Never contains secrets.
+    pub before: Option<Value>,
+    /// The object after the change (absent on deletion). Never contains secrets.
+    pub after: Option<Value>,
+}
+
+/// One entry of the SDK policy's `tool_policy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolPolicyEntry {
+    /// The tool name.
+    pub name: String,
+    /// Public tools need only a valid token.
+    pub is_public: bool,
+    /// Required scopes (empty when public).
+    pub required_scopes: Vec<String>,
+    /// `any` or `all`.
+    pub scope_match: ScopeMatch,
+}
+
+/// The `GET …/sdk-policy` document (the console ⇄ SDK wire format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdkPolicy {
+    /// `ready`, `needs_setup` or `disabled`.
+    pub state: PolicyState,
+    /// False denies every tool.
+    pub policy_complete: bool,
+    /// Why not complete; `null` when complete.
+    pub reason: Option<ReadinessReason>,
+    /// The policy generation.
+    pub generation: i64,
+    /// The resource server's scopes.
+    pub scopes_supported: Vec<String>,
+    /// Mapped and public tools only; a tool absent here is unmapped (denied).
+    pub tool_policy: Vec<ToolPolicyEntry>,
+}
+
+/// Everything the rules need about one resource server.
+#[derive(Debug, Clone)]
+pub struct PolicyInputs {
+    /// The resource server.
+    pub server: ResourceServerRow,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// Its tool inventory.
+    pub inventory: Vec<InventoryTool>,
+    /// Admin decisions by tool name.
+    pub decisions: Vec<(String, Decision)>,
+}
+
+/// The effective mapping of one tool (see the module docs).
+pub fn effective_mapping(
+    suggested_scopes: &[String],
+    decision: Option<&Decision>,
+    defined_scopes: &BTreeSet<&str>,
+    auto_apply_suggestions: bool,
+) -> Option<Mapping> {
+    if let Some(d) = decision {
+        return Some(Mapping {
+            source: MappingSource::Admin,
+            state: d.state,
+            scopes: d.scopes.clone(),
+            scope_match: d.scope_match,
+            updated_at: Some(d.updated_at),
+        });
+    }
+    if !auto_apply_suggestions {
+        return None;
+    }
+    let mut seen = BTreeSet::new();
+    let scopes: Vec<String> = suggested_scopes
+        .iter()
+        .filter(|s| defined_scopes.contains(s.as_str()) && seen.insert(s.as_str()))
+        .cloned()
+        .collect();
+    if scopes.is_empty() {
+        return None;
+    }
+    Some(Mapping {
+        source: MappingSource::Suggested,
+        state: ToolState::Mapped,
+        scopes,
+        scope_match: ScopeMatch::Any,
+        updated_at: None,
+    })
+}
+
+/// Every tool of a resource server — inventory tools and tools only an admin has named — with
+/// its effective mapping, sorted by name.
+pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
+    let defined: BTreeSet<&str> = inputs.scopes.iter().map(|s| s.name.as_str()).collect();
+    let auto = inputs.server.auto_apply_suggestions;
+    let latest = inputs.server.last_manifest_at;
+    let decision_for = |name: &str| {
+        inputs
+            .decisions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d)
+    };
+    let mut out: Vec<Tool> = inputs
+        .inventory
+        .iter()
+        .map(|t| {
+            let m = &t.manifest;
+            let mapping =
+                effective_mapping(&m.suggested_scopes, decision_for(&m.name), &defined, auto);
+            Tool {
+                name: m.name.clone(),
+                title: m.title.clone(),
+                description: m.description.clone(),
+                input_schema: m.input_schema.clone(),
+                annotations: m.annotations.clone(),
+                suggested_scopes: m.suggested_scopes.clone(),
+                first_seen: Some(t.first_seen),
+                last_seen: Some(t.last_seen),
+                in_latest_manifest: latest == Some(t.last_seen),
+                state: mapping.as_ref().map_or(ToolState::Unmapped, |m| m.state),
+                mapping,
+            }
+        })
+        .collect();
+    for (name, d) in &inputs.decisions {
+        if inputs.inventory.iter().any(|t| &t.manifest.name == name) {
+            continue;
+        }
+        let mapping = effective_mapping(&[], Some(d), &defined, auto);
+        out.push(Tool {
+            name: name.clone(),
+            title: None,
+            description: None,
+            input_schema: None,
+            annotations: None,
+            suggested_scopes: Vec::new(),
+            first_seen: None,
+            last_seen: None,
+            in_latest_manifest: false,
+            state: d.state,
+            mapping,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Tools per state.
+pub fn tool_counts(tools: &[Tool]) -> ToolCounts {
+    let mut c = ToolCounts::default();
+    for t in tools {
+        match t.state {
+            ToolState::Mapped => c.mapped += 1,
+            ToolState::Public => c.public += 1,
+            ToolState::Unmapped => c.unmapped += 1,
+        }
+    }
+    c
+}
+
+/// The readiness rules (see the module docs).
+pub fn readiness(server: &ResourceServerRow, scope_count: usize, counts: ToolCounts) -> Readiness {
+    let (state, reason) = if !server.enabled {
+        (PolicyState::Disabled, Some(ReadinessReason::RsDisabled))
+    } else if scope_count == 0 {
+        (PolicyState::NeedsSetup, Some(ReadinessReason::RsNeedsSetup))
+    } else if counts.mapped + counts.public == 0 {
+        (
+            PolicyState::NeedsSetup,
+            Some(ReadinessReason::NoToolsMapped),
+        )
+    } else {
+        (PolicyState::Ready, None)
+    };
+    Readiness {
+        state,
+        policy_complete: reason.is_none(),
+        reason,
+    }
+}
+
+/// The admin view of a resource server.
+pub fn resource_server_view(inputs: &PolicyInputs) -> ResourceServer {
+    let tools = tools(inputs);
+    let counts = tool_counts(&tools);
+    let s = &inputs.server;
+    let readiness = readiness(s, inputs.scopes.len(), counts);
+    ResourceServer {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        resource_uri: s.resource_uri.clone(),
+        client_id: s.id.clone(),
+        enabled: s.enabled,
+        auto_apply_suggestions: s.auto_apply_suggestions,
+        generation: s.generation,
+        readiness,
+        readiness_description: readiness.reason.map(|r| r.description().to_owned()),
+        scopes: inputs.scopes.iter().map(|s| s.name.clone()).collect(),
+        tool_counts: counts,
+        last_manifest_at: s.last_manifest_at,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// The SDK policy document. Unmapped tools are left out (absent = denied); an incomplete
+/// policy still lists its mappings, but the SDK denies every tool while `policy_complete` is false.
+pub fn sdk_policy(inputs: &PolicyInputs) -> SdkPolicy {
+    let tools = tools(inputs);
+    let counts = tool_counts(&tools);
+    let readiness = readiness(&inputs.server, inputs.scopes.len(), counts);
+    let tool_policy = tools
+        .into_iter()
+        .filter_map(|t| {
+            let m = t.mapping?;
+            match m.state {
+                ToolState::Unmapped => None,
+                ToolState::Public => Some(ToolPolicyEntry {
+                    name: t.name,
+                    is_public: true,
+                    required_scopes: Vec::new(),
+                    scope_match: ScopeMatch::Any,
+                }),
+                ToolState::Mapped => Some(ToolPolicyEntry {
+                    name: t.name,
+                    is_public: false,
+                    required_scopes: m.scopes,
+                    scope_match: m.scope_match,
+                }),
+            }
+        })
+        .collect();
+    SdkPolicy {
+        state: readiness.state,
+        policy_complete: readiness.policy_complete,
+        reason: readiness.reason,
+        generation: inputs.server.generation,
+        scopes_supported: inputs.scopes.iter().map(|s| s.name.clone()).collect(),
+        tool_policy,
+    }
+}
+
+/// Is `s` a valid OAuth scope token (RFC 6749 §3.3: `%x21 / %x23-5B / %x5D-7E`, non-empty)?
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(enabled: bool, auto: bool) -> ResourceServerRow {
+        ResourceServerRow {
+            id: "rs-525da3b4".into(),
+            name: "notes".into(),
+            resource_uri: "https://mcp.example.com/mcp".into(),
+            enabled,
+            auto_apply_suggestions: auto,
+            generation: 7,
+            last_manifest_at: Some(100),
+            created_at: 1,
+            updated_at: 2,
+        }
+    }
+
+    fn scope(name: &str) -> Scope {
+        Scope {
+            name: name.into(),
+            description: String::new(),
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn inv(name: &str, suggested: &[&str], last_seen: i64) -> InventoryTool {
+        InventoryTool {
+            manifest: ManifestTool {
+                name: name.into(),
+                title: None,
+                description: None,
+                input_schema: None,
+                annotations: None,
+                suggested_scopes: suggested.iter().map(|s| s.to_string()).collect(),
+            },
+            first_seen: 50,
+            last_seen,
+        }
+    }
+
+    fn decision(state: ToolState, scopes: &[&str], m: ScopeMatch) -> Decision {
+        Decision {
+            state,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            scope_match: m,
+            updated_at: 60,
+        }
+    }
+
+    #[test]
+    fn no_scopes_means_rs_needs_setup() {
+        let r = readiness(&server(true, false), 0, ToolCounts::default());
+        assert_eq!(r.state, PolicyState::NeedsSetup);
+        assert!(!r.policy_complete);
+        assert_eq!(r.reason, Some(ReadinessReason::RsNeedsSetup));
+    }
+
+    #[test]
+    fn scopes_but_no_mapped_tool_is_incomplete() {
+        let counts = ToolCounts {
+            unmapped: 3,
+            ..Default::default()
+        };
+        let r = readiness(&server(true, false), 2, counts);
+        assert_eq!(r.reason, Some(ReadinessReason::NoToolsMapped));
+        assert!(!r.policy_complete);
+    }
+
+    #[test]
+    fn one_public_tool_and_a_scope_is_ready() {
+        let counts = ToolCounts {
+            public: 1,
+            unmapped: 5,
+            ..Default::default()
+        };
+        let r = readiness(&server(true, false), 1, counts);
+        assert_eq!(
+            r,
+            Readiness {
+                state: PolicyState::Ready,
+                policy_complete: true,
+                reason: None
+            }
+        );
+    }
+
+    #[test]
+    fn disabled_wins_over_everything() {
+        let counts = ToolCounts {
+            mapped: 1,
+            ..Default::default()
+        };
+        let r = readiness(&server(false, false), 1, counts);
+        assert_eq!(r.state, PolicyState::Disabled);
+        assert_eq!(r.reason, Some(ReadinessReason::RsDisabled));
+    }
+
+    #[test]
+    fn suggestions_are_ignored_unless_auto_apply_is_on() {
+        let defined: BTreeSet<&str> = ["a:read"].into_iter().collect();
+        let suggested = vec!["a:read".to_string()];
+        assert_eq!(effective_mapping(&suggested, None, &defined, false), None);
+        let m = effective_mapping(&suggested, None, &defined, true).unwrap();
+        assert_eq!(m.source, MappingSource::Suggested);
+        assert_eq!(m.scopes, ["a:read"]);
+    }
+
+    #[test]
+    fn suggested_scopes_that_are_not_defined_are_dropped() {
+        let defined: BTreeSet<&str> = ["a:read"].into_iter().collect();
+        let suggested = vec!["a:Read".to_string(), "b:write".to_string()];
+        assert_eq!(effective_mapping(&suggested, None, &defined, true), None);
+    }
+
+    #[test]
+    fn admin_decision_beats_suggestion() {
+        let defined: BTreeSet<&str> = ["a:read", "a:write"].into_iter().collect();
+        let suggested = vec!["a:read".to_string()];
+        let d = decision(ToolState::Unmapped, &[], ScopeMatch::Any);
+        let m = effective_mapping(&suggested, Some(&d), &defined, true).unwrap();
+        assert_eq!(m.source, MappingSource::Admin);
+        assert_eq!(m.state, ToolState::Unmapped);
+    }
+
+    #[test]
+    fn sdk_policy_lists_mapped_and_public_tools_only() {
+        let inputs = PolicyInputs {
+            server: server(true, false),
+            scopes: vec![
+                scope("rs-525da3b4:tools:read"),
+                scope("rs-525da3b4:tools:write"),
+            ],
+            inventory: vec![
+                inv("list_notes", &[], 100),
+                inv("delete_note", &[], 90),
+                inv("ping", &[], 100),
+            ],
+            decisions: vec![
+                (
+                    "list_notes".into(),
+                    decision(
+                        ToolState::Mapped,
+                        &["rs-525da3b4:tools:read", "rs-525da3b4:tools:write"],
+                        ScopeMatch::All,
+                    ),
+                ),
+                (
+                    "ping".into(),
+                    decision(ToolState::Public, &[], ScopeMatch::Any),
+                ),
+            ],
+        };
+        let p = sdk_policy(&inputs);
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            serde_json::json!({
+                "state": "ready", "policy_complete": true, "reason": null, "generation": 7,
+                "scopes_supported": ["rs-525da3b4:tools:read", "rs-525da3b4:tools:write"],
+                "tool_policy": [
+                    {"name": "list_notes", "is_public": false,
+                     "required_scopes": ["rs-525da3b4:tools:read", "rs-525da3b4:tools:write"],
+                     "scope_match": "all"},
+                    {"name": "ping", "is_public": true, "required_scopes": [], "scope_match": "any"}
+                ]
+            })
+        );
+        let t = tools(&inputs);
+        let delete = t.iter().find(|t| t.name == "delete_note").unwrap();
+        assert_eq!(delete.state, ToolState::Unmapped);
+        assert!(!delete.in_latest_manifest);
+    }
+
+    #[test]
+    fn a_tool_named_only_by_an_admin_is_listed() {
+        let inputs = PolicyInputs {
+            server: server(true, false),
+            scopes: vec![scope("s")],
+            inventory: vec![],
+            decisions: vec![(
+                "future_tool".into(),
+                decision(ToolState::Mapped, &["s"], ScopeMatch::Any),
+            )],
+        };
+        let t = tools(&inputs);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].state, ToolState::Mapped);
+        assert_eq!(t[0].first_seen, None);
+    }
+
+    #[test]
+    fn scope_tokens_follow_rfc6749() {
+        assert!(is_scope_token("rs-525da3b4:tools:write"));
+        assert!(!is_scope_token(""));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token("a\\b"));
+        assert!(!is_scope_token("é"));
+    }
+}

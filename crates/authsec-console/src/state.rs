@@ -1,0 +1,144 @@
+//! The state every handler shares.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::signature::EcdsaKeyPair;
+use tokio::sync::watch;
+
+use crate::auth::Actor;
+use crate::error::Error;
+use crate::oauth::jwt;
+use crate::store::Store;
+
+/// Settings the HTTP layer needs.
+#[derive(Clone)]
+pub struct Settings {
+    /// The console's public URL without a trailing slash: the token issuer, and the base of
+    /// every URL in the metadata.
+    pub issuer: String,
+    /// Lifetime of issued access tokens.
+    pub token_lifetime: Duration,
+    /// How long `?wait_for_generation=N` waits for a change before answering anyway.
+    pub long_poll_timeout: Duration,
+    /// The admin token given by the environment (not stored); `None` uses the stored one.
+    pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("issuer", &self.issuer)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("long_poll_timeout", &self.long_poll_timeout)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Shared handler state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    settings: Settings,
+    signer: Mutex<Option<(String, Arc<EcdsaKeyPair>)>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("issuer", &self.0.settings.issuer)
+            .field("store", &self.0.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over an open store.
+    pub fn new(store: Store, settings: Settings) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            settings,
+            signer: Mutex::new(None),
+            shutdown: watch::channel(false).0,
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The issuer (public URL).
+    pub(crate) fn issuer(&self) -> &str {
+        &self.0.settings.issuer
+    }
+
+    /// Ends pending long-polls (they answer with the current policy) so that a graceful
+    /// shutdown does not wait for their timeout.
+    pub fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    /// Changes to `true` when shutdown begins.
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
+    }
+
+    /// The key that signs new tokens: the newest active one. A new key is generated when none
+    /// is active (first start).
+    pub(crate) async fn signer(&self) -> Result<(String, Arc<EcdsaKeyPair>), Error> {
+        let mut keys = self.store().signing_keys(false).await?;
+        if keys.is_empty() {
+            self.rotate_signing_key(&Actor::System).await?;
+            keys = self.store().signing_keys(false).await?;
+        }
+        let newest = keys
+            .first()
+            .ok_or(Error::Crypto("no signing key after generating one"))?;
+        if let Some((kid, pair)) = self
+            .0
+            .signer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            if *kid == newest.kid {
+                return Ok((kid.clone(), pair.clone()));
+            }
+        }
+        let pair = Arc::new(jwt::parse_private_key(newest)?);
+        *self.0.signer.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((newest.kid.clone(), pair.clone()));
+        Ok((newest.kid.clone(), pair))
+    }
+
+    /// Generates a new signing key, which signs from now on; older keys stay in the JWKS until
+    /// retired. Returns the new key id.
+    pub(crate) async fn rotate_signing_key(&self, actor: &Actor) -> Result<String, Error> {
+        let key = jwt::generate_key(self.store().now())?;
+        self.store().insert_signing_key(actor, &key).await?;
+        Ok(key.kid)
+    }
+
+    /// The long-poll timeout.
+    pub(crate) fn long_poll_timeout(&self) -> Duration {
+        self.0.settings.long_poll_timeout
+    }
+}
+
+/// A `Duration` in whole seconds, at least 1.
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1)
+}
