@@ -4,7 +4,7 @@
 //! (JWT via JWKS), per-tool scope policy, RFC 9728 protected resource metadata, precise
 //! RFC 6750 challenges and structured decision logs.
 //!
-//! Data flows one way: request → [`token`] → [`validate`] (uses [`keys`], [`clock`]) →
+//! Data flows one way: request → [`token`] → [`validate`] (uses [`keys`], [`introspect`], [`clock`]) →
 //! [`Principal`] → [`policy`] decides → [`challenge`] renders a denial.
 //!
 //! ```
@@ -34,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod decision;
 pub mod error;
+pub mod introspect;
 pub mod keys;
 pub mod metadata;
 pub mod policy;
