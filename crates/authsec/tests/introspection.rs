@@ -628,3 +628,69 @@ async fn a_mode_needing_introspection_without_its_settings_fails_closed() {
     assert_unavailable(&config, &result);
     assert_eq!(fake.calls(), 0);
 }
+
+#[test]
+fn introspection_settings_are_read_from_the_environment() {
+    let vars = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let config = Config::from_vars(
+        "AUTHSEC_",
+        vars(&[
+            ("AUTHSEC_ISSUER", ISSUER),
+            ("AUTHSEC_RESOURCE_URI", RESOURCE),
+            (
+                "AUTHSEC_INTROSPECTION_URL",
+                "https://as.example.com/introspect",
+            ),
+            ("AUTHSEC_INTROSPECTION_CLIENT_ID", CLIENT_ID),
+            ("AUTHSEC_INTROSPECTION_CLIENT_SECRET", CLIENT_SECRET),
+            ("AUTHSEC_INTROSPECTION_AUTH_METHOD", "client_secret_post"),
+            ("AUTHSEC_INTROSPECTION_TIMEOUT_SECS", "2"),
+            ("AUTHSEC_INTROSPECTION_CACHE_TTL_SECS", "30"),
+            ("AUTHSEC_INTROSPECTION_NEGATIVE_CACHE_TTL_SECS", "3"),
+            ("AUTHSEC_INTROSPECTION_REQUIRE_AUD", "false"),
+        ]),
+    )
+    .unwrap();
+    let i = config.introspection.unwrap();
+    assert_eq!(i.auth_method, ClientAuthMethod::ClientSecretPost);
+    assert_eq!(i.timeout, Duration::from_secs(2));
+    assert_eq!(i.cache_ttl, Duration::from_secs(30));
+    assert_eq!(i.negative_cache_ttl, Duration::from_secs(3));
+    assert!(!i.require_audience);
+
+    let defaults = builder("https://as.example.com/introspect", MODE)
+        .build()
+        .unwrap()
+        .introspection
+        .unwrap();
+    assert_eq!(defaults.auth_method, ClientAuthMethod::ClientSecretBasic);
+    assert_eq!(defaults.timeout, Duration::from_secs(5));
+    assert_eq!(defaults.cache_ttl, Duration::from_secs(60));
+    assert_eq!(defaults.negative_cache_ttl, Duration::from_secs(5));
+    assert!(defaults.require_audience, "aud is required by default");
+
+    let e = Config::from_vars(
+        "AUTHSEC_",
+        vars(&[
+            ("AUTHSEC_ISSUER", ISSUER),
+            ("AUTHSEC_RESOURCE_URI", RESOURCE),
+            (
+                "AUTHSEC_INTROSPECTION_URL",
+                "https://as.example.com/introspect",
+            ),
+            ("AUTHSEC_INTROSPECTION_CLIENT_ID", CLIENT_ID),
+            ("AUTHSEC_INTROSPECTION_CLIENT_SECRET", CLIENT_SECRET),
+            ("AUTHSEC_INTROSPECTION_REQUIRE_AUD", "maybe"),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "introspection_require_aud");
+    assert_eq!(e.env, "AUTHSEC_INTROSPECTION_REQUIRE_AUD");
+}
