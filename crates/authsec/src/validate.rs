@@ -44,8 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::DigestCache;
-use crate::config::ValidationMode;
-use crate::config::{Config, ConfigError, TypPolicy};
+use crate::config::{Config, ConfigError, TypPolicy, ValidationMode};
 use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError, Introspector};
 use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, KeySet, KeySource};
