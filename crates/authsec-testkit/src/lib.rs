@@ -5,10 +5,14 @@
 //! * [`FakeAuthServer`]: a loopback HTTP server publishing RFC 8414 metadata and a JWKS whose
 //!   keys, status and latency a test changes at will (fault injection: rotation, outage, slowness),
 //!   counting every JWKS fetch.
+//! * [`FakeIntrospection`]: a loopback RFC 7662 endpoint whose answer per token, status,
+//!   body and latency a test sets (revocation, outage, 429/500, slowness, malformed answers),
+//!   recording every request so tests can assert how the client authenticated.
 //!
 //! Real-peer interoperability (a certified authorization server, official MCP clients) lives in
 //! the interop suite; this crate is only for what a real peer cannot be made to do on demand.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,7 +24,7 @@ use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, R
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -358,4 +362,209 @@ async fn jwks_route(State(state): State<Arc<ServerState>>) -> Response {
         }
     }
     resp
+}
+
+/// One request received by [`FakeIntrospection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntrospectionRequest {
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The decoded form fields, in order.
+    pub form: Vec<(String, String)>,
+}
+
+impl IntrospectionRequest {
+    /// The first value of a form field.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `(client_id, client_secret)` from an `Authorization: Basic` header, each
+    /// form-decoded (RFC 6749 §2.3.1).
+    pub fn basic_credentials(&self) -> Option<(String, String)> {
+        let b64 = self.authorization.as_deref()?.strip_prefix("Basic ")?;
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (id, secret) = raw.split_once(':')?;
+        Some((form_decode(id)?, form_decode(secret)?))
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+struct IntrospectionState {
+    client_id: String,
+    client_secret: String,
+    answers: Mutex<HashMap<String, Value>>,
+    status: AtomicU16,
+    raw_body: Mutex<Option<String>>,
+    delay_ms: AtomicU64,
+    calls: AtomicU64,
+    requests: Mutex<Vec<IntrospectionRequest>>,
+}
+
+/// A loopback RFC 7662 introspection endpoint at `/introspect`, for fault injection.
+///
+/// It authenticates the caller with `client_secret_basic` or `client_secret_post` against the
+/// credentials given to [`FakeIntrospection::start`] (401 `invalid_client` otherwise), then
+/// answers with the JSON set for the token (`{"active": false}` for unknown tokens).
+#[derive(Clone)]
+pub struct FakeIntrospection {
+    addr: SocketAddr,
+    state: Arc<IntrospectionState>,
+}
+
+impl FakeIntrospection {
+    /// Starts the endpoint on 127.0.0.1 with an ephemeral port.
+    pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = Arc::new(IntrospectionState {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            answers: Mutex::new(HashMap::new()),
+            status: AtomicU16::new(200),
+            raw_body: Mutex::new(None),
+            delay_ms: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            requests: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/introspect", post(introspect_route))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeIntrospection { addr, state }
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/introspect", self.addr)
+    }
+
+    /// Answers `response` (sent as is) for `token`.
+    pub fn set_response(&self, token: &str, response: Value) {
+        self.state
+            .answers
+            .lock()
+            .expect("lock")
+            .insert(token.into(), response);
+    }
+
+    /// Answers `{"active": true, …claims}` for `token`.
+    pub fn set_active(&self, token: &str, claims: &Value) {
+        let mut answer = claims.clone();
+        answer["active"] = json!(true);
+        self.set_response(token, answer);
+    }
+
+    /// Answers `{"active": false}` for `token` from now on.
+    pub fn revoke(&self, token: &str) {
+        self.set_response(token, json!({"active": false}));
+    }
+
+    /// Answers every request with `status` and a JSON error body (200 restores normal answers).
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answers every request with 200 and this exact body (`None` restores normal answers).
+    pub fn set_raw_body(&self, body: Option<&str>) {
+        *self.state.raw_body.lock().expect("lock") = body.map(str::to_owned);
+    }
+
+    /// Delays every answer by `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Requests received so far.
+    pub fn calls(&self) -> u64 {
+        self.state.calls.load(Ordering::SeqCst)
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<IntrospectionRequest> {
+        self.state.requests.lock().expect("lock").clone()
+    }
+}
+
+async fn introspect_route(
+    State(state): State<Arc<IntrospectionState>>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    state.calls.fetch_add(1, Ordering::SeqCst);
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request = IntrospectionRequest {
+        authorization: header(header::AUTHORIZATION),
+        content_type: header(header::CONTENT_TYPE),
+        form,
+    };
+    state.requests.lock().expect("lock").push(request.clone());
+    let ms = state.delay_ms.load(Ordering::SeqCst);
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let status = state.status.load(Ordering::SeqCst);
+    if status != 200 {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (
+            code,
+            axum::Json(json!({"error": "temporarily_unavailable"})),
+        )
+            .into_response();
+    }
+    let expected = (state.client_id.clone(), state.client_secret.clone());
+    let by_basic = request.basic_credentials() == Some(expected.clone());
+    let by_post = request.field("client_id") == Some(expected.0.as_str())
+        && request.field("client_secret") == Some(expected.1.as_str());
+    if !(by_basic || by_post) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    if let Some(body) = state.raw_body.lock().expect("lock").clone() {
+        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
+    let answer = request
+        .field("token")
+        .and_then(|t| state.answers.lock().expect("lock").get(t).cloned())
+        .unwrap_or_else(|| json!({"active": false}));
+    axum::Json(answer).into_response()
 }

@@ -197,6 +197,12 @@ pub struct IntrospectionConfig {
     pub timeout: Duration,
     /// Upper bound on how long an active result is cached (default 60 s; never past `exp`).
     pub cache_ttl: Duration,
+    /// How long an inactive result is cached (default 5 s, at most 60 s).
+    pub negative_cache_ttl: Duration,
+    /// An introspected token must carry an `aud` containing the resource (default true).
+    /// `false` accepts an active response without `aud` (one with `aud` must still match):
+    /// only for authorization servers that never omit `aud` for tokens of other resources.
+    pub require_audience: bool,
 }
 
 /// A validated authsec configuration. Build it with [`Config::builder`], [`Config::from_env`]
@@ -321,6 +327,10 @@ pub struct RawConfig {
     pub introspection_timeout_secs: Option<u64>,
     /// Introspection cache TTL in seconds.
     pub introspection_cache_ttl_secs: Option<u64>,
+    /// Introspection negative-cache TTL in seconds.
+    pub introspection_negative_cache_ttl_secs: Option<u64>,
+    /// See [`IntrospectionConfig::require_audience`].
+    pub introspection_require_aud: Option<bool>,
     /// See [`Config::resource_uri`].
     pub resource_uri: Option<String>,
     /// See [`Config::resource_name`].
@@ -493,6 +503,14 @@ impl RawConfig {
                 "introspection_cache_ttl_secs",
                 "INTROSPECTION_CACHE_TTL_SECS",
             )?,
+            introspection_negative_cache_ttl_secs: parse_num(
+                "introspection_negative_cache_ttl_secs",
+                "INTROSPECTION_NEGATIVE_CACHE_TTL_SECS",
+            )?,
+            introspection_require_aud: flag(
+                "introspection_require_aud",
+                "INTROSPECTION_REQUIRE_AUD",
+            )?,
             resource_uri: var("RESOURCE_URI"),
             resource_name: var("RESOURCE_NAME"),
             resource_documentation: var("RESOURCE_DOCUMENTATION"),
@@ -567,6 +585,8 @@ impl RawConfig {
             introspection_auth_method,
             introspection_timeout_secs,
             introspection_cache_ttl_secs,
+            introspection_negative_cache_ttl_secs,
+            introspection_require_aud,
             resource_uri,
             resource_name,
             resource_documentation,
@@ -640,6 +660,15 @@ impl RawConfig {
                         "set the client secret registered for introspection_client_id",
                     )
                 })?;
+                let negative_ttl = self.introspection_negative_cache_ttl_secs.unwrap_or(5);
+                if negative_ttl > 60 {
+                    return Err(err(
+                        "introspection_negative_cache_ttl_secs",
+                        Some(&negative_ttl.to_string()),
+                        "must be at most 60",
+                        "keep it a few seconds (default 5): a token refused once stays refused for this long, even after the authorization server starts accepting it",
+                    ));
+                }
                 Some(IntrospectionConfig {
                     url,
                     client_id,
@@ -650,6 +679,8 @@ impl RawConfig {
                     )?,
                     timeout: Duration::from_secs(self.introspection_timeout_secs.unwrap_or(5)),
                     cache_ttl: Duration::from_secs(self.introspection_cache_ttl_secs.unwrap_or(60)),
+                    negative_cache_ttl: Duration::from_secs(negative_ttl),
+                    require_audience: self.introspection_require_aud.unwrap_or(true),
                 })
             }
         };
@@ -933,6 +964,17 @@ impl ConfigBuilder {
     /// Introspection positive-cache TTL.
     pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
         self.0.introspection_cache_ttl_secs = Some(ttl.as_secs());
+        self
+    }
+    /// How long an inactive introspection result is cached (default 5 s, at most 60 s).
+    pub fn introspection_negative_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.0.introspection_negative_cache_ttl_secs = Some(ttl.as_secs());
+        self
+    }
+    /// Whether an introspection response must carry `aud` (default true; see
+    /// [`IntrospectionConfig::require_audience`]).
+    pub fn introspection_require_aud(mut self, required: bool) -> Self {
+        self.0.introspection_require_aud = Some(required);
         self
     }
     /// Authorization servers advertised in the protected resource metadata.

@@ -4,7 +4,7 @@
 //! (JWT via JWKS), per-tool scope policy, RFC 9728 protected resource metadata, precise
 //! RFC 6750 challenges and structured decision logs.
 //!
-//! Data flows one way: request → [`token`] → [`validate`] (uses [`keys`], [`clock`]) →
+//! Data flows one way: request → [`token`] → [`validate`] (uses [`keys`], [`introspect`], [`clock`]) →
 //! [`Principal`] → [`policy`] decides → [`challenge`] renders a denial.
 //!
 //! ```
@@ -37,6 +37,7 @@ pub mod diagnose;
 pub mod error;
 pub mod explain;
 pub mod http;
+pub mod introspect;
 pub mod keys;
 pub mod mcp;
 pub mod metadata;

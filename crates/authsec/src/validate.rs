@@ -2,7 +2,31 @@
 //!
 //! Every check is a small pure function below (`check_alg`, `check_issuer`, `check_audience`,
 //! …). The validator runs them in order and stops at the first failure; [`crate::diagnose`]
-//! runs all of them to explain a token. A check is written once.
+//! runs all of them to explain a token. A check is written once: an introspection response is
+//! checked by [`check_introspected_claims`] with the same functions as a JWT.
+//!
+//! **Validation modes** (`AUTHSEC_VALIDATION_MODE`, resolved once at start-up; a token is
+//! *opaque* when it is not three dot-separated segments, i.e. not a compact JWS):
+//!
+//! | mode | JWT | opaque token |
+//! |---|---|---|
+//! | `jwt_only` | local checks | refused (`malformed_token`) |
+//! | `introspection_only` | introspection | introspection |
+//! | `jwt_and_introspect` | local checks, then introspection (same `sub`) | introspection |
+//! | `jwt_or_introspect` | local checks only (no revocation) | introspection |
+//! | `auto` | both endpoints configured → `jwt_and_introspect`; only introspection → `introspection_only`; else `jwt_only` | |
+//!
+//! Introspection never rescues a JWT that failed a local check: it is not even called.
+//!
+//! **Caches** (both keyed by SHA-256 of the token, bounded by `token_cache_entries` each):
+//! a verified JWT skips signature verification on a repeat but `exp`/`nbf`/`iat` are re-checked
+//! against the clock every time; introspection answers are cached by [`crate::introspect`] and
+//! re-checked the same way. In `jwt_and_introspect` both are consulted on every request, so the
+//! JWT cache never bypasses revocation. Policy decisions are never cached here.
+//!
+//! **Backend failures** (JWKS or introspection unreachable, slow, erroring, unparsable, with
+//! nothing valid cached) become 503 `validation_unavailable` in exactly one place,
+//! `backend_failure` in this module — never "inactive", never "allow".
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,8 +44,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::DigestCache;
-use crate::config::{Config, ConfigError, TypPolicy};
+use crate::config::{Config, ConfigError, TypPolicy, ValidationMode};
 use crate::error::AuthError;
+use crate::introspect::{Introspection, IntrospectionError, Introspector};
 use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, KeySet, KeySource};
 use crate::principal::{Principal, TokenKind};
 use crate::token::{self, Claims, Fingerprint, Header, Jws};
@@ -46,11 +71,60 @@ struct Verified {
     iat: Option<i64>,
 }
 
+/// The effective validation mode, with the introspection client the mode needs.
+enum Mode {
+    JwtOnly,
+    IntrospectionOnly(Arc<Introspector>),
+    JwtAndIntrospect(Arc<Introspector>),
+    JwtOrIntrospect(Arc<Introspector>),
+    /// A mode that needs introspection without an introspection configuration (only reachable
+    /// by editing a built `Config`): every token is refused with 503.
+    Misconfigured,
+}
+
 struct Inner {
     config: Config,
     keys: Arc<KeyCache>,
     verified: DigestCache<Verified>,
+    mode: Mode,
     http: reqwest::Client,
+}
+
+/// Sizes of a validator's caches (for tests and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Entries in the verified-JWT cache.
+    pub verified_tokens: usize,
+    /// Entries in the introspection cache (0 without introspection).
+    pub introspection_answers: usize,
+    /// Distinct tokens being introspected right now.
+    pub introspections_in_flight: usize,
+    /// Requests sent to the introspection endpoint so far.
+    pub introspection_calls: u64,
+}
+
+/// What failed when a backend could not answer.
+enum BackendFailure<'a> {
+    Keys(&'a str),
+    Introspection(&'a IntrospectionError),
+}
+
+/// The one place that decides what a backend failure becomes: 503 `validation_unavailable`.
+/// Not "inactive" (that would tell a client with a valid token to re-authorize) and never
+/// "allow" (fail closed). Nothing here is cached, so the next request asks the backend again.
+fn backend_failure(failure: BackendFailure<'_>) -> AuthError {
+    AuthError::ValidationUnavailable {
+        detail: match failure {
+            BackendFailure::Keys(detail) => format!("signing keys unavailable: {detail}"),
+            BackendFailure::Introspection(e) => e.to_string(),
+        },
+    }
+}
+
+/// True when `token` has the shape of a compact JWS (three segments); anything else is opaque.
+pub fn is_compact_jws(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
 }
 
 /// Validates bearer tokens against a [`Config`]. Cheap to clone (shared).
@@ -88,12 +162,15 @@ impl Validator {
         let source = match &config.jwks_url {
             Some(url) => KeySource::Url(url.clone()),
             None => match keys::discover(&http, &config.issuer).await {
-                Ok(meta) => match meta.jwks_uri.as_deref().map(url::Url::parse) {
-                    Some(Ok(u)) => KeySource::Url(u),
-                    _ => KeySource::Discover {
-                        issuer: config.issuer.clone(),
-                    },
-                },
+                Ok(meta) => {
+                    note_advertised_introspection(&config, &meta);
+                    match meta.jwks_uri.as_deref().map(url::Url::parse) {
+                        Some(Ok(u)) => KeySource::Url(u),
+                        _ => KeySource::Discover {
+                            issuer: config.issuer.clone(),
+                        },
+                    }
+                }
                 Err(e @ DiscoveryError::IssuerMismatch { .. }) => return Err(e.into()),
                 Err(e) => {
                     tracing::warn!(target: "authsec::keys", error = %e, "discovery failed at start-up; retrying on demand");
@@ -137,10 +214,12 @@ impl Validator {
             );
         }
         let verified = DigestCache::new(config.token_cache_entries);
+        let mode = resolve_mode(&config, &http);
         Validator(Arc::new(Inner {
             config,
             keys,
             verified,
+            mode,
             http,
         }))
     }
@@ -160,7 +239,39 @@ impl Validator {
         &self.0.http
     }
 
-    /// Validates a bearer token.
+    /// The validation mode in effect (`auto` resolved).
+    pub fn mode(&self) -> ValidationMode {
+        match self.0.mode {
+            Mode::JwtOnly => ValidationMode::JwtOnly,
+            Mode::IntrospectionOnly(_) => ValidationMode::IntrospectionOnly,
+            Mode::JwtAndIntrospect(_) => ValidationMode::JwtAndIntrospect,
+            Mode::JwtOrIntrospect(_) => ValidationMode::JwtOrIntrospect,
+            Mode::Misconfigured => self.0.config.validation_mode,
+        }
+    }
+
+    /// The introspection client, when the mode uses one.
+    pub fn introspector(&self) -> Option<&Arc<Introspector>> {
+        match &self.0.mode {
+            Mode::IntrospectionOnly(i) | Mode::JwtAndIntrospect(i) | Mode::JwtOrIntrospect(i) => {
+                Some(i)
+            }
+            Mode::JwtOnly | Mode::Misconfigured => None,
+        }
+    }
+
+    /// Current cache sizes.
+    pub fn cache_stats(&self) -> CacheStats {
+        let introspector = self.introspector();
+        CacheStats {
+            verified_tokens: self.0.verified.len(),
+            introspection_answers: introspector.map_or(0, |i| i.cache_len()),
+            introspections_in_flight: introspector.map_or(0, |i| i.in_flight()),
+            introspection_calls: introspector.map_or(0, |i| i.calls()),
+        }
+    }
+
+    /// Validates a bearer token according to the validation mode (see the module docs).
     pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
         let config = &self.0.config;
         if token.len() > config.max_token_bytes {
@@ -171,12 +282,106 @@ impl Validator {
         }
         let digest = token::token_digest(token);
         let now = config.clock.now();
-        if let Some(hit) = self.0.verified.get(&digest, now) {
+        match &self.0.mode {
+            Mode::JwtOnly => self.local(token, &digest, now, TokenKind::Jwt).await,
+            Mode::JwtOrIntrospect(_) if is_compact_jws(token) => {
+                self.local(token, &digest, now, TokenKind::Jwt).await
+            }
+            Mode::JwtAndIntrospect(introspector) if is_compact_jws(token) => {
+                // Local checks first: a JWT that fails them is refused without asking the
+                // authorization server (introspection never rescues it).
+                let principal = self
+                    .local(token, &digest, now, TokenKind::JwtIntrospected)
+                    .await?;
+                self.confirm_active(introspector, principal, token, &digest, now)
+                    .await
+            }
+            Mode::IntrospectionOnly(introspector)
+            | Mode::JwtAndIntrospect(introspector)
+            | Mode::JwtOrIntrospect(introspector) => {
+                self.introspected(introspector, token, &digest, now).await
+            }
+            Mode::Misconfigured => Err(AuthError::ValidationUnavailable {
+                detail: format!(
+                    "validation mode {} needs an introspection endpoint",
+                    config.validation_mode.as_str()
+                ),
+            }),
+        }
+    }
+
+    /// A JWT by local checks: from the verified-token cache (times re-checked) or verified now.
+    async fn local(
+        &self,
+        token: &str,
+        digest: &[u8; 32],
+        now: i64,
+        kind: TokenKind,
+    ) -> Result<Principal, AuthError> {
+        if let Some(hit) = self.0.verified.get(digest, now) {
             // The signature was verified before; time still moves.
-            check_times(hit.exp, hit.nbf, hit.iat, now, config.clock_skew_secs)?;
+            check_times(
+                hit.exp,
+                hit.nbf,
+                hit.iat,
+                now,
+                self.0.config.clock_skew_secs,
+            )?;
             return Ok(hit.principal);
         }
-        self.validate_jwt(token, &digest, now).await
+        self.validate_jwt(token, digest, now, kind).await
+    }
+
+    /// The introspection answer for a token, as claims when active.
+    async fn active_claims(
+        &self,
+        introspector: &Arc<Introspector>,
+        token: &str,
+        digest: &[u8; 32],
+        now: i64,
+    ) -> Result<Arc<Claims>, AuthError> {
+        match introspector.introspect(token, digest, now).await {
+            Ok(Introspection::Active(claims)) => Ok(claims),
+            Ok(Introspection::Inactive) => Err(AuthError::TokenRevoked),
+            Err(e) => Err(backend_failure(BackendFailure::Introspection(&e))),
+        }
+    }
+
+    /// A token validated by introspection alone (opaque tokens; `introspection_only`).
+    async fn introspected(
+        &self,
+        introspector: &Arc<Introspector>,
+        token: &str,
+        digest: &[u8; 32],
+        now: i64,
+    ) -> Result<Principal, AuthError> {
+        let config = &self.0.config;
+        let claims = self.active_claims(introspector, token, digest, now).await?;
+        let require_audience = introspector.config().require_audience;
+        check_introspected_claims(&claims, config, require_audience, now)?;
+        Ok(Principal::from_claims(
+            &claims,
+            &config.issuer,
+            Fingerprint::from_digest(digest),
+            TokenKind::Introspected,
+        ))
+    }
+
+    /// `jwt_and_introspect`: a locally valid JWT must also be active, for the same subject.
+    /// The JWT's verified `aud` already binds it to this resource, so the answer's `aud` is
+    /// checked only when present.
+    async fn confirm_active(
+        &self,
+        introspector: &Arc<Introspector>,
+        principal: Principal,
+        token: &str,
+        digest: &[u8; 32],
+        now: i64,
+    ) -> Result<Principal, AuthError> {
+        let claims = self.active_claims(introspector, token, digest, now).await?;
+        check_introspected_claims(&claims, &self.0.config, false, now)?;
+        check_subject(principal.subject(), claims.sub.as_deref())?;
+        Ok(principal)
     }
 
     async fn validate_jwt(
@@ -184,6 +389,7 @@ impl Validator {
         token: &str,
         digest: &[u8; 32],
         now: i64,
+        kind: TokenKind,
     ) -> Result<Principal, AuthError> {
         let config = &self.0.config;
         let jws = token::parse_jws(token)?;
@@ -199,9 +405,7 @@ impl Validator {
                 });
             }
             Err(KeyLookupError::Unavailable(detail)) => {
-                return Err(AuthError::ValidationUnavailable {
-                    detail: format!("signing keys unavailable: {detail}"),
-                })
+                return Err(backend_failure(BackendFailure::Keys(&detail)))
             }
         };
         check_signature(&jws, alg, &key)?;
@@ -210,7 +414,7 @@ impl Validator {
             &jws.claims,
             &config.issuer,
             Fingerprint::from_digest(digest),
-            TokenKind::Jwt,
+            kind,
         );
         if let Some(exp) = jws.claims.exp {
             let deadline = exp.saturating_add(config.clock_skew_secs);
@@ -227,6 +431,129 @@ impl Validator {
             );
         }
         Ok(principal)
+    }
+}
+
+/// Resolves `auto` and builds the introspection client the mode needs; logs what an operator
+/// must know about the mode.
+fn resolve_mode(config: &Config, http: &reqwest::Client) -> Mode {
+    let mode = config.effective_validation_mode();
+    let introspector = config.introspection.clone().map(|i| {
+        Arc::new(Introspector::new(
+            i,
+            http.clone(),
+            config.clock.clone(),
+            config.token_cache_entries,
+        ))
+    });
+    let resolved = match (mode, introspector) {
+        (ValidationMode::JwtOnly, _) => Mode::JwtOnly,
+        (ValidationMode::IntrospectionOnly, Some(i)) => Mode::IntrospectionOnly(i),
+        (ValidationMode::JwtAndIntrospect, Some(i)) => Mode::JwtAndIntrospect(i),
+        (ValidationMode::JwtOrIntrospect, Some(i)) => {
+            tracing::warn!(
+                target: "authsec::config",
+                "validation_mode jwt_or_introspect: JWTs are validated locally only, so a revoked \
+                 JWT is accepted until it expires; only opaque tokens are introspected. Use \
+                 jwt_and_introspect once the migration is done."
+            );
+            Mode::JwtOrIntrospect(i)
+        }
+        (ValidationMode::Auto, _) | (_, None) => {
+            tracing::error!(
+                target: "authsec::config",
+                mode = mode.as_str(),
+                "validation mode needs an introspection endpoint and none is configured; \
+                 every token is refused with 503"
+            );
+            Mode::Misconfigured
+        }
+    };
+    tracing::info!(
+        target: "authsec::config",
+        configured = config.validation_mode.as_str(),
+        effective = mode.as_str(),
+        "token validation mode"
+    );
+    resolved
+}
+
+/// Discovery found an introspection endpoint that is not configured: say so, and do not use it.
+/// Introspection needs client credentials, and where tokens are sent must be an explicit choice.
+fn note_advertised_introspection(config: &Config, meta: &keys::ServerMetadata) {
+    if let (None, Some(endpoint)) = (&config.introspection, &meta.introspection_endpoint) {
+        tracing::info!(
+            target: "authsec::config",
+            introspection_endpoint = %endpoint,
+            "the authorization server advertises an introspection endpoint; it is not used \
+             (revocation is not checked) unless AUTHSEC_INTROSPECTION_URL and its client \
+             credentials are set"
+        );
+    }
+}
+
+/// Claim checks for an active introspection answer, with the same functions as a JWT:
+///
+/// * `token_use`/`typ`, when present, must not mark a refresh or ID token (some servers answer
+///   `active: true` for those too);
+/// * `iss`, when present, equals the configured issuer (the configured endpoint vouches for its
+///   own tokens when it omits `iss`);
+/// * `aud` must contain the resource when present — and when absent only if
+///   `require_audience` is false (`introspection_require_aud = false`, or a locally verified
+///   JWT already bound the token to this resource);
+/// * `exp` (when present), `nbf` and `iat` against `now` with the clock-skew leeway.
+pub fn check_introspected_claims(
+    claims: &Claims,
+    config: &Config,
+    require_audience: bool,
+    now: i64,
+) -> Result<(), AuthError> {
+    check_token_use(claims)?;
+    if claims.iss.is_some() {
+        check_issuer(claims, &config.issuer)?;
+    }
+    if require_audience || claims.aud.is_some() {
+        check_audience(
+            claims,
+            &config.resource_uri,
+            &config.legacy_client_id_audiences,
+        )?;
+    }
+    let leeway = config.clock_skew_secs;
+    if let Some(exp) = claims.exp {
+        check_exp(exp, now, leeway)?;
+    }
+    check_not_before("nbf", claims.nbf, now, leeway)?;
+    check_not_before("iat", claims.iat, now, leeway)
+}
+
+/// Refuses an introspection answer that says the token is a refresh or ID token: ORY Hydra
+/// sends `token_use: refresh_token` / `id_token`, Keycloak `typ: Refresh` / `Offline` / `ID`.
+pub fn check_token_use(claims: &Claims) -> Result<(), AuthError> {
+    const NOT_ACCESS: &[&str] = &["refresh_token", "refresh", "offline", "id_token", "id"];
+    for member in ["token_use", "typ"] {
+        if let Some(serde_json::Value::String(v)) = claims.raw.get(member) {
+            if NOT_ACCESS.iter().any(|n| n.eq_ignore_ascii_case(v)) {
+                return Err(AuthError::TypNotAllowed {
+                    expected: vec!["access_token".into()],
+                    actual: Some(v.clone()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `jwt_and_introspect`: introspection must name the JWT's subject (absent on both counts as
+/// the same).
+pub fn check_subject(jwt: Option<&str>, introspected: Option<&str>) -> Result<(), AuthError> {
+    if jwt == introspected {
+        Ok(())
+    } else {
+        Err(AuthError::SubjectMismatch {
+            jwt: jwt.map(str::to_owned),
+            introspected: introspected.map(str::to_owned),
+        })
     }
 }
 

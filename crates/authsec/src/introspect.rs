@@ -1,0 +1,473 @@
+//! RFC 7662 token introspection: the client, its response cache and merged concurrent calls.
+//!
+//! * **The request**: `POST` `token=…&token_type_hint=access_token`, authenticated with
+//!   `client_secret_basic` (default; id and secret form-encoded before base64, RFC 6749 §2.3.1)
+//!   or `client_secret_post`, with the configured timeout (default 5 s).
+//! * **The answer**: only the JSON boolean `"active": true` means active. `false` — and, since
+//!   RFC 7662 §2.2 makes `active` a boolean, a missing or non-boolean `active` such as the string
+//!   `"true"` — is [`Introspection::Inactive`]. The other members of an active answer are typed
+//!   by [`Claims::from_map`] exactly like a JWT payload; the claim *checks* (`iss`, `aud`, `exp`,
+//!   `nbf`, `iat`) are the validator's, see [`crate::validate::check_introspected_claims`].
+//! * **Failures**: a connection error, a timeout, a non-2xx status, or a body that is not a JSON
+//!   object with well-typed members is an [`IntrospectionError`] — never "inactive", never
+//!   cached. The validator turns it into 503 `validation_unavailable` in one place
+//!   ([`crate::validate`]'s `backend_failure`).
+//! * **Cache**: keyed by SHA-256 of the token, bounded in entries. An active answer lives at most
+//!   `min(cache_ttl, exp − now)`; an inactive one `negative_cache_ttl` (default 5 s). Deadlines
+//!   are judged by the validator's clock.
+//! * **One call per token at a time**: concurrent misses for the same token wait for a single
+//!   request. It runs as its own task, so a caller that goes away does not cancel it for the
+//!   others; at most [`MAX_IN_FLIGHT`] distinct tokens are introspected at once (beyond that a
+//!   request fails with [`IntrospectionError::Overloaded`], i.e. 503, protecting the
+//!   authorization server from a flood of random tokens).
+//!
+//! The token is sent to the configured endpoint and nowhere else, and never logged.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::cache::DigestCache;
+use crate::clock::Clock;
+use crate::config::{ClientAuthMethod, IntrospectionConfig};
+use crate::error::{AuthError, Part};
+use crate::token::{self, Claims};
+
+/// The most distinct tokens introspected concurrently.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// Introspection answers above this size are refused (a backend failure).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// What the authorization server said about a token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Introspection {
+    /// `"active": true`, with the response members typed as claims (unchecked).
+    Active(Arc<Claims>),
+    /// `"active": false`, or no boolean `active` at all.
+    Inactive,
+}
+
+/// Why introspection gave no answer. Every variant is a backend failure (503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntrospectionError {
+    /// The endpoint could not be reached (connection refused, DNS, TLS, reset).
+    #[error("introspection endpoint {url} unreachable: {detail}")]
+    Unreachable {
+        /// The endpoint.
+        url: String,
+        /// The transport error.
+        detail: String,
+    },
+    /// No complete answer within the timeout.
+    #[error("introspection endpoint {url} did not answer within {timeout:?}")]
+    Timeout {
+        /// The endpoint.
+        url: String,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+    /// The endpoint answered with a non-2xx status (429, 5xx, or 401 for bad credentials).
+    #[error("introspection endpoint {url} answered HTTP {status}")]
+    Status {
+        /// The endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The body is not a JSON object with well-typed members, or is too large.
+    #[error("introspection response from {url} is unusable: {detail}")]
+    InvalidResponse {
+        /// The endpoint.
+        url: String,
+        /// What is wrong with it (never the token).
+        detail: String,
+    },
+    /// Too many distinct tokens are being introspected at once.
+    #[error("more than {limit} introspection calls in flight")]
+    Overloaded {
+        /// [`MAX_IN_FLIGHT`].
+        limit: usize,
+    },
+    /// The introspection task ended without an answer (it panicked or the runtime shut down).
+    #[error("introspection call ended without an answer")]
+    Aborted,
+}
+
+type Outcome = Result<Introspection, IntrospectionError>;
+type Flight = watch::Receiver<Option<Outcome>>;
+
+/// The RFC 7662 client with its cache. Shared by every request of a validator.
+pub struct Introspector {
+    config: IntrospectionConfig,
+    http: reqwest::Client,
+    clock: Clock,
+    cache: DigestCache<Introspection>,
+    in_flight: Mutex<HashMap<[u8; 32], Flight>>,
+    calls: AtomicU64,
+}
+
+impl fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspector")
+            .field("url", &self.config.url.as_str())
+            .field("client_id", &self.config.client_id)
+            .field("auth_method", &self.config.auth_method)
+            .finish()
+    }
+}
+
+impl Introspector {
+    /// A client for `config`, caching at most `cache_entries` answers (0 caches none; concurrent
+    /// calls are still merged). Cache deadlines are judged by `clock`.
+    pub fn new(
+        config: IntrospectionConfig,
+        http: reqwest::Client,
+        clock: Clock,
+        cache_entries: usize,
+    ) -> Self {
+        Introspector {
+            config,
+            http,
+            clock,
+            cache: DigestCache::new(cache_entries),
+            in_flight: Mutex::new(HashMap::new()),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &IntrospectionConfig {
+        &self.config
+    }
+
+    /// Requests sent to the endpoint so far (for tests and metrics).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Cached answers (including expired ones not yet evicted).
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Distinct tokens being introspected right now.
+    pub fn in_flight(&self) -> usize {
+        self.flights().len()
+    }
+
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Flight>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer for `token` (whose SHA-256 is `digest`): from the cache if fresh at `now`,
+    /// else from the single in-flight call for this token, else from a new call.
+    pub async fn introspect(
+        self: &Arc<Self>,
+        token: &str,
+        digest: &[u8; 32],
+        now: i64,
+    ) -> Result<Introspection, IntrospectionError> {
+        if let Some(hit) = self.cache.get(digest, now) {
+            return Ok(hit);
+        }
+        let mut flight = {
+            let mut flights = self.flights();
+            match flights.get(digest) {
+                Some(flight) => flight.clone(),
+                None => {
+                    // A call may have completed between the cache miss and taking the lock:
+                    // it stores its answer before leaving the map.
+                    if let Some(hit) = self.cache.get(digest, self.clock.now()) {
+                        return Ok(hit);
+                    }
+                    if flights.len() >= MAX_IN_FLIGHT {
+                        return Err(IntrospectionError::Overloaded {
+                            limit: MAX_IN_FLIGHT,
+                        });
+                    }
+                    let (tx, rx) = watch::channel(None);
+                    flights.insert(*digest, rx.clone());
+                    self.spawn_call(token.to_owned(), *digest, tx);
+                    rx
+                }
+            }
+        };
+        let outcome = match flight.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or(Err(IntrospectionError::Aborted)),
+            Err(_) => Err(IntrospectionError::Aborted),
+        };
+        outcome
+    }
+
+    fn spawn_call(
+        self: &Arc<Self>,
+        token: String,
+        digest: [u8; 32],
+        tx: watch::Sender<Option<Outcome>>,
+    ) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            // Leaves the map however the task ends (a panic included: waiters then see Aborted).
+            let guard = FlightGuard {
+                introspector: Arc::clone(&this),
+                digest,
+            };
+            let outcome = this.call(&token).await;
+            drop(token);
+            match &outcome {
+                Ok(answer) => this.store(digest, answer),
+                Err(e) => tracing::warn!(
+                    target: "authsec::introspect",
+                    error = %e,
+                    fingerprint = %token::Fingerprint::from_digest(&digest),
+                    "introspection failed; requests waiting for it get 503 (not cached)"
+                ),
+            }
+            drop(guard);
+            let _ = tx.send(Some(outcome));
+        });
+    }
+
+    fn store(&self, digest: [u8; 32], answer: &Introspection) {
+        let now = self.clock.now();
+        let deadline = match answer {
+            Introspection::Active(claims) => {
+                let ttl = now.saturating_add(secs(self.config.cache_ttl));
+                claims.exp.map_or(ttl, |exp| exp.min(ttl))
+            }
+            Introspection::Inactive => now.saturating_add(secs(self.config.negative_cache_ttl)),
+        };
+        self.cache.insert(digest, answer.clone(), deadline, now);
+    }
+
+    /// One uncached request to the endpoint.
+    pub async fn call(&self, token: &str) -> Result<Introspection, IntrospectionError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let cfg = &self.config;
+        let url = cfg.url.as_str();
+        let mut request = self
+            .http
+            .post(cfg.url.clone())
+            .timeout(cfg.timeout)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json");
+        if cfg.auth_method == ClientAuthMethod::ClientSecretBasic {
+            request = request.header(
+                http::header::AUTHORIZATION,
+                basic_authorization(&cfg.client_id, cfg.client_secret.expose()),
+            );
+        }
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                IntrospectionError::Timeout {
+                    url: url.to_owned(),
+                    timeout: cfg.timeout,
+                }
+            } else {
+                IntrospectionError::Unreachable {
+                    url: url.to_owned(),
+                    // Without the URL (already named) and never with the body.
+                    detail: error_chain(&e.without_url()),
+                }
+            }
+        };
+        let mut response = request
+            .body(form_body(token, cfg))
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            if matches!(status.as_u16(), 401 | 403) {
+                tracing::error!(
+                    target: "authsec::introspect",
+                    status = status.as_u16(),
+                    client_id = %cfg.client_id,
+                    auth_method = cfg.auth_method.as_str(),
+                    "the introspection endpoint refused this server's client credentials; \
+                     check AUTHSEC_INTROSPECTION_CLIENT_ID/_SECRET and the auth method"
+                );
+            }
+            return Err(IntrospectionError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        let invalid = |detail: String| IntrospectionError::InvalidResponse {
+            url: url.to_owned(),
+            detail,
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(invalid(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(invalid(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse_response(&body).map_err(invalid)
+    }
+}
+
+/// Removes a finished call from the in-flight map.
+struct FlightGuard {
+    introspector: Arc<Introspector>,
+    digest: [u8; 32],
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.introspector.flights().remove(&self.digest);
+    }
+}
+
+/// `token=…&token_type_hint=access_token`, plus the client credentials for `client_secret_post`.
+fn form_body(token: &str, cfg: &IntrospectionConfig) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token)
+        .append_pair("token_type_hint", "access_token");
+    if cfg.auth_method == ClientAuthMethod::ClientSecretPost {
+        form.append_pair("client_id", &cfg.client_id)
+            .append_pair("client_secret", cfg.client_secret.expose());
+    }
+    form.finish()
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1), marked sensitive.
+fn basic_authorization(client_id: &str, secret: &str) -> http::HeaderValue {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let credentials = STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)));
+    // Base64 output is always a valid header value.
+    let mut value = http::HeaderValue::try_from(format!("Basic {credentials}"))
+        .unwrap_or_else(|_| http::HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Types an introspection response body (RFC 7662 §2.2).
+///
+/// A JSON object without duplicate members is required; then only `"active": true` is active,
+/// and an active answer's members must be well-typed claims. Anything else is an error string
+/// (a backend failure).
+pub fn parse_response(body: &[u8]) -> Result<Introspection, String> {
+    let object = token::parse_object(body, Part::Payload).map_err(|e| match e {
+        AuthError::Malformed(m) => format!("body is not a JSON object ({m})"),
+        other => other.to_string(),
+    })?;
+    match object.get("active") {
+        Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => return Ok(Introspection::Inactive),
+        other => {
+            tracing::warn!(
+                target: "authsec::introspect",
+                active = json_type(other),
+                "introspection response has no boolean `active` (RFC 7662 §2.2); \
+                 the token is treated as inactive"
+            );
+            return Ok(Introspection::Inactive);
+        }
+    }
+    let claims = Claims::from_map(object).map_err(|e| match e {
+        AuthError::Malformed(m) => format!("member {m}"),
+        other => other.to_string(),
+    })?;
+    Ok(Introspection::Active(Arc::new(claims)))
+}
+
+fn json_type(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "missing",
+        Some(Value::Null) => "null",
+        Some(Value::Bool(_)) => "boolean",
+        Some(Value::Number(_)) => "number",
+        Some(Value::String(_)) => "string",
+        Some(Value::Array(_)) => "array",
+        Some(Value::Object(_)) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_boolean_true_is_active() {
+        for body in [
+            r#"{"active":false}"#,
+            r#"{"active":"true"}"#,
+            r#"{"active":1}"#,
+            r#"{"active":null}"#,
+            r#"{"sub":"u"}"#,
+        ] {
+            assert_eq!(
+                parse_response(body.as_bytes()),
+                Ok(Introspection::Inactive),
+                "{body}"
+            );
+        }
+        let Ok(Introspection::Active(c)) =
+            parse_response(br#"{"active":true,"sub":"u","aud":["a","b"],"exp":5,"scope":"x y"}"#)
+        else {
+            panic!("active response not active");
+        };
+        assert_eq!(c.sub.as_deref(), Some("u"));
+        assert_eq!(c.aud, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(c.exp, Some(5));
+        assert_eq!(c.scopes, ["x", "y"]);
+    }
+
+    #[test]
+    fn unusable_bodies_are_errors_not_inactive() {
+        for body in [
+            "not json",
+            "[]",
+            "",
+            r#"{"active":true,"exp":"soon"}"#,
+            r#"{"active":true,"aud":7}"#,
+            r#"{"active":false,"active":true}"#,
+        ] {
+            assert!(parse_response(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_before_base64() {
+        let v = basic_authorization("rs 1", "p:w/d");
+        assert!(v.is_sensitive());
+        let b64 = v.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap();
+        assert_eq!(decoded, "rs+1:p%3Aw%2Fd");
+    }
+}
