@@ -66,7 +66,7 @@ export async function startAuthServer() {
 }
 
 /** Starts the notes example server protected by authsec, configured through AUTHSEC_* env. */
-export async function startNotesServer(issuer, extraEnv = {}) {
+export async function startNotesServer(issuer, extraEnv = {}, args = []) {
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   const env = {
@@ -78,7 +78,7 @@ export async function startNotesServer(issuer, extraEnv = {}) {
     AUTHSEC_LOG: 'warn',
     ...extraEnv,
   };
-  const proc = spawn(NOTES_BIN, ['--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(NOTES_BIN, ['--listen', `127.0.0.1:${port}`, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   proc.stdout.resume();

@@ -68,9 +68,9 @@ async def main(url: str, issuer: str) -> None:
                 tools = await session.list_tools()
                 result["tools"] = sorted(t.name for t in tools.tools)
                 listed = await session.call_tool("list_notes", {})
-                result["list_notes_is_error"] = bool(listed.isError)
+                result["list_notes_is_error"] = bool(listed.is_error)
                 added = await session.call_tool("add_note", {"text": "from the Python client"})
-                result["add_note_is_error"] = bool(added.isError)
+                result["add_note_is_error"] = bool(added.is_error)
                 result["add_note"] = [c.model_dump(mode="json") for c in added.content]
     result["exchanges"] = exchanges
     print(json.dumps(result))

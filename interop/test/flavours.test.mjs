@@ -14,14 +14,15 @@ const finding = (report, check) => report.findings.find((f) => f.check === check
 
 before(async () => {
   as = await startAuthServer();
-  notes = await startNotesServer(as.issuer, { AUTHSEC_CLOCK_SKEW_SECS: '0', AUTHSEC_JWKS_MIN_REFRESH_SECS: '1' });
+  // Stateless: each scenario is one plain JSON-RPC POST, no session handshake.
+  notes = await startNotesServer(as.issuer, { AUTHSEC_CLOCK_SKEW_SECS: '0', AUTHSEC_JWKS_MIN_REFRESH_SECS: '1' }, ['--stateless']);
   introspecting = await startNotesServer(as.issuer, {
     AUTHSEC_VALIDATION_MODE: 'introspection_only',
     AUTHSEC_INTROSPECTION_URL: `${as.issuer}/token/introspection`,
     AUTHSEC_INTROSPECTION_CLIENT_ID: 'notes-rs',
     AUTHSEC_INTROSPECTION_CLIENT_SECRET: 'notes-rs-secret',
     AUTHSEC_INTROSPECTION_CACHE_TTL_SECS: '1',
-  });
+  }, ['--stateless']);
 });
 
 after(() => {
@@ -40,7 +41,7 @@ test('flavour: a token for another resource is refused as audience_mismatch', as
   assert.equal(report.verdict, 'deny');
   assert.equal(report.reason, 'audience_mismatch');
   assert.equal(finding(report, 'aud').ok, false);
-  assert.deepEqual(finding(report, 'aud').actual, ['http://127.0.0.1:1/other-mcp']);
+  assert.equal(finding(report, 'aud').actual, 'http://127.0.0.1:1/other-mcp');
 });
 
 test('flavour: resource requested with a trailing slash is refused and diagnosed as a trailing-slash mismatch', async () => {
@@ -60,6 +61,11 @@ test('flavour: a token requested without resource has no audience (introspection
     const r = await rpc(introspecting.resource, token, callTool('list_notes'));
     assert.equal(r.status, 401);
     assert.equal(r.body.reason, 'audience_mismatch');
+    const report = await diagnose(token, introspecting.env, ['--online', '--tool', 'list_notes']);
+    assert.equal(report.reason, 'audience_mismatch');
+    assert.equal(finding(report, 'active').ok, true);
+    assert.equal(finding(report, 'aud').ok, false);
+    assert.equal(finding(report, 'aud').actual, null);
   } finally {
     await as.control('format?f=jwt');
   }

@@ -40,7 +40,7 @@ pub fn build_config(args: &ConfigArgs) -> Result<Config, ConfigError> {
 pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
     let config = build_config(&args.config).map_err(|e| e.to_string())?;
     let token = crate::input::read_token(args.token.as_deref())?;
-    let evidence = gather(&config, args)?;
+    let evidence = gather(&config, args, &token)?;
     let d = diagnose::diagnose(&token, &config, args.tool.as_deref(), &evidence);
     if args.json {
         println!(
@@ -56,8 +56,10 @@ pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
     })
 }
 
-/// Keys from `--jwks-file`; with `--online` the issuer's metadata, the JWKS and the clock skew.
-fn gather(config: &Config, args: &DiagnoseArgs) -> Result<Evidence, String> {
+/// Keys from `--jwks-file`; with `--online` the issuer's metadata, the JWKS, the clock skew and,
+/// when introspection is configured, the introspection endpoint's answer for this token (the
+/// token goes nowhere else).
+fn gather(config: &Config, args: &DiagnoseArgs, token: &str) -> Result<Evidence, String> {
     let mut evidence = Evidence::default();
     if let Some(path) = &args.jwks_file {
         let bytes =
@@ -84,6 +86,15 @@ fn gather(config: &Config, args: &DiagnoseArgs) -> Result<Evidence, String> {
             evidence.keys = fetch_keys(config, &discovery, &http).await;
         }
         evidence.clock_skew = measure_skew(&http, &keys::metadata_urls(&config.issuer)).await;
+        if let Some(introspection) = &config.introspection {
+            let client = authsec::introspect::Introspector::new(
+                introspection.clone(),
+                http.clone(),
+                config.clock.clone(),
+                0,
+            );
+            evidence.introspection = Some(client.call(token).await);
+        }
     });
     Ok(evidence)
 }

@@ -32,8 +32,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::challenge::{self, ChallengeContext, Denial};
-use crate::config::{Config, PolicyMode, TypPolicy};
+use crate::config::{Config, PolicyMode, TypPolicy, ValidationMode};
 use crate::error::{AuthError, Malformed, ScopeMatch};
+use crate::introspect::{Introspection, IntrospectionError};
 use crate::keys::{self, Algorithm, KeySet};
 use crate::policy::ToolRule;
 use crate::token::{self, Claims, Fingerprint, Jws};
@@ -48,6 +49,8 @@ pub struct Evidence {
     pub issuer_metadata: Option<IssuerMetadata>,
     /// The authorization server's clock relative to this machine's, when measured.
     pub clock_skew: Option<ClockSkew>,
+    /// The introspection endpoint's answer, when it was asked (online, with credentials).
+    pub introspection: Option<Result<Introspection, IntrospectionError>>,
 }
 
 /// Keys for the `kid` and signature checks.
@@ -306,6 +309,21 @@ pub fn diagnose(
     }
     findings.push(size);
 
+    let mode = config.effective_validation_mode();
+    let opaque = !validate::is_compact_jws(token);
+    if mode == ValidationMode::IntrospectionOnly || (opaque && mode != ValidationMode::JwtOnly) {
+        return introspected(
+            token,
+            config,
+            tool,
+            evidence,
+            findings,
+            &ctx,
+            fingerprint,
+            now,
+        );
+    }
+
     let jws = match token::parse_jws(token) {
         Ok(j) => j,
         Err(err) => {
@@ -330,16 +348,173 @@ pub fn diagnose(
     let run = Run {
         config,
         jws: &jws,
+        claims: &jws.claims,
         now,
         evidence,
     };
     let alg = run.header(&mut findings);
     let key_error = run.key_and_signature(alg, &mut findings);
     run.claims(&mut findings);
+    let mut error = first_denial(&findings, key_error);
+    if mode == ValidationMode::JwtAndIntrospect {
+        // The validator asks the authorization server only after every local check passed.
+        let (finding, active) = active_finding(evidence);
+        findings.push(finding);
+        if let Some(Ok(claims)) = &active {
+            let sub = Finding::new("introspected_sub", json!(jws.claims.sub), json!(claims.sub));
+            findings.push(
+                match validate::check_introspected_claims(claims, config, false, now).and_then(
+                    |()| validate::check_subject(jws.claims.sub.as_deref(), claims.sub.as_deref()),
+                ) {
+                    Ok(()) => sub,
+                    Err(e) => sub.fail(
+                        e,
+                        "the introspection answer disagrees with the JWT (another subject, \
+                         issuer, audience or lifetime): the SDK refuses the token",
+                    ),
+                },
+            );
+        }
+        if error.is_none() {
+            error = active
+                .and_then(Result::err)
+                .or_else(|| failed(&findings, "introspected_sub"));
+        }
+    }
     run.tool_policy(tool, &mut findings);
-
-    let error = first_denial(&findings, key_error);
+    let error = error
+        .or_else(|| failed(&findings, "tool"))
+        .or_else(|| failed(&findings, "scope"));
     finish(findings, error, &ctx, fingerprint, now)
+}
+
+fn failed(findings: &[Finding], check: &str) -> Option<AuthError> {
+    findings
+        .iter()
+        .find(|f| f.check == check && f.outcome == Outcome::Fail)
+        .and_then(|f| f.error.clone())
+}
+
+/// The `active` finding from the introspection evidence, and what the validator would make of
+/// it: the active claims, or the denial.
+fn active_finding(evidence: &Evidence) -> (Finding, Option<Result<Arc<Claims>, AuthError>>) {
+    let f = Finding::new("active", json!(true), Value::Null);
+    match &evidence.introspection {
+        None => (
+            f.not_checked(
+                "not asked (offline): run with --online and the introspection credentials \
+                 (AUTHSEC_INTROSPECTION_URL, _CLIENT_ID, _CLIENT_SECRET) to ask the \
+                 authorization server whether the token is still active",
+            ),
+            None,
+        ),
+        Some(Err(e)) => {
+            let err = validate::backend_failure(validate::BackendFailure::Introspection(e));
+            let mut f = f.fail(
+                err.clone(),
+                format!(
+                    "the introspection endpoint gave no answer ({e}); the SDK answers 503 and \
+                     never lets the request through. Check the endpoint URL, the client \
+                     credentials and the authorization server's health"
+                ),
+            );
+            f.actual = json!("no answer");
+            (f, Some(Err(err)))
+        }
+        Some(Ok(Introspection::Inactive)) => {
+            let mut f = f.fail(
+                AuthError::TokenRevoked,
+                "the authorization server says the token is not active: it was revoked, has \
+                 expired there, or was never issued by it. Re-authorize to get a new token",
+            );
+            f.actual = json!(false);
+            (f, Some(Err(AuthError::TokenRevoked)))
+        }
+        Some(Ok(Introspection::Active(claims))) => {
+            let mut f = f;
+            f.actual = json!(true);
+            (f, Some(Ok(claims.clone())))
+        }
+    }
+}
+
+/// A token the validator would introspect instead of checking locally (an opaque token, or any
+/// token in `introspection_only`): the answer's claims go through the same checks.
+#[allow(clippy::too_many_arguments)]
+fn introspected(
+    token: &str,
+    config: &Config,
+    tool: Option<&str>,
+    evidence: &Evidence,
+    mut findings: Vec<Finding>,
+    ctx: &ChallengeContext,
+    fingerprint: Fingerprint,
+    now: i64,
+) -> Diagnosis {
+    let shape = if validate::is_compact_jws(token) {
+        "a JWT"
+    } else {
+        "an opaque token"
+    };
+    findings.push(Finding::new(
+        "format",
+        json!(format!(
+            "a token the introspection endpoint knows ({})",
+            config.validation_mode.as_str()
+        )),
+        json!(shape),
+    ));
+    let (finding, active) = active_finding(evidence);
+    findings.push(finding);
+    let claims = match active {
+        Some(Ok(claims)) => claims,
+        Some(Err(err)) => return finish(findings, Some(err), ctx, fingerprint, now),
+        None => {
+            let err = None;
+            return finish(findings, err, ctx, fingerprint, now);
+        }
+    };
+    let require_aud = config
+        .introspection
+        .as_ref()
+        .is_none_or(|i| i.require_audience);
+    let empty = Jws {
+        header: token::Header {
+            alg: String::new(),
+            kid: None,
+            typ: None,
+            cty: None,
+            crit: None,
+            embedded_key_members: Vec::new(),
+        },
+        claims: Claims::default(),
+        signing_input: "",
+        signature: Vec::new(),
+    };
+    let run = Run {
+        config,
+        jws: &empty,
+        claims: &claims,
+        now,
+        evidence,
+    };
+    findings.push(run.issuer_if_present());
+    if require_aud || claims.aud.is_some() {
+        findings.push(run.audience());
+    }
+    let leeway = config.clock_skew_secs;
+    if claims.exp.is_some() {
+        findings.push(run.exp(leeway));
+    }
+    findings.push(run.not_before("nbf", claims.nbf, leeway));
+    findings.push(run.not_before("iat", claims.iat, leeway));
+    run.tool_policy(tool, &mut findings);
+    // The validator's verdict on the answer, in its own order; the findings explain it.
+    let error = validate::check_introspected_claims(&claims, config, require_aud, now)
+        .err()
+        .or_else(|| failed(&findings, "tool"))
+        .or_else(|| failed(&findings, "scope"));
+    finish(findings, error, ctx, fingerprint, now)
 }
 
 /// The validator's order: the first failure of size, format, header, then the key (an unknown
@@ -364,16 +539,7 @@ fn first_denial(findings: &[Finding], key_error: Option<AuthError>) -> Option<Au
         }
         return Some(e);
     }
-    for check in [
-        "signature",
-        "iss",
-        "aud",
-        "exp",
-        "nbf",
-        "iat",
-        "tool",
-        "scope",
-    ] {
+    for check in ["signature", "iss", "aud", "exp", "nbf", "iat"] {
         if let Some(e) = failed(check) {
             return Some(e);
         }
@@ -405,13 +571,15 @@ fn finish(
 struct Run<'a> {
     config: &'a Config,
     jws: &'a Jws<'a>,
+    /// The claims the checks judge: the JWT's, or the introspection answer's.
+    claims: &'a Claims,
     now: i64,
     evidence: &'a Evidence,
 }
 
 impl Run<'_> {
     fn claims_of(&self) -> &Claims {
-        &self.jws.claims
+        self.claims
     }
 
     fn header(&self, findings: &mut Vec<Finding>) -> Option<Algorithm> {
@@ -629,6 +797,17 @@ impl Run<'_> {
         if let Some(f) = self.clock() {
             findings.push(f);
         }
+    }
+
+    /// Introspection answers may omit `iss`: the configured endpoint vouches for its own tokens.
+    fn issuer_if_present(&self) -> Finding {
+        if self.claims_of().iss.is_none() {
+            return Finding::new("iss", json!(self.config.issuer), Value::Null).warn(
+                "the introspection answer has no iss; the SDK accepts that, since the configured \
+                 endpoint vouches for its own tokens",
+            );
+        }
+        self.issuer()
     }
 
     fn issuer(&self) -> Finding {
@@ -1529,5 +1708,87 @@ mod tests {
             Some("configuration")
         );
         assert_eq!(trailing_slash("https://a/mcp", "https://b/mcp/"), None);
+    }
+
+    fn introspection_config() -> Config {
+        Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+            .introspection("https://auth.example.com/introspect", "rs", "secret")
+            .validation_mode(ValidationMode::IntrospectionOnly)
+            .tool_scopes_json(r#"{"list_notes":["notes:read"]}"#)
+            .clock(crate::clock::Clock::fixed(1_800_000_000))
+            .build()
+            .unwrap()
+    }
+
+    fn answer(json: serde_json::Value) -> Evidence {
+        let map = json.as_object().unwrap().clone();
+        Evidence {
+            introspection: Some(Ok(Introspection::Active(Arc::new(
+                Claims::from_map(map).unwrap(),
+            )))),
+            ..Evidence::default()
+        }
+    }
+
+    #[test]
+    fn an_inactive_opaque_token_is_diagnosed_as_revoked() {
+        let evidence = Evidence {
+            introspection: Some(Ok(Introspection::Inactive)),
+            ..Evidence::default()
+        };
+        let d = diagnose(
+            "opaque-token",
+            &introspection_config(),
+            Some("list_notes"),
+            &evidence,
+        );
+        assert_eq!(d.error, Some(AuthError::TokenRevoked));
+        assert_eq!(d.status(), 401);
+        let active = d.finding("active").unwrap();
+        assert_eq!(active.outcome, Outcome::Fail);
+        assert_eq!(active.actual, json!(false));
+        let hint = active.hint.as_deref().unwrap_or_default();
+        assert!(hint.contains("Re-authorize"), "{hint}");
+    }
+
+    #[test]
+    fn an_active_answer_without_aud_is_an_audience_mismatch() {
+        let evidence = answer(json!({"active": true, "scope": "notes:read", "exp": 1_800_000_100}));
+        let d = diagnose(
+            "opaque-token",
+            &introspection_config(),
+            Some("list_notes"),
+            &evidence,
+        );
+        assert_eq!(d.reason(), "audience_mismatch");
+        assert_eq!(d.finding("active").unwrap().actual, json!(true));
+        assert_eq!(d.finding("aud").unwrap().outcome, Outcome::Fail);
+    }
+
+    #[test]
+    fn an_active_answer_for_this_resource_with_the_scope_is_allowed() {
+        let evidence = answer(json!({"active": true, "scope": "notes:read",
+            "aud": "https://mcp.example.com/mcp", "exp": 1_800_000_100}));
+        let d = diagnose(
+            "opaque-token",
+            &introspection_config(),
+            Some("list_notes"),
+            &evidence,
+        );
+        assert_eq!(d.verdict, Verdict::Allow, "{:?}", d.error);
+    }
+
+    #[test]
+    fn an_unreachable_introspection_endpoint_is_503() {
+        let evidence = Evidence {
+            introspection: Some(Err(IntrospectionError::Status {
+                url: "https://auth.example.com/introspect".into(),
+                status: 500,
+            })),
+            ..Evidence::default()
+        };
+        let d = diagnose("opaque-token", &introspection_config(), None, &evidence);
+        assert_eq!(d.status(), 503);
+        assert_eq!(d.reason(), "validation_unavailable");
     }
 }

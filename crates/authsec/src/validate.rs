@@ -105,7 +105,7 @@ pub struct CacheStats {
 }
 
 /// What failed when a backend could not answer.
-enum BackendFailure<'a> {
+pub(crate) enum BackendFailure<'a> {
     Keys(&'a str),
     Introspection(&'a IntrospectionError),
 }
@@ -113,7 +113,7 @@ enum BackendFailure<'a> {
 /// The one place that decides what a backend failure becomes: 503 `validation_unavailable`.
 /// Not "inactive" (that would tell a client with a valid token to re-authorize) and never
 /// "allow" (fail closed). Nothing here is cached, so the next request asks the backend again.
-fn backend_failure(failure: BackendFailure<'_>) -> AuthError {
+pub(crate) fn backend_failure(failure: BackendFailure<'_>) -> AuthError {
     AuthError::ValidationUnavailable {
         detail: match failure {
             BackendFailure::Keys(detail) => format!("signing keys unavailable: {detail}"),
