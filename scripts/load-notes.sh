@@ -2,21 +2,23 @@
 # Protected vs unprotected throughput of the notes example, measured in the same run.
 #
 # Starts a loopback token issuer, the notes server behind authsec and the same server with
-# --unprotected (both pinned to one core with taskset), runs the MCP handshake against each,
-# then alternates wrk runs of one tools/call (list_notes, needs notes:read) with a repeated
-# valid token, and prints requests/s for each and the ratio protected / unprotected.
+# --unprotected (both pinned to one core with taskset), then runs ROUNDS pairs of wrk runs of
+# one tools/call (list_notes, needs notes:read) with a repeated valid token. Each run opens a
+# fresh MCP session; the order within a pair alternates so drift cancels. Prints requests/s for
+# each run, the ratio protected / unprotected of each pair, and the median ratio (robust to
+# other load on the machine) and the ratio of the means.
 #
 # Environment knobs (defaults in brackets):
-#   DURATION [10s]  CONNECTIONS [32]  ROUNDS [3]  SERVER_CPU [0]  LOAD_CPU [1]
+#   DURATION [5s]  CONNECTIONS [32]  ROUNDS [10]  SERVER_CPU [0]  LOAD_CPU [1]
 #   TRANSPORT [sessions | stateless]  SERVER_LOG [warn]  (AUTHSEC_LOG of both servers)
 #   PROTECTED_PORT [18081]  UNPROTECTED_PORT [18082]
 # Every request is sent to 127.0.0.1 only; every run is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-10}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 TRANSPORT=${TRANSPORT:-sessions}
@@ -136,16 +138,12 @@ write_lua() {
   } >"$1"
 }
 
-U_SESSION=$(handshake "$UNPROTECTED_PORT")
-P_SESSION=$(handshake "$PROTECTED_PORT")
-check_call "$UNPROTECTED_PORT" "$U_SESSION"
-check_call "$PROTECTED_PORT" "$P_SESSION"
-write_lua "$tmp/unprotected.lua" "$U_SESSION"
-write_lua "$tmp/protected.lua" "$P_SESSION"
-
-# run NAME PORT -> requests/s
+# run NAME PORT -> requests/s, on a fresh session
 run() {
-  local out rps
+  local out rps session
+  session=$(handshake "$2")
+  check_call "$2" "$session"
+  write_lua "$tmp/$1.lua" "$session"
   out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$tmp/$1.lua" "http://127.0.0.1:$2/mcp")
   if grep -q 'Non-2xx' <<<"$out"; then echo "$out" >&2; die "$1: non-2xx responses under load"; fi
   rps=$(sed -n 's/^Requests\/sec: *//p' <<<"$out")
@@ -154,17 +152,23 @@ run() {
 }
 
 echo "== wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU"
-u_sum=0; p_sum=0
+u_sum=0; p_sum=0; : >"$tmp/ratios"
 printf '%-6s %14s %14s %7s\n' round unprotected protected ratio
 for r in $(seq "$ROUNDS"); do
-  u=$(run unprotected "$UNPROTECTED_PORT")
-  p=$(run protected "$PROTECTED_PORT")
+  if [ $((r % 2)) = 1 ]; then
+    u=$(run unprotected "$UNPROTECTED_PORT"); p=$(run protected "$PROTECTED_PORT")
+  else
+    p=$(run protected "$PROTECTED_PORT"); u=$(run unprotected "$UNPROTECTED_PORT")
+  fi
+  ratio=$(awk -v p="$p" -v u="$u" 'BEGIN{printf "%.3f", p/u}')
+  echo "$ratio" >>"$tmp/ratios"
   u_sum=$(awk -v a="$u_sum" -v b="$u" 'BEGIN{print a+b}')
   p_sum=$(awk -v a="$p_sum" -v b="$p" 'BEGIN{print a+b}')
-  printf '%-6s %14s %14s %7s\n' "$r" "$u" "$p" "$(awk -v p="$p" -v u="$u" 'BEGIN{printf "%.3f", p/u}')"
+  printf '%-6s %14s %14s %7s\n' "$r" "$u" "$p" "$ratio"
 done
-ratio=$(awk -v p="$p_sum" -v u="$u_sum" 'BEGIN{printf "%.3f", p/u}')
+median=$(sort -n "$tmp/ratios" | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else printf "%.3f", (v[NR/2]+v[NR/2+1])/2}')
+means=$(awk -v p="$p_sum" -v u="$u_sum" 'BEGIN{printf "%.3f", p/u}')
 printf '%-6s %14.0f %14.0f %7s\n' mean "$(awk -v a="$u_sum" -v n="$ROUNDS" 'BEGIN{print a/n}')" \
-  "$(awk -v a="$p_sum" -v n="$ROUNDS" 'BEGIN{print a/n}')" "$ratio"
-echo "protected / unprotected = $ratio (goal >= 0.85)"
-echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  "$(awk -v a="$p_sum" -v n="$ROUNDS" 'BEGIN{print a/n}')" "$means"
+echo "protected / unprotected: median of pairs $median, ratio of means $means (goal >= 0.85)"
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg); date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
