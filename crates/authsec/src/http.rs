@@ -351,7 +351,9 @@ where
         Ok(b) => b,
         Err(e) => return Ok(attempt.deny(e)),
     };
-    if parts.method == Method::POST {
+    // MCP messages travel in POST bodies; a body on any other method is inspected too, so
+    // that no inner service can be handed an undecided tool call.
+    if parts.method == Method::POST || !bytes.is_empty() {
         attempt.inspection = Some(mcp::inspect(&bytes));
     }
 

@@ -733,3 +733,21 @@ async fn in_band_mode_answers_denials_as_json_rpc_and_lets_the_handshake_pass() 
         .unwrap();
     assert_eq!(get.status(), 401);
 }
+
+#[tokio::test]
+async fn a_tool_call_in_the_body_of_another_method_is_decided_too() {
+    let h = Harness::start().await;
+    let token = h.token("notes:read");
+    let resp = h
+        .http
+        .put(&h.mcp)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(call(1, "delete_note", json!({"id": 1})).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, b) = denial(resp).await;
+    assert_eq!(status, 403);
+    assert_eq!(b["tool"], "delete_note");
+}
