@@ -640,6 +640,25 @@ async fn session_presented_with_another_principals_token_is_403() {
         )
         .await;
     assert_eq!(resp.status(), 200);
+
+    // The owner may end the session; afterwards it is gone for everyone.
+    let delete = h
+        .http
+        .delete(&h.mcp)
+        .bearer_auth(&alice)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 202);
+    let resp = h
+        .send(
+            Some(&alice),
+            Some(&session),
+            &call(4, "list_notes", json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
 }
 
 // ---- in-band denials -----------------------------------------------------------------------
