@@ -91,7 +91,7 @@ async fn binary_serves_protected_mcp_on_the_listen_address() {
         rb.send()
     };
     let mut up = false;
-    for _ in 0..100 {
+    for _ in 0..400 {
         if post(None, list(1)).await.is_ok() {
             up = true;
             break;
