@@ -351,7 +351,9 @@ where
         Ok(b) => b,
         Err(e) => return Ok(attempt.deny(e)),
     };
-    if parts.method == Method::POST {
+    // MCP messages travel in POST bodies; a body on any other method is inspected too, so
+    // that no inner service can be handed an undecided tool call.
+    if parts.method == Method::POST || !bytes.is_empty() {
         attempt.inspection = Some(mcp::inspect(&bytes));
     }
 
@@ -394,9 +396,8 @@ where
         }
     }
 
-    let owner = principal.as_ref().map(SessionOwner::of);
-    if let Some(owner) = &owner {
-        if let Err(e) = shared.sessions.check(&parts.headers, owner) {
+    if let Some(p) = &principal {
+        if let Err(e) = shared.sessions.check(&parts.headers, p) {
             return Ok(attempt.deny(e));
         }
     }
@@ -434,10 +435,8 @@ where
         .await?;
     let (mut rparts, rbody) = response.into_parts();
 
-    if let Some(owner) = owner {
-        if let Some(id) = session_id(&rparts.headers) {
-            shared.sessions.bind(id, owner);
-        }
+    if let (Some(p), Some(id)) = (&principal, session_id(&rparts.headers)) {
+        shared.sessions.bind(id, p);
     }
     if let Some(id) = deleted_session.filter(|_| rparts.status.is_success()) {
         shared.sessions.remove(&id);
@@ -501,20 +500,38 @@ fn session_id(headers: &HeaderMap) -> Option<&str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SessionOwner {
     issuer: String,
-    who: String,
+    who: Who,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Who {
+    Subject(String),
+    Client(String),
+    Anonymous,
 }
 
 impl SessionOwner {
     fn of(p: &Principal) -> Self {
         let who = match (p.subject(), p.client_id()) {
-            (Some(sub), _) => format!("sub:{sub}"),
-            (None, Some(client)) => format!("client:{client}"),
-            (None, None) => "anonymous".to_owned(),
+            (Some(sub), _) => Who::Subject(sub.to_owned()),
+            (None, Some(client)) => Who::Client(client.to_owned()),
+            (None, None) => Who::Anonymous,
         };
         SessionOwner {
             issuer: p.issuer().to_owned(),
             who,
         }
+    }
+
+    /// Compares without allocating (this runs on every request of a session).
+    fn is(&self, p: &Principal) -> bool {
+        self.issuer == p.issuer()
+            && match (&self.who, p.subject(), p.client_id()) {
+                (Who::Subject(s), Some(sub), _) => s == sub,
+                (Who::Client(c), None, Some(client)) => c == client,
+                (Who::Anonymous, None, None) => true,
+                _ => false,
+            }
     }
 }
 
@@ -545,8 +562,8 @@ impl SessionBindings {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every `Mcp-Session-Id` value the request carries must belong to `owner`.
-    fn check(&self, headers: &HeaderMap, owner: &SessionOwner) -> Result<(), AuthError> {
+    /// Every `Mcp-Session-Id` value the request carries must belong to `principal`.
+    fn check(&self, headers: &HeaderMap, principal: &Principal) -> Result<(), AuthError> {
         for value in headers.get_all(mcp::SESSION_HEADER) {
             let Some(id) = value
                 .to_str()
@@ -559,19 +576,19 @@ impl SessionBindings {
             m.tick += 1;
             let tick = m.tick;
             match m.map.get_mut(id) {
-                Some((bound, used)) if bound == owner => *used = tick,
+                Some((bound, used)) if bound.is(principal) => *used = tick,
                 Some(_) => return Err(AuthError::SessionPrincipalMismatch),
                 None => {
                     drop(m);
-                    self.bind(id, owner.clone());
+                    self.bind(id, principal);
                 }
             }
         }
         Ok(())
     }
 
-    /// Binds `id` to `owner` unless it is already bound.
-    fn bind(&self, id: &str, owner: SessionOwner) {
+    /// Binds `id` to `principal` unless it is already bound.
+    fn bind(&self, id: &str, principal: &Principal) {
         if self.capacity == 0 {
             return;
         }
@@ -591,7 +608,8 @@ impl SessionBindings {
         }
         m.tick += 1;
         let tick = m.tick;
-        m.map.insert(id.to_owned(), (owner, tick));
+        m.map
+            .insert(id.to_owned(), (SessionOwner::of(principal), tick));
     }
 
     fn remove(&self, id: &str) {
@@ -863,12 +881,22 @@ pub mod rmcp_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::principal::TokenKind;
+    use crate::token::Claims;
 
-    fn owner(sub: &str) -> SessionOwner {
-        SessionOwner {
-            issuer: "https://as.example".into(),
-            who: format!("sub:{sub}"),
-        }
+    fn principal(claims: serde_json::Value) -> Principal {
+        let map = claims.as_object().cloned().unwrap();
+        let claims = Claims::from_map(map).unwrap();
+        Principal::from_claims(
+            &claims,
+            "https://as.example",
+            Fingerprint::of("t"),
+            TokenKind::Jwt,
+        )
+    }
+
+    fn user(sub: &str) -> Principal {
+        principal(serde_json::json!({"sub": sub, "client_id": "c1"}))
     }
 
     fn with_session(id: &str) -> HeaderMap {
@@ -880,22 +908,40 @@ mod tests {
     #[test]
     fn session_is_refused_to_another_principal() {
         let b = SessionBindings::new(10);
-        b.bind("s1", owner("alice"));
-        assert_eq!(b.check(&with_session("s1"), &owner("alice")), Ok(()));
+        b.bind("s1", &user("alice"));
+        assert_eq!(b.check(&with_session("s1"), &user("alice")), Ok(()));
         assert_eq!(
-            b.check(&with_session("s1"), &owner("mallory")),
+            b.check(&with_session("s1"), &user("mallory")),
             Err(AuthError::SessionPrincipalMismatch)
         );
         b.remove("s1");
-        assert_eq!(b.check(&with_session("s1"), &owner("mallory")), Ok(()));
+        assert_eq!(b.check(&with_session("s1"), &user("mallory")), Ok(()));
+    }
+
+    #[test]
+    fn tokens_without_sub_are_bound_to_their_client() {
+        let b = SessionBindings::new(10);
+        let c1 = principal(serde_json::json!({"client_id": "c1"}));
+        let c2 = principal(serde_json::json!({"client_id": "c2"}));
+        b.bind("s1", &c1);
+        assert_eq!(b.check(&with_session("s1"), &c1), Ok(()));
+        assert_eq!(
+            b.check(&with_session("s1"), &c2),
+            Err(AuthError::SessionPrincipalMismatch)
+        );
+        // A subject named like the client is still another principal.
+        assert_eq!(
+            b.check(&with_session("s1"), &user("c1")),
+            Err(AuthError::SessionPrincipalMismatch)
+        );
     }
 
     #[test]
     fn unknown_session_is_bound_on_first_use() {
         let b = SessionBindings::new(10);
-        assert_eq!(b.check(&with_session("s9"), &owner("bob")), Ok(()));
+        assert_eq!(b.check(&with_session("s9"), &user("bob")), Ok(()));
         assert_eq!(
-            b.check(&with_session("s9"), &owner("alice")),
+            b.check(&with_session("s9"), &user("alice")),
             Err(AuthError::SessionPrincipalMismatch)
         );
     }
@@ -904,11 +950,11 @@ mod tests {
     fn bindings_are_bounded_and_the_least_recently_used_goes_first() {
         let b = SessionBindings::new(3);
         for i in 0..3 {
-            b.bind(&format!("s{i}"), owner("a"));
+            b.bind(&format!("s{i}"), &user("a"));
         }
         // Touch s0 so that s1 is the least recently used.
-        b.check(&with_session("s0"), &owner("a")).unwrap();
-        b.bind("s3", owner("a"));
+        b.check(&with_session("s0"), &user("a")).unwrap();
+        b.bind("s3", &user("a"));
         let m = b.lock();
         assert_eq!(m.map.len(), 3);
         assert!(m.map.contains_key("s0") && !m.map.contains_key("s1"));

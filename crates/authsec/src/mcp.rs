@@ -776,4 +776,50 @@ mod tests {
         let n = inspect(br#"{"jsonrpc":"2.0","method":"notifications/x"}"#).unwrap();
         assert_eq!(in_band_denial(&n, &d), None);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn inspect_never_panics_and_fails_only_as_malformed_body(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+                if let Err(e) = inspect(&body) {
+                    prop_assert_eq!(e, AuthError::InvalidRequest(InvalidRequest::MalformedBody));
+                }
+            }
+
+            #[test]
+            fn any_tool_name_is_found_exactly(name in "\\PC{0,40}", id in any::<i64>()) {
+                let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                                  "params": {"name": name, "arguments": {"name": "decoy"}}});
+                let i = inspect(body.to_string().as_bytes()).unwrap();
+                prop_assert_eq!(i.tool_calls().collect::<Vec<_>>(), vec![name.as_str()]);
+            }
+
+            #[test]
+            fn sse_output_does_not_depend_on_chunking(splits in proptest::collection::vec(1usize..64, 1..20)) {
+                let stream = format!(
+                    "id: 0\nretry: 3000\ndata:\n\n: ping\r\n\r\nid: 1\r\ndata: {LIST}\r\n\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"tools\"}}\n\ntail"
+                );
+                let run = |sizes: &[usize]| {
+                    let mut f = SseToolsFilter::new(ListMatch::Ids(vec![json!(2)]), Box::new(allow_read));
+                    let mut out = Vec::new();
+                    let mut rest = stream.as_bytes();
+                    let mut k = 0;
+                    while !rest.is_empty() {
+                        let n = sizes[k % sizes.len()].min(rest.len());
+                        out.extend_from_slice(&f.push(&rest[..n]));
+                        rest = &rest[n..];
+                        k += 1;
+                    }
+                    out.extend_from_slice(&f.finish());
+                    out
+                };
+                let whole = run(&[stream.len()]);
+                prop_assert_eq!(run(&splits), whole.clone());
+                prop_assert!(!String::from_utf8_lossy(&whole).contains("add_note"));
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use authsec::{Config, Validator};
+use axum::serve::ListenerExt;
 use notes_server::{protected_app, unprotected_app, Transport, MCP_PATH};
 use tracing_subscriber::EnvFilter;
 
@@ -105,6 +106,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Small SSE frames must not wait for delayed ACKs (Nagle): without this every
+    // keep-alive request pays ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tracing::info!("notes-server listening on http://{}{MCP_PATH}", args.listen);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -640,6 +640,25 @@ async fn session_presented_with_another_principals_token_is_403() {
         )
         .await;
     assert_eq!(resp.status(), 200);
+
+    // The owner may end the session; afterwards it is gone for everyone.
+    let delete = h
+        .http
+        .delete(&h.mcp)
+        .bearer_auth(&alice)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 202);
+    let resp = h
+        .send(
+            Some(&alice),
+            Some(&session),
+            &call(4, "list_notes", json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
 }
 
 // ---- in-band denials -----------------------------------------------------------------------
@@ -732,4 +751,22 @@ async fn in_band_mode_answers_denials_as_json_rpc_and_lets_the_handshake_pass() 
         .await
         .unwrap();
     assert_eq!(get.status(), 401);
+}
+
+#[tokio::test]
+async fn a_tool_call_in_the_body_of_another_method_is_decided_too() {
+    let h = Harness::start().await;
+    let token = h.token("notes:read");
+    let resp = h
+        .http
+        .put(&h.mcp)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(call(1, "delete_note", json!({"id": 1})).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, b) = denial(resp).await;
+    assert_eq!(status, 403);
+    assert_eq!(b["tool"], "delete_note");
 }
