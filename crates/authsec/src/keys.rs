@@ -430,6 +430,7 @@ pub struct KeyCache {
     state: RwLock<State>,
     refresh: tokio::sync::Mutex<()>,
     fetches: std::sync::atomic::AtomicU64,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -466,6 +467,7 @@ impl KeyCache {
             }),
             refresh: tokio::sync::Mutex::new(()),
             fetches: Default::default(),
+            generation: Default::default(),
         }
     }
 
@@ -487,6 +489,12 @@ impl KeyCache {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes every time a fetched key set replaces the current one. A verification made
+    /// under one generation is not trusted under another (a key may have been withdrawn).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Number of JWKS fetches attempted so far (for tests and metrics).
@@ -568,6 +576,8 @@ impl KeyCache {
                 st.keys = Arc::new(f.keys);
                 st.loaded = true;
                 st.last_error = None;
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 Ok(f.max_age)
             }
             Err(e) => {
@@ -641,9 +651,7 @@ impl KeyCache {
                 tokio::time::sleep(wait).await;
                 let Some(cache) = weak.upgrade() else { return };
                 wait = match cache.refresh().await {
-                    Ok(max_age) => max_age
-                        .unwrap_or(Duration::from_secs(300))
-                        .clamp(Duration::from_secs(60), Duration::from_secs(86_400)),
+                    Ok(max_age) => refresh_interval(max_age),
                     Err(_) => Duration::from_secs(30),
                 };
             }
@@ -651,13 +659,23 @@ impl KeyCache {
     }
 }
 
+/// The periodic refresh interval for a JWKS response's `Cache-Control` max-age: honoured
+/// within 1 min … 24 h; 5 min when the server sent none.
+pub fn refresh_interval(max_age: Option<Duration>) -> Duration {
+    max_age
+        .unwrap_or(Duration::from_secs(300))
+        .clamp(Duration::from_secs(60), Duration::from_secs(86_400))
+}
+
 fn parse_max_age(cc: &str) -> Option<Duration> {
     cc.split(',').find_map(|d| {
-        let d = d.trim();
-        let v = d
-            .strip_prefix("max-age=")
-            .or_else(|| d.strip_prefix("s-maxage="))?;
-        v.trim_matches('"')
+        // Directive names are case-insensitive (RFC 9111 §5.2).
+        let (name, value) = d.trim().split_once('=')?;
+        if !name.eq_ignore_ascii_case("max-age") && !name.eq_ignore_ascii_case("s-maxage") {
+            return None;
+        }
+        value
+            .trim_matches('"')
             .parse::<u64>()
             .ok()
             .map(Duration::from_secs)

@@ -17,7 +17,7 @@ pub enum TokenKind {
     JwtIntrospected,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct Inner {
     subject: Option<String>,
     issuer: String,
@@ -36,7 +36,7 @@ struct Inner {
 ///
 /// Inserted into request extensions by the HTTP layer; handlers read it with the axum
 /// extractor or from rmcp's request context.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal(Arc<Inner>);
 
 impl Principal {

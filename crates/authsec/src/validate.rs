@@ -37,13 +37,15 @@ pub enum StartupError {
     Discovery(#[from] DiscoveryError),
 }
 
-/// A verified JWT as cached: the principal plus the times re-checked on every request.
+/// A verified JWT as cached: the principal plus the times re-checked on every request, and
+/// the key-set generation it was verified under (a refresh may withdraw the key).
 #[derive(Clone)]
 struct Verified {
     principal: Principal,
     exp: i64,
     nbf: Option<i64>,
     iat: Option<i64>,
+    key_generation: u64,
 }
 
 struct Inner {
@@ -172,9 +174,11 @@ impl Validator {
         let digest = token::token_digest(token);
         let now = config.clock.now();
         if let Some(hit) = self.0.verified.get(&digest, now) {
-            // The signature was verified before; time still moves.
-            check_times(hit.exp, hit.nbf, hit.iat, now, config.clock_skew_secs)?;
-            return Ok(hit.principal);
+            // The signature was verified before, under this key set; time still moves.
+            if hit.key_generation == self.0.keys.generation() {
+                check_times(hit.exp, hit.nbf, hit.iat, now, config.clock_skew_secs)?;
+                return Ok(hit.principal);
+            }
         }
         self.validate_jwt(token, &digest, now).await
     }
@@ -186,6 +190,8 @@ impl Validator {
         now: i64,
     ) -> Result<Principal, AuthError> {
         let config = &self.0.config;
+        // Read before the lookup: if a refresh lands in between, the entry is re-verified.
+        let key_generation = self.0.keys.generation();
         let jws = token::parse_jws(token)?;
         let alg = check_header(&jws.header, config.typ_policy)?;
         let key = match self.0.keys.find(jws.header.kid.as_deref(), alg).await {
@@ -221,6 +227,7 @@ impl Validator {
                     exp,
                     nbf: jws.claims.nbf,
                     iat: jws.claims.iat,
+                    key_generation,
                 },
                 deadline,
                 now,
