@@ -194,8 +194,22 @@ pub struct Jws<'t> {
     pub signature: Vec<u8>,
 }
 
-/// Parses a compact JWS (structure, JSON and claim types only; no signature check).
-pub fn parse_jws(token: &str) -> Result<Jws<'_>, AuthError> {
+/// A parsed compact JWS whose payload is kept as bytes (any JWS, not only a JWT).
+#[derive(Debug, Clone)]
+pub struct CompactJws<'t> {
+    /// The protected header.
+    pub header: Header,
+    /// The decoded payload.
+    pub payload: Vec<u8>,
+    /// `BASE64URL(header) "." BASE64URL(payload)`: what the signature covers.
+    pub signing_input: &'t str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+/// Parses a compact JWS: structure, base64url and the header; the payload stays opaque.
+/// [`parse_jws`] adds the claims on top.
+pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, AuthError> {
     let malformed = |m| AuthError::Malformed(m);
     if token.trim_start().starts_with('{') {
         return Err(malformed(Malformed::JsonSerialization));
@@ -214,14 +228,26 @@ pub fn parse_jws(token: &str) -> Result<Jws<'_>, AuthError> {
     };
     let header_obj = parse_object(&b64(h, Part::Header)?, Part::Header)?;
     let header = header_from(header_obj)?;
-    let claims_obj = parse_object(&b64(p, Part::Payload)?, Part::Payload)?;
-    let claims = Claims::from_map(claims_obj)?;
+    let payload = b64(p, Part::Payload)?;
     let signature = b64(s, Part::Signature)?;
-    Ok(Jws {
+    Ok(CompactJws {
         header,
-        claims,
+        payload,
         signing_input: &token[..h.len() + 1 + p.len()],
         signature,
+    })
+}
+
+/// Parses a compact JWS carrying JWT claims (structure, JSON and claim types only; no
+/// signature check).
+pub fn parse_jws(token: &str) -> Result<Jws<'_>, AuthError> {
+    let compact = parse_compact(token)?;
+    let claims = Claims::from_map(parse_object(&compact.payload, Part::Payload)?)?;
+    Ok(Jws {
+        header: compact.header,
+        claims,
+        signing_input: compact.signing_input,
+        signature: compact.signature,
     })
 }
 

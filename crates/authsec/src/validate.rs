@@ -307,6 +307,16 @@ pub fn check_signature(
     alg: Algorithm,
     key: &keys::VerifyKey,
 ) -> Result<(), AuthError> {
+    check_signature_over(jws.signing_input, &jws.signature, alg, key)
+}
+
+/// [`check_signature`] for any JWS (e.g. a [`token::CompactJws`] whose payload is not a JWT).
+pub fn check_signature_over(
+    signing_input: &str,
+    signature: &[u8],
+    alg: Algorithm,
+    key: &keys::VerifyKey,
+) -> Result<(), AuthError> {
     if !key.allows(alg) {
         return Err(AuthError::KeyAlgorithmMismatch {
             kid: key.kid.clone(),
@@ -314,7 +324,7 @@ pub fn check_signature(
             token_alg: alg.name().to_owned(),
         });
     }
-    if key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
+    if key.verify(alg, signing_input.as_bytes(), signature) {
         Ok(())
     } else {
         Err(AuthError::BadSignature)
