@@ -212,21 +212,22 @@ impl Validator {
         };
         check_signature(&jws, alg, &key)?;
         check_claims(&jws.claims, config, now)?;
-        let principal = Principal::from_claims(
-            &jws.claims,
+        let (exp, nbf, iat) = (jws.claims.exp, jws.claims.nbf, jws.claims.iat);
+        let principal = Principal::from_owned_claims(
+            jws.claims,
             &config.issuer,
             Fingerprint::from_digest(digest),
             TokenKind::Jwt,
         );
-        if let Some(exp) = jws.claims.exp {
+        if let Some(exp) = exp {
             let deadline = exp.saturating_add(config.clock_skew_secs);
             self.0.verified.insert(
                 *digest,
                 Verified {
                     principal: principal.clone(),
                     exp,
-                    nbf: jws.claims.nbf,
-                    iat: jws.claims.iat,
+                    nbf,
+                    iat,
                     key_generation,
                 },
                 deadline,

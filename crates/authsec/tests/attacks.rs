@@ -693,3 +693,104 @@ fn payload_that_is_not_a_json_object_is_malformed() {
         );
     }
 }
+
+#[test]
+fn unknown_claims_are_checked_as_strictly_as_registered_ones() {
+    let key = TestKey::es256("k1");
+    let v = validator(builder().build().unwrap(), &[&key]);
+    let header = key.header().to_string();
+    let base = claims("x").to_string();
+    let with = |extra: &str| format!("{},{extra}}}", &base[..base.len() - 1]);
+    for (extra, what) in [
+        (r#""x":1e400"#, "number out of range"),
+        (r#""x":[1,{"y":-1e999}]"#, "nested number out of range"),
+        (r#""x":"\uD800""#, "lone surrogate escape"),
+        (r#""x":"\q""#, "invalid escape"),
+        (r#""x":tru"#, "bad literal"),
+    ] {
+        let token = key.sign_raw(header.as_bytes(), with(extra).as_bytes());
+        let err = validate(&v, &token).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                AuthError::Malformed(Malformed::Json {
+                    part: Part::Payload,
+                    ..
+                })
+            ),
+            "{what}: {err:?}"
+        );
+    }
+    // Invalid UTF-8 inside an unknown claim's string.
+    let mut payload = with(r#""x":"ab""#).into_bytes();
+    let at = payload.len() - 3;
+    payload[at] = 0xff;
+    let token = key.sign_raw(header.as_bytes(), &payload);
+    assert!(matches!(
+        validate(&v, &token),
+        Err(AuthError::Malformed(Malformed::Json {
+            part: Part::Payload,
+            ..
+        }))
+    ));
+    // A duplicate among unknown claims is still a duplicate.
+    let token = key.sign_raw(header.as_bytes(), with(r#""x":1,"x":2"#).as_bytes());
+    assert_eq!(
+        validate(&v, &token),
+        Err(AuthError::Malformed(Malformed::Duplicate {
+            part: Part::Payload,
+            name: "x".into()
+        }))
+    );
+    // Nested objects may repeat names (only the claims set itself is checked), as before.
+    let token = key.sign_raw(header.as_bytes(), with(r#""x":{"a":1,"a":2}"#).as_bytes());
+    assert_eq!(
+        validate(&v, &token).unwrap().claim("x"),
+        Some(&json!({"a": 2}))
+    );
+}
+
+#[test]
+fn escaped_duplicate_header_member_is_malformed() {
+    let key = TestKey::es256("k1");
+    let v = validator(builder().build().unwrap(), &[&key]);
+    let token = key.sign_raw(
+        br#"{"alg":"ES256","kid":"k1","a\u006cg":"none"}"#,
+        claims("x").to_string().as_bytes(),
+    );
+    assert_eq!(
+        validate(&v, &token),
+        Err(AuthError::Malformed(Malformed::Duplicate {
+            part: Part::Header,
+            name: "alg".into()
+        }))
+    );
+}
+
+#[test]
+fn duplicates_are_found_among_many_members() {
+    let key = TestKey::es256("k1");
+    let v = validator(builder().build().unwrap(), &[&key]);
+    let header = key.header().to_string();
+    let base = claims("x").to_string();
+    let many: Vec<String> = (0..40).map(|i| format!("\"c{i}\":{i}")).collect();
+    for dup in ["c3", "c30", "iss"] {
+        let payload = format!(
+            "{},{},\"{dup}\":0}}",
+            &base[..base.len() - 1],
+            many.join(",")
+        );
+        let token = key.sign_raw(header.as_bytes(), payload.as_bytes());
+        assert_eq!(
+            validate(&v, &token),
+            Err(AuthError::Malformed(Malformed::Duplicate {
+                part: Part::Payload,
+                name: dup.into()
+            })),
+            "{dup}"
+        );
+    }
+    let payload = format!("{},{}}}", &base[..base.len() - 1], many.join(","));
+    let p = validate(&v, &key.sign_raw(header.as_bytes(), payload.as_bytes())).unwrap();
+    assert_eq!(p.claim("c39"), Some(&json!(39)));
+}

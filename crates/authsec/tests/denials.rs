@@ -227,10 +227,34 @@ fn valid_token_is_accepted_and_yields_the_principal() {
     assert_eq!(p.client_id(), Some("client-1"));
     assert_eq!(p.expires_at(), Some(NOW + 3600));
     assert_eq!(p.claim("jti"), Some(&json!("jti-1")));
+    assert_eq!(p.claim("iat"), Some(&json!(NOW - 10)));
+    assert_eq!(p.claim("nope"), None);
     assert_eq!(
         p.fingerprint().to_string(),
         authsec::token::Fingerprint::of(&token).to_string()
     );
+}
+
+#[test]
+fn custom_claims_are_available_on_the_principal_as_sent() {
+    let key = TestKey::es256("k1");
+    let v = validator(builder().build().unwrap(), &[&key]);
+    let mut c = claims("notes:read");
+    c["tenant"] = json!("acme");
+    c["roles"] = json!(["admin", {"scoped": true}]);
+    c["ratio"] = json!(0.25);
+    let p = validate(&v, &key.token(&c)).unwrap();
+    assert_eq!(p.claim("tenant"), Some(&json!("acme")));
+    assert_eq!(p.claim("roles"), Some(&json!(["admin", {"scoped": true}])));
+    assert_eq!(p.claim("ratio"), Some(&json!(0.25)));
+    // The same claims typed from a map (introspection) give an equal principal.
+    let from_map = authsec::Principal::from_claims(
+        &authsec::token::Claims::from_map(c.as_object().unwrap().clone()).unwrap(),
+        ISSUER,
+        p.fingerprint(),
+        p.kind(),
+    );
+    assert_eq!(from_map, p);
 }
 
 #[test]
