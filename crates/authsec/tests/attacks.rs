@@ -80,7 +80,17 @@ fn hs256_signed_with_the_rsa_public_key_bytes_is_refused() {
         key.public_key_bytes(),                         // PKCS#1 DER
         jwk.to_string().into_bytes(),                   // the JWK as published
         jwk["n"].as_str().unwrap().as_bytes().to_vec(), // n, base64url text
-        jwks(&[&key]).to_string().into_bytes(),         // the whole JWKS document
+        {
+            // n ‖ e, raw big-endian bytes
+            use base64::Engine as _;
+            let raw = |m: &str| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(jwk[m].as_str().unwrap())
+                    .unwrap()
+            };
+            [raw("n"), raw("e")].concat()
+        },
+        jwks(&[&key]).to_string().into_bytes(), // the whole JWKS document
     ];
     for alg in ["HS256", "HS384", "HS512"] {
         for secret in &secrets {
