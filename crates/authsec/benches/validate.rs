@@ -10,9 +10,9 @@
 //! * `cached` — `Validator::validate` of a token seen before (hash, cache hit, time checks);
 //! * `jsonwebtoken` — `jsonwebtoken::decode` of the same token, for comparison.
 //!
-//! After the measurements a summary table is printed: criterion's means from this run, and the
+//! After the measurements two tables are printed: criterion's means from this run, and the
 //! ratios `full_no_cache / raw_verify` and `raw_verify / cached` measured interleaved (see
-//! [`interleaved_ratio`]), which stay meaningful on a loaded machine.
+//! [`interleaved`]), which stay meaningful on a loaded machine.
 //!
 //! ```sh
 //! cargo bench -p authsec --bench validate -- --warm-up-time 1 --measurement-time 3
@@ -174,30 +174,37 @@ impl Case {
     }
 }
 
-/// The median over many short rounds of `time(b) / time(a)`, `a` and `b` alternating within
-/// each round: on a shared machine, load drifts between criterion's sequential measurements;
-/// interleaving puts both sides of the ratio under the same load.
-fn interleaved_ratio(a: impl Fn() -> bool, b: impl Fn() -> bool, per_round: u32) -> f64 {
+/// `a` against `b`, alternating in many short rounds: on a shared machine, load drifts between
+/// criterion's sequential measurements; interleaving puts both sides under the same load.
+/// Returns the medians of `a`'s and `b`'s time per call (ns) and of the per-round `b / a`.
+fn interleaved(a: impl Fn() -> bool, b: impl Fn() -> bool, per_round: u32) -> (f64, f64, f64) {
     let time = |f: &dyn Fn() -> bool| {
         let start = Instant::now();
         for _ in 0..per_round {
             black_box(f());
         }
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(per_round)
     };
-    let mut ratios: Vec<f64> = (0..301)
+    let rounds: Vec<(f64, f64)> = (0..301)
         .map(|round| {
             if round % 2 == 0 {
                 let ta = time(&a);
-                time(&b) / ta
+                (ta, time(&b))
             } else {
                 let tb = time(&b);
-                tb / time(&a)
+                (time(&a), tb)
             }
         })
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (
+        median(rounds.iter().map(|r| r.0).collect()),
+        median(rounds.iter().map(|r| r.1).collect()),
+        median(rounds.iter().map(|r| r.1 / r.0).collect()),
+    )
 }
 
 /// Where criterion writes its estimates (its own lookup order, minus `cargo metadata`).
@@ -230,7 +237,8 @@ fn mean_ns(dir: &std::path::Path, group: &str, bench: &str, since: SystemTime) -
 
 fn print_summary(cases: &[Case], since: SystemTime) {
     let Some(dir) = criterion_dir() else { return };
-    let mut rows = Vec::new();
+    let mut means = Vec::new();
+    let mut paired = Vec::new();
     for case in cases {
         let group = format!("validate_{}", case.alg);
         let m: Vec<Option<f64>> = BENCHES
@@ -240,29 +248,46 @@ fn print_summary(cases: &[Case], since: SystemTime) {
         let [Some(raw), Some(full), Some(cached), Some(jwt)] = m[..] else {
             continue;
         };
-        let full_vs_raw = interleaved_ratio(|| case.raw_verify(), || case.full(), 20);
-        let raw_vs_cached = interleaved_ratio(|| case.cached(), || case.raw_verify(), 20);
-        rows.push(format!(
-            "| {} | {:.1} µs | {:.1} µs | {:.2} µs | {:.1} µs | {:.3}× | {:.3}× | {:.0}× |",
+        means.push(format!(
+            "| {} | {:.1} µs | {:.1} µs | {:.2} µs | {:.1} µs | {:.3}× |",
             case.alg,
             raw / 1e3,
             full / 1e3,
             cached / 1e3,
             jwt / 1e3,
-            full / raw,
+            full / raw
+        ));
+        let (raw_ns, full_ns, full_vs_raw) = interleaved(|| case.raw_verify(), || case.full(), 20);
+        let (cached_ns, _, raw_vs_cached) = interleaved(|| case.cached(), || case.raw_verify(), 20);
+        let (_, jwt_ns, jwt_vs_raw) = interleaved(|| case.raw_verify(), || case.jsonwebtoken(), 20);
+        paired.push(format!(
+            "| {} | {:.1} µs | {:.1} µs | {:.3}× | {:.2} µs | {:.0}× | {:.1} µs | {:.3}× |",
+            case.alg,
+            raw_ns / 1e3,
+            full_ns / 1e3,
             full_vs_raw,
-            raw_vs_cached
+            cached_ns / 1e3,
+            raw_vs_cached,
+            jwt_ns / 1e3,
+            jwt_vs_raw
         ));
     }
-    if rows.is_empty() {
+    if means.is_empty() {
         return;
     }
+    println!("\ncriterion means (this run):\n");
+    println!("| alg | raw verify | full (no cache) | cached | jsonwebtoken | full / raw |");
+    println!("|---|---|---|---|---|---|");
+    for r in means {
+        println!("{r}");
+    }
+    println!("\ninterleaved medians (301 rounds of 20 calls each side):\n");
     println!(
-        "\n| alg | raw verify | full (no cache) | cached | jsonwebtoken | full / raw (means) \
-         | full / raw (interleaved median) | raw / cached (interleaved median) |"
+        "| alg | raw verify | full (no cache) | full / raw | cached | raw / cached \
+         | jsonwebtoken | jsonwebtoken / raw |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for r in rows {
+    for r in paired {
         println!("{r}");
     }
 }
