@@ -368,6 +368,28 @@ impl AuthError {
             Self::UnknownKey { .. } => "unknown signing key".into(),
             Self::BadSignature => "bad signature".into(),
             Self::AlgorithmNotAllowed { .. } => "algorithm not allowed".into(),
+            // The three below spell out values rather than their Rust `Debug` forms.
+            Self::KeyAlgorithmMismatch {
+                kid,
+                key,
+                token_alg,
+            } => format!(
+                "key {} is pinned to {key}; the token says alg {token_alg}",
+                kid.as_deref().unwrap_or("without kid")
+            ),
+            Self::UnsupportedCritical { names } => {
+                format!(
+                    "unsupported critical header parameters: {}",
+                    names.join(", ")
+                )
+            }
+            Self::TypNotAllowed { expected, actual } => match actual {
+                Some(typ) => format!(
+                    "typ {typ} is not allowed; expected {}",
+                    expected.join(" or ")
+                ),
+                None => format!("typ is missing; expected {}", expected.join(" or ")),
+            },
             Self::InsufficientScope { tool, .. } => format!("tool {tool} requires more scope"),
             Self::ToolUnmapped { tool } => format!("tool {tool} is not mapped to any scope"),
             Self::PolicyIncomplete { tool, reason } => {

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::token::{Claims, Fingerprint};
+use crate::token::{Claims, Fingerprint, RawClaims};
 
 /// How the token was validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum TokenKind {
     JwtIntrospected,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct Inner {
     subject: Option<String>,
     issuer: String,
@@ -27,7 +27,7 @@ struct Inner {
     expires_at: Option<i64>,
     not_before: Option<i64>,
     issued_at: Option<i64>,
-    claims: Map<String, Value>,
+    claims: RawClaims,
     fingerprint: Fingerprint,
     kind: TokenKind,
 }
@@ -36,7 +36,7 @@ struct Inner {
 ///
 /// Inserted into request extensions by the HTTP layer; handlers read it with the axum
 /// extractor or from rmcp's request context.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Principal(Arc<Inner>);
 
 impl Principal {
@@ -47,16 +47,29 @@ impl Principal {
         fingerprint: Fingerprint,
         kind: TokenKind,
     ) -> Self {
+        Self::from_owned_claims(claims.clone(), issuer, fingerprint, kind)
+    }
+
+    /// [`Principal::from_claims`] without copying: the claims move into the principal.
+    pub fn from_owned_claims(
+        claims: Claims,
+        issuer: &str,
+        fingerprint: Fingerprint,
+        kind: TokenKind,
+    ) -> Self {
         Principal(Arc::new(Inner {
-            subject: claims.sub.clone(),
-            issuer: issuer.to_owned(),
-            audiences: claims.aud.clone().unwrap_or_default(),
-            scopes: claims.scopes.clone(),
-            client_id: claims.client_id.clone(),
+            subject: claims.sub,
+            issuer: match claims.iss {
+                Some(iss) if iss == issuer => iss,
+                _ => issuer.to_owned(),
+            },
+            audiences: claims.aud.unwrap_or_default(),
+            scopes: claims.scopes,
+            client_id: claims.client_id,
             expires_at: claims.exp,
             not_before: claims.nbf,
             issued_at: claims.iat,
-            claims: claims.raw.clone(),
+            claims: claims.raw,
             fingerprint,
             kind,
         }))

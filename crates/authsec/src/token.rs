@@ -6,7 +6,11 @@
 //! array of strings, …). Header checks that need no key (`alg`, `crit`, `cty`, `typ`) live in
 //! [`crate::validate`].
 
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -178,7 +182,79 @@ pub struct Claims {
     /// `jti`.
     pub jti: Option<String>,
     /// Every claim as sent.
-    pub raw: Map<String, Value>,
+    pub raw: RawClaims,
+}
+
+/// Every claim of a token as sent, as a JSON object (dereferences to the map).
+///
+/// For a JWT it is decoded from the payload on first use: validation reads only the claims
+/// authsec types, so most requests never build this map. The payload was fully checked when
+/// the token was parsed (JSON syntax, number ranges, UTF-8, no duplicate members), so the map
+/// always decodes.
+#[derive(Clone, Default)]
+pub struct RawClaims {
+    payload: Vec<u8>,
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl RawClaims {
+    /// Claims already decoded into a map (e.g. an introspection response).
+    pub fn from_map(map: Map<String, Value>) -> Self {
+        RawClaims {
+            payload: Vec::new(),
+            map: OnceLock::from(map),
+        }
+    }
+
+    /// Claims kept as the payload they were checked in (see [`parse_jws`]).
+    fn from_checked_payload(payload: Vec<u8>) -> Self {
+        RawClaims {
+            payload,
+            map: OnceLock::new(),
+        }
+    }
+
+    /// The claims as a map.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        self.map.get_or_init(|| self.decode())
+    }
+
+    /// The claims as an owned map.
+    pub fn into_map(self) -> Map<String, Value> {
+        let RawClaims { payload, map } = self;
+        map.into_inner()
+            .unwrap_or_else(|| RawClaims::from_checked_payload(payload).decode())
+    }
+
+    fn decode(&self) -> Map<String, Value> {
+        // Cannot fail: the payload passed the same parser when the token was parsed.
+        parse_object(&self.payload, Part::Payload).unwrap_or_default()
+    }
+}
+
+impl From<Map<String, Value>> for RawClaims {
+    fn from(map: Map<String, Value>) -> Self {
+        RawClaims::from_map(map)
+    }
+}
+
+impl std::ops::Deref for RawClaims {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        self.as_map()
+    }
+}
+
+impl PartialEq for RawClaims {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_map() == other.as_map()
+    }
+}
+
+impl fmt::Debug for RawClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_map().fmt(f)
+    }
 }
 
 /// A parsed compact JWS. Nothing in it is verified yet.
@@ -194,35 +270,79 @@ pub struct Jws<'t> {
     pub signature: Vec<u8>,
 }
 
-/// Parses a compact JWS (structure, JSON and claim types only; no signature check).
+/// A parsed compact JWS whose payload is kept as bytes (any JWS, not only a JWT).
+#[derive(Debug, Clone)]
+pub struct CompactJws<'t> {
+    /// The protected header.
+    pub header: Header,
+    /// The decoded payload.
+    pub payload: Vec<u8>,
+    /// `BASE64URL(header) "." BASE64URL(payload)`: what the signature covers.
+    pub signing_input: &'t str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+/// Parses a compact JWS: structure, base64url and the header; the payload stays opaque.
+/// [`parse_jws`] adds the claims on top.
+pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, AuthError> {
+    let (h, p, s) = split_compact(token)?;
+    Ok(CompactJws {
+        header: parse_header_segment(h)?,
+        payload: b64(p, Part::Payload)?,
+        signing_input: &token[..h.len() + 1 + p.len()],
+        signature: b64(s, Part::Signature)?,
+    })
+}
+
+/// Parses a compact JWS carrying JWT claims (structure, JSON and claim types only; no
+/// signature check).
 pub fn parse_jws(token: &str) -> Result<Jws<'_>, AuthError> {
-    let malformed = |m| AuthError::Malformed(m);
-    if token.trim_start().starts_with('{') {
-        return Err(malformed(Malformed::JsonSerialization));
-    }
-    let segments = token.split('.').count();
-    if segments == 5 {
-        return Err(malformed(Malformed::Jwe));
-    }
-    if segments != 3 {
-        return Err(malformed(Malformed::Segments(segments)));
-    }
-    let mut parts = token.splitn(3, '.');
-    let (h, p, s) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s)) => (h, p, s),
-        _ => return Err(malformed(Malformed::Segments(segments))),
-    };
-    let header_obj = parse_object(&b64(h, Part::Header)?, Part::Header)?;
-    let header = header_from(header_obj)?;
-    let claims_obj = parse_object(&b64(p, Part::Payload)?, Part::Payload)?;
-    let claims = Claims::from_map(claims_obj)?;
+    let (h, p, s) = split_compact(token)?;
+    let header = parse_header_segment(h)?;
+    let payload = b64(p, Part::Payload)?;
     let signature = b64(s, Part::Signature)?;
     Ok(Jws {
         header,
-        claims,
+        claims: parse_claims(payload)?,
         signing_input: &token[..h.len() + 1 + p.len()],
         signature,
     })
+}
+
+/// The three segments of a compact JWS, after refusing the other serializations.
+fn split_compact(token: &str) -> Result<(&str, &str, &str), AuthError> {
+    let malformed = |m| Err(AuthError::Malformed(m));
+    if token.trim_start().starts_with('{') {
+        return malformed(Malformed::JsonSerialization);
+    }
+    let mut segments = token.splitn(4, '.');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(h), Some(p), Some(s), None) => Ok((h, p, s)),
+        _ => match token.split('.').count() {
+            5 => malformed(Malformed::Jwe),
+            n => malformed(Malformed::Segments(n)),
+        },
+    }
+}
+
+/// Decodes and parses the protected header; small headers are decoded on the stack.
+fn parse_header_segment(segment: &str) -> Result<Header, AuthError> {
+    let mut buf = [0u8; 384];
+    let raw = if base64::decoded_len_estimate(segment.len()) <= buf.len() {
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(segment, &mut buf)
+            .map_err(|_| AuthError::Malformed(Malformed::Base64(Part::Header)))?;
+        parse_header(&buf[..n])?
+    } else {
+        parse_header(&b64(segment, Part::Header)?)?
+    };
+    header_from(raw)
 }
 
 fn b64(segment: &str, part: Part) -> Result<Vec<u8>, AuthError> {
@@ -231,13 +351,15 @@ fn b64(segment: &str, part: Part) -> Result<Vec<u8>, AuthError> {
         .map_err(|_| AuthError::Malformed(Malformed::Base64(part)))
 }
 
-fn header_from(mut obj: Map<String, Value>) -> Result<Header, AuthError> {
-    let alg = match obj.remove("alg") {
+/// Types the header members authsec reads, in a fixed order (so the first problem reported
+/// does not depend on member order).
+fn header_from(raw: RawHeader) -> Result<Header, AuthError> {
+    let alg = match raw.alg {
         Some(Value::String(s)) => s,
         Some(_) => return Err(claim_err("alg", "is not a string")),
         None => return Err(claim_err("alg", "is missing from the header")),
     };
-    let crit = match obj.remove("crit") {
+    let crit = match raw.crit {
         None => None,
         Some(Value::Array(items)) if !items.is_empty() => Some(
             items
@@ -250,18 +372,18 @@ fn header_from(mut obj: Map<String, Value>) -> Result<Header, AuthError> {
         ),
         Some(_) => return Err(claim_err("crit", "is not a non-empty array of strings")),
     };
-    let embedded_key_members = ["jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"]
-        .into_iter()
-        .filter(|k| obj.contains_key(*k))
-        .map(str::to_owned)
-        .collect();
+    let string = |name: &str, v: Option<Value>| match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(claim_err(name, "is not a string")),
+    };
     Ok(Header {
         alg,
-        kid: opt_string(&mut obj, "kid")?,
-        typ: opt_string(&mut obj, "typ")?,
-        cty: opt_string(&mut obj, "cty")?,
+        kid: string("kid", raw.kid)?,
+        typ: string("typ", raw.typ)?,
+        cty: string("cty", raw.cty)?,
         crit,
-        embedded_key_members,
+        embedded_key_members: raw.embedded_key_members,
     })
 }
 
@@ -272,25 +394,17 @@ fn claim_err(name: &str, detail: &str) -> AuthError {
     })
 }
 
-fn opt_string(obj: &mut Map<String, Value>, name: &str) -> Result<Option<String>, AuthError> {
-    match obj.remove(name) {
+fn string(name: &str, value: Option<Value>) -> Result<Option<String>, AuthError> {
+    match value {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(claim_err(name, "is not a string")),
     }
 }
 
-fn peek_string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, AuthError> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(claim_err(name, "is not a string")),
-    }
-}
-
 /// A NumericDate (RFC 7519 §2): a JSON number, non-negative, finite, within `i64` seconds.
-fn numeric_date(obj: &Map<String, Value>, name: &str) -> Result<Option<i64>, AuthError> {
-    let Some(v) = obj.get(name) else {
+fn numeric_date(name: &str, value: Option<&Value>) -> Result<Option<i64>, AuthError> {
+    let Some(v) = value else {
         return Ok(None);
     };
     let Value::Number(n) = v else {
@@ -313,14 +427,14 @@ fn numeric_date(obj: &Map<String, Value>, name: &str) -> Result<Option<i64>, Aut
     }
 }
 
-fn string_or_array(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, AuthError> {
-    match obj.get(name) {
+fn string_or_array(name: &str, value: Option<Value>) -> Result<Option<Vec<String>>, AuthError> {
+    match value {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+        Some(Value::String(s)) => Ok(Some(vec![s])),
         Some(Value::Array(items)) => items
-            .iter()
+            .into_iter()
             .map(|v| match v {
-                Value::String(s) => Ok(s.clone()),
+                Value::String(s) => Ok(s),
                 _ => Err(claim_err(name, "contains a non-string")),
             })
             .collect::<Result<Vec<_>, _>>()
@@ -332,85 +446,185 @@ fn string_or_array(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<St
     }
 }
 
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The claims authsec types, as sent. Every other claim is only checked, never copied.
+#[derive(Default)]
+struct Registered {
+    iss: Option<Value>,
+    sub: Option<Value>,
+    aud: Option<Value>,
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    scope: Option<Value>,
+    scp: Option<Value>,
+    client_id: Option<Value>,
+    azp: Option<Value>,
+    jti: Option<Value>,
+}
+
+impl Registered {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name {
+            "iss" => &mut self.iss,
+            "sub" => &mut self.sub,
+            "aud" => &mut self.aud,
+            "exp" => &mut self.exp,
+            "nbf" => &mut self.nbf,
+            "iat" => &mut self.iat,
+            "scope" => &mut self.scope,
+            "scp" => &mut self.scp,
+            "client_id" => &mut self.client_id,
+            "azp" => &mut self.azp,
+            "jti" => &mut self.jti,
+            _ => return None,
+        })
+    }
+
+    fn from_map(map: &Map<String, Value>) -> Self {
+        let mut reg = Registered::default();
+        for (name, value) in map {
+            if let Some(slot) = reg.slot(name) {
+                *slot = Some(value.clone());
+            }
+        }
+        reg
+    }
+}
+
 impl Claims {
     /// Types the members of a claims object (a JWT payload or an introspection response)
     /// with the same rules.
     pub fn from_map(raw: Map<String, Value>) -> Result<Self, AuthError> {
-        let scopes = match raw.get("scope") {
-            Some(Value::String(s)) => s
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+        Self::typed(Registered::from_map(&raw), RawClaims::from_map(raw))
+    }
+
+    /// The typing rules, in a fixed order (the first problem reported does not depend on
+    /// member order).
+    fn typed(reg: Registered, raw: RawClaims) -> Result<Self, AuthError> {
+        let scopes = match reg.scope {
+            Some(Value::String(s)) => split_scopes(&s),
             Some(_) => return Err(claim_err("scope", "is not a space-delimited string")),
-            None => match string_or_array(&raw, "scp")? {
-                Some(list) if list.len() == 1 => list[0]
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+            None => match string_or_array("scp", reg.scp)? {
+                Some(list) if list.len() == 1 => split_scopes(&list[0]),
                 Some(list) => list,
                 None => Vec::new(),
             },
         };
         Ok(Claims {
-            iss: peek_string(&raw, "iss")?,
-            sub: peek_string(&raw, "sub")?,
-            aud: string_or_array(&raw, "aud")?,
-            exp: numeric_date(&raw, "exp")?,
-            nbf: numeric_date(&raw, "nbf")?,
-            iat: numeric_date(&raw, "iat")?,
+            iss: string("iss", reg.iss)?,
+            sub: string("sub", reg.sub)?,
+            aud: string_or_array("aud", reg.aud)?,
+            exp: numeric_date("exp", reg.exp.as_ref())?,
+            nbf: numeric_date("nbf", reg.nbf.as_ref())?,
+            iat: numeric_date("iat", reg.iat.as_ref())?,
             scopes,
-            client_id: match peek_string(&raw, "client_id")? {
+            client_id: match string("client_id", reg.client_id)? {
                 Some(c) => Some(c),
-                None => peek_string(&raw, "azp")?,
+                None => string("azp", reg.azp)?,
             },
-            jti: peek_string(&raw, "jti")?,
+            jti: string("jti", reg.jti)?,
             raw,
         })
     }
 }
 
+/// Parses and types a JWT payload: the whole object is checked like [`parse_object`] (syntax,
+/// number ranges, no duplicate members) but only the registered claims are materialised.
+fn parse_claims(payload: Vec<u8>) -> Result<Claims, AuthError> {
+    let duplicate = Cell::new(None);
+    let reg = parse_with(
+        &payload,
+        Part::Payload,
+        ClaimsObject {
+            duplicate: &duplicate,
+        },
+        &duplicate,
+    )?;
+    Claims::typed(reg, RawClaims::from_checked_payload(payload))
+}
+
 /// Parses a JSON object, refusing duplicate member names (RFC 7515 §5.2 / RFC 7519 §4).
 pub fn parse_object(bytes: &[u8], part: Part) -> Result<Map<String, Value>, AuthError> {
+    let duplicate = Cell::new(None);
+    parse_with(
+        bytes,
+        part,
+        UniqueObject {
+            part,
+            duplicate: &duplicate,
+        },
+        &duplicate,
+    )
+}
+
+/// The header members authsec reads, untyped; every other member is checked for syntax and
+/// duplicates but never materialised.
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    typ: Option<Value>,
+    cty: Option<Value>,
+    crit: Option<Value>,
+    embedded_key_members: Vec<String>,
+}
+
+fn parse_header(bytes: &[u8]) -> Result<RawHeader, AuthError> {
+    let duplicate = Cell::new(None);
+    parse_with(
+        bytes,
+        Part::Header,
+        HeaderObject {
+            duplicate: &duplicate,
+        },
+        &duplicate,
+    )
+}
+
+/// Runs `seed` over `bytes` as one JSON document; a duplicate member named in `duplicate`
+/// becomes [`Malformed::Duplicate`], anything else [`Malformed::Json`].
+fn parse_with<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    part: Part,
+    seed: S,
+    duplicate: &Cell<Option<String>>,
+) -> Result<S::Value, AuthError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let seed = UniqueObject { part };
-    let obj = seed.deserialize(&mut de).map_err(|e| {
-        let detail = e.to_string();
-        match detail.strip_prefix("duplicate member ") {
-            Some(rest) => AuthError::Malformed(Malformed::Duplicate {
-                part,
-                name: rest
-                    .split(" at line")
-                    .next()
-                    .unwrap_or(rest)
-                    .trim_matches('"')
-                    .to_owned(),
-            }),
-            None => AuthError::Malformed(Malformed::Json { part, detail }),
-        }
-    })?;
-    de.end().map_err(|e| {
-        AuthError::Malformed(Malformed::Json {
+    let value = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    value.map_err(|e| match duplicate.take() {
+        Some(name) => AuthError::Malformed(Malformed::Duplicate { part, name }),
+        None => AuthError::Malformed(Malformed::Json {
             part,
             detail: e.to_string(),
-        })
-    })?;
-    Ok(obj)
+        }),
+    })
 }
 
-struct UniqueObject {
+fn duplicate_member<E: de::Error>(slot: &Cell<Option<String>>, name: &str) -> E {
+    slot.set(Some(name.to_owned()));
+    E::custom(format_args!("duplicate member {name:?}"))
+}
+
+struct UniqueObject<'a> {
     part: Part,
+    duplicate: &'a Cell<Option<String>>,
 }
 
-impl<'de> DeserializeSeed<'de> for UniqueObject {
+impl<'de> DeserializeSeed<'de> for UniqueObject<'_> {
     type Value = Map<String, Value>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for UniqueObject {
+impl<'de> Visitor<'de> for UniqueObject<'_> {
     type Value = Map<String, Value>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "a JSON object ({})", self.part)
@@ -418,13 +632,214 @@ impl<'de> Visitor<'de> for UniqueObject {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format!("duplicate member {key:?}")));
+            match map.entry(key) {
+                serde_json::map::Entry::Occupied(e) => {
+                    return Err(duplicate_member(self.duplicate, e.key()))
+                }
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(access.next_value()?);
+                }
             }
-            let value: Value = access.next_value()?;
-            map.insert(key, value);
         }
         Ok(map)
+    }
+}
+
+struct HeaderObject<'a> {
+    duplicate: &'a Cell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderObject<'_> {
+    type Value = RawHeader;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderObject<'_> {
+    type Value = RawHeader;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object (header)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+        let mut header = RawHeader::default();
+        for_each_member(access, self.duplicate, |name, access| {
+            let slot = match name {
+                "alg" => &mut header.alg,
+                "kid" => &mut header.kid,
+                "typ" => &mut header.typ,
+                "cty" => &mut header.cty,
+                "crit" => &mut header.crit,
+                _ => {
+                    access.next_value::<Checked>()?;
+                    if EMBEDDED_KEY_MEMBERS.contains(&name) {
+                        header.embedded_key_members.push(name.to_owned());
+                    }
+                    return Ok(());
+                }
+            };
+            *slot = Some(access.next_value()?);
+            Ok(())
+        })?;
+        Ok(header)
+    }
+}
+
+struct ClaimsObject<'a> {
+    duplicate: &'a Cell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsObject<'_> {
+    type Value = Registered;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsObject<'_> {
+    type Value = Registered;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object (payload)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+        let mut reg = Registered::default();
+        for_each_member(access, self.duplicate, |name, access| {
+            match reg.slot(name) {
+                Some(slot) => *slot = Some(access.next_value()?),
+                None => {
+                    access.next_value::<Checked>()?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(reg)
+    }
+}
+
+/// Calls `member` for each member of an object (it must consume the value), refusing a
+/// name seen before — also when spelled with escapes.
+fn for_each_member<'de, A: MapAccess<'de>>(
+    mut access: A,
+    duplicate: &Cell<Option<String>>,
+    mut member: impl FnMut(&str, &mut A) -> Result<(), A::Error>,
+) -> Result<(), A::Error> {
+    let mut seen = SeenNames::default();
+    while let Some(MemberName(name)) = access.next_key()? {
+        if !seen.insert(name.clone()) {
+            return Err(duplicate_member(duplicate, &name));
+        }
+        member(&name, &mut access)?;
+    }
+    Ok(())
+}
+
+/// Member names seen so far in one object: the first few in place (no allocation for
+/// ordinary tokens), the rest in a tree (no quadratic blow-up for hostile ones).
+struct SeenNames<'de> {
+    inline: [Cow<'de, str>; 16],
+    len: usize,
+    overflow: BTreeSet<Cow<'de, str>>,
+}
+
+impl Default for SeenNames<'_> {
+    fn default() -> Self {
+        SeenNames {
+            inline: [const { Cow::Borrowed("") }; 16],
+            len: 0,
+            overflow: BTreeSet::new(),
+        }
+    }
+}
+
+impl<'de> SeenNames<'de> {
+    /// Records `name`; false when it was already there.
+    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+        if self.inline[..self.len].contains(&name) || self.overflow.contains(&name) {
+            return false;
+        }
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = name;
+                self.len += 1;
+            }
+            None => {
+                self.overflow.insert(name);
+            }
+        }
+        true
+    }
+}
+
+/// A JSON value checked exactly as `serde_json::Value` would parse it (number ranges, string
+/// contents, nesting depth) without being stored.
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<MemberName<'de>, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
+/// Header members that try to supply or locate a key; never used.
+const EMBEDDED_KEY_MEMBERS: [&str; 6] = ["jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"];
+
+/// A member name, borrowed from the input when it has no escapes.
+struct MemberName<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for MemberName<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MemberName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

@@ -62,13 +62,15 @@ pub enum StartupError {
     Discovery(#[from] DiscoveryError),
 }
 
-/// A verified JWT as cached: the principal plus the times re-checked on every request.
+/// A verified JWT as cached: the principal plus the times re-checked on every request, and
+/// the key-set generation it was verified under (a refresh may withdraw the key).
 #[derive(Clone)]
 struct Verified {
     principal: Principal,
     exp: i64,
     nbf: Option<i64>,
     iat: Option<i64>,
+    key_generation: u64,
 }
 
 /// The effective validation mode, with the introspection client the mode needs.
@@ -319,15 +321,17 @@ impl Validator {
         kind: TokenKind,
     ) -> Result<Principal, AuthError> {
         if let Some(hit) = self.0.verified.get(digest, now) {
-            // The signature was verified before; time still moves.
-            check_times(
-                hit.exp,
-                hit.nbf,
-                hit.iat,
-                now,
-                self.0.config.clock_skew_secs,
-            )?;
-            return Ok(hit.principal);
+            // The signature was verified before, under this key set; time still moves.
+            if hit.key_generation == self.0.keys.generation() {
+                check_times(
+                    hit.exp,
+                    hit.nbf,
+                    hit.iat,
+                    now,
+                    self.0.config.clock_skew_secs,
+                )?;
+                return Ok(hit.principal);
+            }
         }
         self.validate_jwt(token, digest, now, kind).await
     }
@@ -392,6 +396,8 @@ impl Validator {
         kind: TokenKind,
     ) -> Result<Principal, AuthError> {
         let config = &self.0.config;
+        // Read before the lookup: if a refresh lands in between, the entry is re-verified.
+        let key_generation = self.0.keys.generation();
         let jws = token::parse_jws(token)?;
         let alg = check_header(&jws.header, config.typ_policy)?;
         let key = match self.0.keys.find(jws.header.kid.as_deref(), alg).await {
@@ -410,21 +416,23 @@ impl Validator {
         };
         check_signature(&jws, alg, &key)?;
         check_claims(&jws.claims, config, now)?;
-        let principal = Principal::from_claims(
-            &jws.claims,
+        let (exp, nbf, iat) = (jws.claims.exp, jws.claims.nbf, jws.claims.iat);
+        let principal = Principal::from_owned_claims(
+            jws.claims,
             &config.issuer,
             Fingerprint::from_digest(digest),
             kind,
         );
-        if let Some(exp) = jws.claims.exp {
+        if let Some(exp) = exp {
             let deadline = exp.saturating_add(config.clock_skew_secs);
             self.0.verified.insert(
                 *digest,
                 Verified {
                     principal: principal.clone(),
                     exp,
-                    nbf: jws.claims.nbf,
-                    iat: jws.claims.iat,
+                    nbf,
+                    iat,
+                    key_generation,
                 },
                 deadline,
                 now,
@@ -627,6 +635,16 @@ pub fn check_signature(
     alg: Algorithm,
     key: &keys::VerifyKey,
 ) -> Result<(), AuthError> {
+    check_signature_over(jws.signing_input, &jws.signature, alg, key)
+}
+
+/// [`check_signature`] for any JWS (e.g. a [`token::CompactJws`] whose payload is not a JWT).
+pub fn check_signature_over(
+    signing_input: &str,
+    signature: &[u8],
+    alg: Algorithm,
+    key: &keys::VerifyKey,
+) -> Result<(), AuthError> {
     if !key.allows(alg) {
         return Err(AuthError::KeyAlgorithmMismatch {
             kid: key.kid.clone(),
@@ -634,7 +652,7 @@ pub fn check_signature(
             token_alg: alg.name().to_owned(),
         });
     }
-    if key.verify(alg, jws.signing_input.as_bytes(), &jws.signature) {
+    if key.verify(alg, signing_input.as_bytes(), signature) {
         Ok(())
     } else {
         Err(AuthError::BadSignature)
