@@ -369,11 +369,6 @@ fn header_from(raw: RawHeader) -> Result<Header, AuthError> {
         ),
         Some(_) => return Err(claim_err("crit", "is not a non-empty array of strings")),
     };
-    let string = |name: &str, v: Option<Value>| match v {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(claim_err(name, "is not a string")),
-    };
     Ok(Header {
         alg,
         kid: string("kid", raw.kid)?,
