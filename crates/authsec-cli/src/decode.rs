@@ -49,7 +49,7 @@ pub fn run(args: &DecodeArgs, style: &Style) -> Result<ExitCode, String> {
     for m in &h.embedded_key_members {
         header.insert(m.clone(), json!("(present; never used)"));
     }
-    let claims = &jws.claims.raw;
+    let claims = jws.claims.raw.as_map();
 
     if args.json {
         let mut times = Map::new();

@@ -431,9 +431,16 @@ fn infer_reason(e: &McpAuthError) -> Option<&'static str> {
         "nested JWTs (cty: JWT) are not accepted" => "nested_jwt",
         d if d.starts_with("missing ") => "missing_claim",
         d if d.starts_with("token is ") && d.ends_with("-byte limit") => "token_too_large",
-        d if d.starts_with("key ") && d.contains(" key; the token says alg ") => "key_alg_mismatch",
+        d if d.starts_with("key ")
+            && d.contains(" is pinned to ")
+            && d.contains("; the token says alg ") =>
+        {
+            "key_alg_mismatch"
+        }
         d if d.starts_with("unsupported critical header parameters") => "unsupported_crit",
-        d if d.starts_with("typ ") && d.contains(" is not allowed; expected one of ") => {
+        d if d.starts_with("typ is missing; expected ")
+            || (d.starts_with("typ ") && d.contains(" is not allowed; expected ")) =>
+        {
             "invalid_typ"
         }
         d if d.starts_with("introspection subject ") => "subject_mismatch",

@@ -298,15 +298,12 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, AuthError> {
 /// Parses a compact JWS carrying JWT claims (structure, JSON and claim types only; no
 /// signature check).
 pub fn parse_jws(token: &str) -> Result<Jws<'_>, AuthError> {
-    let (h, p, s) = split_compact(token)?;
-    let header = parse_header_segment(h)?;
-    let payload = b64(p, Part::Payload)?;
-    let signature = b64(s, Part::Signature)?;
+    let compact = parse_compact(token)?;
     Ok(Jws {
-        header,
-        claims: parse_claims(payload)?,
-        signing_input: &token[..h.len() + 1 + p.len()],
-        signature,
+        header: compact.header,
+        claims: parse_claims(compact.payload)?,
+        signing_input: compact.signing_input,
+        signature: compact.signature,
     })
 }
 
@@ -371,11 +368,6 @@ fn header_from(raw: RawHeader) -> Result<Header, AuthError> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(_) => return Err(claim_err("crit", "is not a non-empty array of strings")),
-    };
-    let string = |name: &str, v: Option<Value>| match v {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(claim_err(name, "is not a string")),
     };
     Ok(Header {
         alg,

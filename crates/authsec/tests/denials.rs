@@ -714,3 +714,67 @@ fn denials_never_echo_the_token() {
         }
     }
 }
+
+// ---- cross-check with jsonwebtoken ----
+
+#[test]
+fn every_supported_algorithm_validates_and_agrees_with_jsonwebtoken() {
+    use jsonwebtoken::{Algorithm as J, DecodingKey, Validation};
+    let keys = [
+        (TestKey::rsa("rs256", "RS256"), J::RS256),
+        (TestKey::rsa("rs384", "RS384"), J::RS384),
+        (TestKey::rsa("rs512", "RS512"), J::RS512),
+        (TestKey::rsa("ps256", "PS256"), J::PS256),
+        (TestKey::rsa("ps384", "PS384"), J::PS384),
+        (TestKey::rsa("ps512", "PS512"), J::PS512),
+        (TestKey::es256("es256"), J::ES256),
+        (TestKey::es384("es384"), J::ES384),
+        (TestKey::ed25519("eddsa"), J::EdDSA),
+    ];
+    let refs: Vec<&TestKey> = keys.iter().map(|(k, _)| k).collect();
+    let v = validator(
+        authsec::Config::builder(ISSUER, RESOURCE).build().unwrap(),
+        &refs,
+    );
+    for (key, alg) in &keys {
+        let jwk = key.jwk();
+        let s = |m: &str| jwk[m].as_str().unwrap().to_owned();
+        let decoding = match key.alg {
+            "ES256" | "ES384" => DecodingKey::from_ec_components(&s("x"), &s("y")).unwrap(),
+            "EdDSA" => DecodingKey::from_ed_components(&s("x")).unwrap(),
+            _ => DecodingKey::from_rsa_components(&s("n"), &s("e")).unwrap(),
+        };
+        let mut validation = Validation::new(*alg);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[RESOURCE]);
+        let token = key.token(&authsec_testkit::claims(ISSUER, RESOURCE, "notes:read"));
+        let ours = now_or_never(v.validate(&token)).unwrap();
+        let theirs = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            &token,
+            &decoding,
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(ours.claim("sub"), theirs.claims.get("sub"), "{}", key.alg);
+        assert_eq!(
+            ours.expires_at(),
+            theirs.claims["exp"].as_i64(),
+            "{}",
+            key.alg
+        );
+        // A flipped signature bit: both refuse.
+        let mut forged = token.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            now_or_never(v.validate(&forged)),
+            Err(AuthError::BadSignature),
+            "{}",
+            key.alg
+        );
+        assert!(
+            jsonwebtoken::decode::<serde_json::Value>(&forged, &decoding, &validation).is_err()
+        );
+    }
+}
