@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use authsec::{Config, Validator};
-use notes_server::{protected_app, unprotected_app, Transport, MCP_PATH};
+use notes_server::{protected_app, serve, start_layer, unprotected_app, Transport, MCP_PATH};
 use tracing_subscriber::EnvFilter;
 
 struct Args {
@@ -95,7 +95,15 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        protected_app(validator, args.transport)
+        // Publishes the tool manifest and fetches the console's policy when configured.
+        let layer = match start_layer(validator).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("notes-server: cannot start: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        protected_app(layer, args.transport)
     };
 
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
@@ -109,10 +117,7 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    match serve(listener, app, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("notes-server: {e}");
