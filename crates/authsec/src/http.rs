@@ -207,7 +207,7 @@ async fn publish_at_startup(config: &Config, tools: &[ManifestTool]) {
             added = ?outcome.added,
             updated = ?outcome.updated,
             unchanged = outcome.unchanged,
-            "tool manifest published; new tools stay denied until mapped in the console"
+            "tool manifest published (a tool the console has no mapping for is denied until an admin maps it)"
         ),
         Err(e) => {
             tracing::warn!(target: "authsec::policy", error = %e, "tool manifest not published")
