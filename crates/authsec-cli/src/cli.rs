@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Diagnose OAuth bearer tokens for MCP servers, explain denials, probe servers.
+/// Diagnose OAuth bearer tokens for MCP servers, explain denials, probe servers, run the console.
 #[derive(Debug, Parser)]
 #[command(
     name = "authsec",
     version,
     args_override_self = true,
-    about = "Diagnose OAuth bearer tokens for MCP servers, explain denials, probe servers.",
+    about = "Diagnose OAuth bearer tokens for MCP servers, explain denials, probe servers, run the console.",
     after_help = TOP_EXAMPLES
 )]
 pub struct Cli {
@@ -21,10 +21,12 @@ pub struct Cli {
 
 const TOP_EXAMPLES: &str = "\
 Examples:
+  authsec demo
   authsec decode - < token.txt
   authsec diagnose --config authsec.toml --tool add_note - < token.txt
   curl -si https://mcp.example.com/mcp | authsec explain
   authsec probe https://mcp.example.com/mcp
+  authsec console --database-url postgres://user:pass@db/authsec
 
 Tokens are secrets: pass `-` and pipe them on stdin (an argument is visible in shell history
 and `ps`). authsec never prints a token, only its fingerprint (first 8 bytes of SHA-256).";
@@ -44,6 +46,63 @@ pub enum Command {
     /// Check a live MCP server's authorization against the specs (exit 1 on a MUST failure).
     #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
+    /// Run the console: policy store, admin API, SDK policy endpoints, token service.
+    #[command(after_help = CONSOLE_EXAMPLES)]
+    Console(ConsoleArgs),
+    /// Start a console and the notes MCP server it protects; print commands to try.
+    #[command(after_help = DEMO_EXAMPLES)]
+    Demo(DemoArgs),
+}
+
+const CONSOLE_EXAMPLES: &str = "\
+The admin token is created at first start and printed once on stderr (stored only hashed), unless
+AUTHSEC_CONSOLE_ADMIN_TOKEN (16+ characters) is set. Ctrl-C (or SIGTERM) stops it gracefully.
+
+Examples:
+  authsec console
+  authsec console --listen 0.0.0.0:7410 --public-url https://console.example.com
+  authsec console --database-url postgres://user:pass@db/authsec
+  authsec console --reset-admin-token";
+
+/// `authsec console`.
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// A SQLite file (created if missing) or a postgres:// URL (several consoles may share it).
+    #[arg(long, value_name = "URL|FILE", default_value = "authsec-console.db")]
+    pub database_url: String,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7410")]
+    pub listen: std::net::SocketAddr,
+    /// The URL clients reach the console at: the token issuer and the base of every URL it
+    /// advertises (default: http://<listen address>).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Replace the stored admin token with a new one, print it once, and exit.
+    #[arg(long)]
+    pub reset_admin_token: bool,
+}
+
+const DEMO_EXAMPLES: &str = "\
+Starts, on loopback: the console (SQLite in a temporary directory, deleted on exit) with a demo
+resource server, its scopes and tool mappings, and an agent client allowed notes:read and
+notes:write; and the notes MCP server protected by authsec with the console's policy
+(remote_required) and the console's tokens. Then prints copy-paste commands: get a token, an
+allowed call (200), a forbidden tool (403), no token (401), and authsec diagnose on the token.
+Ctrl-C stops everything.
+
+Examples:
+  authsec demo
+  authsec demo --console-port 0 --mcp-port 0     # any free ports";
+
+/// `authsec demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The console's port on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 7410)]
+    pub console_port: u16,
+    /// The notes MCP server's port on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub mcp_port: u16,
 }
 
 const DECODE_EXAMPLES: &str = "\

@@ -1,4 +1,5 @@
-//! `authsec`: diagnose a token, decode it, explain a denial, probe a live MCP server.
+//! `authsec`: diagnose a token, decode it, explain a denial, probe a live MCP server, run the
+//! console, run the demo.
 //!
 //! The binary is thin: the checks live in the `authsec` library (`authsec::diagnose`,
 //! `authsec::explain`), so the CLI, the SDK and the tests all run the same code.
@@ -6,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod console_cmd;
 mod decode;
+mod demo_cmd;
 mod diagnose_cmd;
 mod explain_cmd;
 mod input;
@@ -25,6 +28,8 @@ fn main() -> ExitCode {
         cli::Command::Diagnose(a) => diagnose_cmd::run(&a, &style),
         cli::Command::Explain(a) => explain_cmd::run(&a, &style),
         cli::Command::Probe(a) => probe::run(&a, &style),
+        cli::Command::Console(a) => console_cmd::run(a),
+        cli::Command::Demo(a) => demo_cmd::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -205,6 +205,15 @@ pub struct IntrospectionConfig {
     pub require_audience: bool,
 }
 
+/// A client id and secret (the resource server's credentials at the console).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// The client id; at an authsec console, the resource server id.
+    pub client_id: String,
+    /// The secret (never shown by `Debug`).
+    pub client_secret: Secret,
+}
+
 /// A validated authsec configuration. Build it with [`Config::builder`], [`Config::from_env`]
 /// or [`Config::from_toml_str`]; all of them run the same validation.
 #[derive(Debug, Clone)]
@@ -240,6 +249,18 @@ pub struct Config {
     pub publish_manifest: bool,
     /// Console base URL (defaults to the authorization server).
     pub console_url: Option<String>,
+    /// The resource server's credentials for the console's SDK endpoints (policy and manifest):
+    /// `AUTHSEC_INTROSPECTION_CLIENT_ID` / `_SECRET`, with or without an introspection URL.
+    pub console_credentials: Option<ClientCredentials>,
+    /// How long a console policy is used before it is refreshed (default 30 s).
+    pub policy_cache_ttl: Duration,
+    /// How long past its TTL a console policy is still used while refreshes fail (default
+    /// 120 s); beyond it `remote_required` answers 503 `policy_unavailable` and
+    /// `remote_with_local_fallback` uses the local map.
+    pub policy_max_stale: Duration,
+    /// Hold a wait-for-change request (`?wait_for_generation=N`) open to the console so a
+    /// policy change arrives at once (default on); off, changes arrive within the TTL.
+    pub policy_wait_for_change: bool,
     /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds (default 60).
     pub clock_skew_secs: i64,
     /// Accepted `typ` header values.
@@ -353,6 +374,12 @@ pub struct RawConfig {
     pub publish_manifest: Option<bool>,
     /// See [`Config::console_url`].
     pub console_url: Option<String>,
+    /// See [`Config::policy_cache_ttl`], in seconds.
+    pub policy_cache_ttl_secs: Option<u64>,
+    /// See [`Config::policy_max_stale`], in seconds.
+    pub policy_max_stale_secs: Option<u64>,
+    /// See [`Config::policy_wait_for_change`].
+    pub policy_wait_for_change: Option<bool>,
     /// See [`Config::clock_skew_secs`].
     pub clock_skew_secs: Option<i64>,
     /// `lenient` | `rfc9068`.
@@ -523,6 +550,9 @@ impl RawConfig {
             validation_mode: var("VALIDATION_MODE"),
             publish_manifest,
             console_url: var("CONSOLE_URL"),
+            policy_cache_ttl_secs: parse_num("policy_cache_ttl_secs", "POLICY_CACHE_TTL_SECS")?,
+            policy_max_stale_secs: parse_num("policy_max_stale_secs", "POLICY_MAX_STALE_SECS")?,
+            policy_wait_for_change: flag("policy_wait_for_change", "POLICY_WAIT_FOR_CHANGE")?,
             clock_skew_secs: skew.map(|s| s as i64),
             typ_policy: var("TYP_POLICY"),
             legacy_client_id_audiences: list("LEGACY_CLIENT_ID_AUDIENCES"),
@@ -599,6 +629,9 @@ impl RawConfig {
             validation_mode,
             publish_manifest,
             console_url,
+            policy_cache_ttl_secs,
+            policy_max_stale_secs,
+            policy_wait_for_change,
             clock_skew_secs,
             typ_policy,
             legacy_client_id_audiences,
@@ -774,16 +807,43 @@ impl RawConfig {
         if let Some(c) = &console_url {
             parse_endpoint("console_url", c)?;
         }
-        if matches!(
+        let remote = matches!(
             policy_mode,
             PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
-        ) && self.resource_server_id.is_none()
-        {
+        );
+        if remote && self.resource_server_id.is_none() {
             return Err(err(
                 "resource_server_id",
                 None,
                 "is required for remote policy modes",
                 "set the console id of this resource server, e.g. rs-525da3b4",
+            ));
+        }
+        let console_credentials = match (
+            self.introspection_client_id.clone(),
+            self.introspection_client_secret.clone(),
+        ) {
+            (Some(client_id), Some(client_secret)) => Some(ClientCredentials {
+                client_id,
+                client_secret,
+            }),
+            _ => None,
+        };
+        if remote && console_credentials.is_none() {
+            return Err(err(
+                "introspection_client_id",
+                None,
+                "and introspection_client_secret are required for remote policy modes",
+                "set the resource server's credentials from the console (its client id is the resource server id); the console authenticates the policy and manifest requests with them",
+            ));
+        }
+        let policy_cache_ttl_secs = self.policy_cache_ttl_secs.unwrap_or(30);
+        if policy_cache_ttl_secs == 0 {
+            return Err(err(
+                "policy_cache_ttl_secs",
+                Some("0"),
+                "must be at least 1",
+                "leave the default (30)",
             ));
         }
 
@@ -803,6 +863,10 @@ impl RawConfig {
             validation_mode,
             publish_manifest: self.publish_manifest.unwrap_or(false),
             console_url,
+            console_credentials,
+            policy_cache_ttl: Duration::from_secs(policy_cache_ttl_secs),
+            policy_max_stale: Duration::from_secs(self.policy_max_stale_secs.unwrap_or(120)),
+            policy_wait_for_change: self.policy_wait_for_change.unwrap_or(true),
             clock_skew_secs,
             typ_policy: parse_keyword("typ_policy", self.typ_policy.as_deref())?,
             legacy_client_id_audiences: self.legacy_client_id_audiences.unwrap_or_default(),
@@ -1034,6 +1098,33 @@ impl ConfigBuilder {
     /// Console base URL.
     pub fn console_url(mut self, url: impl Into<String>) -> Self {
         self.0.console_url = Some(url.into());
+        self
+    }
+    /// The resource server's credentials at the console (the same variables as the
+    /// introspection client: `AUTHSEC_INTROSPECTION_CLIENT_ID` / `_SECRET`), for the policy and
+    /// manifest endpoints when introspection is not configured.
+    pub fn console_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.0.introspection_client_id = Some(client_id.into());
+        self.0.introspection_client_secret = Some(Secret::new(client_secret));
+        self
+    }
+    /// How long a console policy is used before it is refreshed (whole seconds, at least 1).
+    pub fn policy_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.0.policy_cache_ttl_secs = Some(ttl.as_secs());
+        self
+    }
+    /// How long past its TTL a console policy is still used while refreshes fail.
+    pub fn policy_max_stale(mut self, d: Duration) -> Self {
+        self.0.policy_max_stale_secs = Some(d.as_secs());
+        self
+    }
+    /// Whether to hold a wait-for-change request open to the console (default on).
+    pub fn policy_wait_for_change(mut self, on: bool) -> Self {
+        self.0.policy_wait_for_change = Some(on);
         self
     }
     /// Clock skew leeway in seconds.
@@ -1280,6 +1371,48 @@ mod tests {
         assert_eq!(e.env, "AUTHSEC_IN_BAND_DENIALS");
         let e = with(&[("AUTHSEC_MAX_BODY_BYTES", "10")]).unwrap_err();
         assert_eq!(e.field, "max_body_bytes");
+    }
+
+    #[test]
+    fn remote_policy_settings_are_read_from_env_and_need_credentials() {
+        let base = [
+            ("AUTHSEC_ISSUER", "https://a.example"),
+            ("AUTHSEC_RESOURCE_URI", "https://r.example/mcp"),
+            ("AUTHSEC_POLICY_MODE", "remote_required"),
+            ("AUTHSEC_RESOURCE_SERVER_ID", "rs-525da3b4"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_vars("AUTHSEC_", vars(&v))
+        };
+        let e = with(&[]).unwrap_err();
+        assert_eq!(e.env, "AUTHSEC_INTROSPECTION_CLIENT_ID");
+        let creds = [
+            ("AUTHSEC_INTROSPECTION_CLIENT_ID", "rs-525da3b4"),
+            ("AUTHSEC_INTROSPECTION_CLIENT_SECRET", "s3cret"),
+        ];
+        let c = with(&creds).unwrap();
+        assert_eq!(c.policy_cache_ttl, Duration::from_secs(30));
+        assert_eq!(c.policy_max_stale, Duration::from_secs(120));
+        assert!(c.policy_wait_for_change);
+        assert!(c.introspection.is_none());
+        let cc = c.console_credentials.unwrap();
+        assert_eq!(cc.client_id, "rs-525da3b4");
+        assert_eq!(cc.client_secret.expose(), "s3cret");
+        let mut extra = creds.to_vec();
+        extra.extend_from_slice(&[
+            ("AUTHSEC_POLICY_CACHE_TTL_SECS", "2"),
+            ("AUTHSEC_POLICY_MAX_STALE_SECS", "5"),
+            ("AUTHSEC_POLICY_WAIT_FOR_CHANGE", "false"),
+        ]);
+        let c = with(&extra).unwrap();
+        assert_eq!(c.policy_cache_ttl, Duration::from_secs(2));
+        assert_eq!(c.policy_max_stale, Duration::from_secs(5));
+        assert!(!c.policy_wait_for_change);
+        let mut zero = creds.to_vec();
+        zero.push(("AUTHSEC_POLICY_CACHE_TTL_SECS", "0"));
+        assert_eq!(with(&zero).unwrap_err().field, "policy_cache_ttl_secs");
     }
 
     #[test]

@@ -14,13 +14,18 @@
 //!    with the body (400 `mcp_name_mismatch`);
 //! 4. refuses an `Mcp-Session-Id` created for another principal (403
 //!    `session_principal_mismatch`);
-//! 5. decides every `tools/call` with [`policy::decide`]; one denied call denies a batch whole
-//!    (403 `insufficient_scope` / `tool_unmapped`, naming the tool);
+//! 5. decides every `tools/call` with the policy in force ([`PolicyView`]: the local map, or
+//!    the console's policy in the remote modes); one denied call denies a batch whole
+//!    (403 `insufficient_scope` / `tool_unmapped` / `policy_incomplete`, naming the tool;
+//!    503 `policy_unavailable` without a usable policy in `remote_required`);
 //! 6. inserts the [`Principal`] into the request extensions and calls the inner service;
 //! 7. filters `tools/list` results (JSON and SSE) to the tools the principal may call, and binds
 //!    a newly issued `Mcp-Session-Id` to the principal.
 //!
 //! Exactly one `authsec::decision` event is emitted per request.
+//!
+//! In the remote policy modes, start the layer with [`AuthSecLayer::start`]: it publishes the
+//! tool manifest (when configured) and fetches the console's policy before the server serves.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,7 +57,8 @@ use crate::decision::{self, DecisionRecord};
 use crate::error::{AuthError, InvalidRequest};
 use crate::mcp::{self, Inspection, ListMatch, SseToolsFilter};
 use crate::metadata;
-use crate::policy::{self, ToolRule};
+use crate::policy::remote::{ManifestTool, RemotePolicy, RemotePolicyError};
+use crate::policy::{ConsolePolicy, PolicyView, ToolRule};
 use crate::principal::Principal;
 use crate::token::{self, Fingerprint};
 use crate::validate::Validator;
@@ -72,6 +78,19 @@ const MAX_SESSION_ID_BYTES: usize = 256;
 struct Shared {
     validator: Validator,
     sessions: SessionBindings,
+    remote: Option<RemotePolicy>,
+}
+
+/// What the remote policy client holds for one request (`None` without one).
+type ConsoleState = Option<Result<Arc<ConsolePolicy>, String>>;
+
+impl Shared {
+    async fn console_state(&self) -> ConsoleState {
+        match &self.remote {
+            Some(remote) => Some(remote.current().await),
+            None => None,
+        }
+    }
 }
 
 /// The tower layer protecting an MCP Streamable HTTP endpoint. Cheap to clone; every clone
@@ -95,8 +114,39 @@ impl AuthSecLayer {
         Self::with_session_capacity(validator, DEFAULT_SESSION_CAPACITY)
     }
 
+    /// Starts a layer for `validator`'s configuration: publishes `tools` as the manifest when
+    /// `publish_manifest` is on (a failure is logged, never fatal), then, in the remote policy
+    /// modes, fetches the console's policy ([`RemotePolicy::start`]; in `remote_required` a
+    /// failed first fetch is the error returned). `tools` may be empty when no manifest is
+    /// published.
+    pub async fn start(
+        validator: Validator,
+        tools: &[ManifestTool],
+    ) -> Result<Self, RemotePolicyError> {
+        let config = validator.config();
+        if config.publish_manifest {
+            publish_at_startup(config, tools).await;
+        }
+        let remote = match config.policy_mode {
+            PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => {
+                Some(RemotePolicy::start(config).await?)
+            }
+            PolicyMode::LocalOnly | PolicyMode::Open => None,
+        };
+        Ok(Self::build(validator, DEFAULT_SESSION_CAPACITY, remote))
+    }
+
+    /// A layer deciding with the console's policy held by `remote` (in the remote modes).
+    pub fn with_remote_policy(validator: Validator, remote: RemotePolicy) -> Self {
+        Self::build(validator, DEFAULT_SESSION_CAPACITY, Some(remote))
+    }
+
     /// A layer that keeps at most `capacity` session bindings (least recently used go first).
     pub fn with_session_capacity(validator: Validator, capacity: usize) -> Self {
+        Self::build(validator, capacity, None)
+    }
+
+    fn build(validator: Validator, capacity: usize, remote: Option<RemotePolicy>) -> Self {
         if validator.config().policy_mode == PolicyMode::Open {
             tracing::warn!(
                 target: "authsec::config",
@@ -107,6 +157,7 @@ impl AuthSecLayer {
             shared: Arc::new(Shared {
                 validator,
                 sessions: SessionBindings::new(capacity),
+                remote,
             }),
         }
     }
@@ -119,6 +170,48 @@ impl AuthSecLayer {
     /// The configuration.
     pub fn config(&self) -> &Config {
         self.shared.validator.config()
+    }
+
+    /// The remote policy client, in the remote modes when started with [`AuthSecLayer::start`]
+    /// or [`AuthSecLayer::with_remote_policy`].
+    pub fn remote_policy(&self) -> Option<&RemotePolicy> {
+        self.shared.remote.as_ref()
+    }
+
+    /// `scopes_supported` now: configured, else from the policy in force (the console's in
+    /// the remote modes). The protected resource metadata serves this.
+    pub async fn scopes_supported(&self) -> Vec<String> {
+        let console = self.shared.console_state().await;
+        PolicyView::select(self.config(), console.as_ref()).scopes_supported(self.config())
+    }
+}
+
+/// Publishes the manifest at start-up; failures are logged (the policy, not the manifest,
+/// decides what is allowed).
+async fn publish_at_startup(config: &Config, tools: &[ManifestTool]) {
+    let client = match crate::policy::remote::ConsoleClient::new(config) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(target: "authsec::policy", error = %e, "publish_manifest is on but the manifest cannot be sent");
+            return;
+        }
+    };
+    if tools.is_empty() {
+        tracing::warn!(target: "authsec::policy", "publish_manifest is on but no tools were given; nothing published");
+        return;
+    }
+    match client.publish_manifest(tools).await {
+        Ok(outcome) => tracing::info!(
+            target: "authsec::policy",
+            generation = outcome.generation,
+            added = ?outcome.added,
+            updated = ?outcome.updated,
+            unchanged = outcome.unchanged,
+            "tool manifest published (a tool the console has no mapping for is denied until an admin maps it)"
+        ),
+        Err(e) => {
+            tracing::warn!(target: "authsec::policy", error = %e, "tool manifest not published")
+        }
     }
 }
 
@@ -189,6 +282,7 @@ where
 /// Everything known about one request while it is decided; renders and logs the outcome.
 struct Attempt<'a> {
     shared: &'a Shared,
+    policy: PolicyView<'a>,
     started: Instant,
     http_method: Method,
     inspection: Option<Result<Inspection, AuthError>>,
@@ -209,13 +303,16 @@ impl Attempt<'_> {
     fn challenge_context(&self) -> ChallengeContext {
         let config = self.config();
         let mut ctx = ChallengeContext::for_request(config, None);
+        if config.base_scopes.is_empty() {
+            ctx.scope = self.policy.scopes_supported(config);
+        }
         let mut scoped: Vec<String> = Vec::new();
         for tool in self
             .inspected()
             .into_iter()
             .flat_map(Inspection::tool_calls)
         {
-            if let Some(rule @ ToolRule::Scoped { .. }) = config.tool_policy.get(tool) {
+            if let Some(rule @ ToolRule::Scoped { .. }) = self.policy.rule(tool) {
                 for s in challenge::scope_for_401(config, Some(rule)) {
                     if !scoped.contains(&s) {
                         scoped.push(s);
@@ -238,7 +335,7 @@ impl Attempt<'_> {
         };
         let tool = denied_tool.or_else(|| self.inspected().and_then(|i| i.tool_calls().next()));
         let required = tool
-            .and_then(|t| self.config().tool_policy.get(t))
+            .and_then(|t| self.policy.rule(t))
             .map(ToolRule::scopes)
             .unwrap_or_default();
         let method = match self.inspected() {
@@ -338,9 +435,12 @@ where
 {
     let (mut parts, body) = req.into_parts();
     let config = shared.validator.config();
+    let started = Instant::now();
+    let console = shared.console_state().await;
     let mut attempt = Attempt {
         shared: &shared,
-        started: Instant::now(),
+        policy: PolicyView::select(config, console.as_ref()),
+        started,
         http_method: parts.method.clone(),
         inspection: None,
         fingerprint: None,
@@ -404,8 +504,7 @@ where
 
     if let (Some(principal), Some(inspection)) = (&principal, attempt.inspected()) {
         for tool in inspection.tool_calls() {
-            if let Err(e) = policy::decide(&config.tool_policy, config.policy_mode, principal, tool)
-            {
+            if let Err(e) = attempt.policy.decide(principal.scopes(), tool) {
                 return Ok(attempt.deny(e));
             }
         }
@@ -413,7 +512,7 @@ where
 
     attempt.emit(Ok(()));
     let list_match = match (&principal, attempt.inspected()) {
-        _ if !config.filter_tools_list || config.policy_mode == PolicyMode::Open => None,
+        _ if !config.filter_tools_list || attempt.policy.is_open() => None,
         (None, _) => None,
         (Some(_), Some(inspection)) => {
             let ids = inspection.tools_list_ids();
@@ -448,8 +547,9 @@ where
     let allow = {
         let shared = shared.clone();
         move |tool: &str| {
-            let c = shared.validator.config();
-            policy::decide(&c.tool_policy, c.policy_mode, &principal, tool).is_ok()
+            PolicyView::select(shared.validator.config(), console.as_ref())
+                .decide(principal.scopes(), tool)
+                .is_ok()
         }
     };
     let media = rparts
@@ -781,12 +881,17 @@ where
         );
     }
     let prm_path = metadata::well_known_path(&config.resource_uri);
-    let scopes = config.scopes_supported();
-    let config = Arc::new(config);
-    let metadata_route = axum::routing::get(move || {
-        let response = metadata::response::<axum::body::Body>(&config, &scopes);
-        async move { response }
-    });
+    let metadata_route = {
+        let layer = layer.clone();
+        // `scopes_supported` follows the policy in force (the console's, live).
+        axum::routing::get(move || {
+            let layer = layer.clone();
+            async move {
+                let scopes = layer.scopes_supported().await;
+                metadata::response::<axum::body::Body>(layer.config(), &scopes)
+            }
+        })
+    };
     router
         .route(&prm_path, metadata_route)
         .route_service(path, tower_layer::Layer::layer(&layer, service))

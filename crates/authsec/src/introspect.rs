@@ -355,7 +355,7 @@ fn secs(d: Duration) -> i64 {
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1), marked sensitive.
-fn basic_authorization(client_id: &str, secret: &str) -> http::HeaderValue {
+pub(crate) fn basic_authorization(client_id: &str, secret: &str) -> http::HeaderValue {
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let credentials = STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)));
     // Base64 output is always a valid header value.
@@ -365,7 +365,7 @@ fn basic_authorization(client_id: &str, secret: &str) -> http::HeaderValue {
     value
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -3,12 +3,19 @@
 //! Every tool is in one of three states: absent from the map (denied: `tool_unmapped`),
 //! public (`[]`), or scoped (any one of, or all of, a list of scopes). Scopes are compared
 //! byte for byte — never case-folded or normalised.
+//!
+//! Where the rules come from is the policy mode: the local map ([`ToolPolicy`], from
+//! `AUTHSEC_TOOL_SCOPES_JSON`), or the console's policy ([`ConsolePolicy`], kept fresh by
+//! [`remote::RemotePolicy`]). [`PolicyView::select`] picks one per request and
+//! [`PolicyView::decide`] decides with it.
+
+pub mod remote;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::PolicyMode;
+use crate::config::{Config, PolicyMode};
 use crate::error::{AuthError, ScopeMatch};
 use crate::principal::Principal;
 
@@ -181,6 +188,125 @@ impl ToolPolicy {
     }
 }
 
+/// The console's policy for this resource server, checked and ready to decide with (the
+/// `GET …/sdk-policy` document after [`remote::SdkPolicyDocument::into_policy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsolePolicy {
+    /// The console's generation number (bumped on every change).
+    pub generation: i64,
+    /// `ready`, `needs_setup` or `disabled`, as the console says.
+    pub state: Option<String>,
+    /// `None` when the policy is complete; otherwise the console's reason (e.g.
+    /// `rs_needs_setup`), and every tool is denied.
+    pub incomplete: Option<String>,
+    /// The mapped and public tools; any other tool is unmapped.
+    pub tools: ToolPolicy,
+    /// The resource server's scopes.
+    pub scopes_supported: Vec<String>,
+}
+
+/// The rules one request is decided with.
+#[derive(Debug, Clone, Copy)]
+pub enum PolicyView<'a> {
+    /// The local map: `local_only`, `open`, or `remote_with_local_fallback` while no usable
+    /// console policy is held.
+    Local {
+        /// The map.
+        tools: &'a ToolPolicy,
+        /// `LocalOnly` or `Open`.
+        mode: PolicyMode,
+    },
+    /// The console's policy.
+    Console(&'a ConsolePolicy),
+    /// `remote_required` without a usable console policy: every tool is denied with 503
+    /// `policy_unavailable`; the text says why.
+    Unavailable(&'a str),
+}
+
+impl<'a> PolicyView<'a> {
+    /// Picks the rules for `config.policy_mode`. `console` is what the remote policy client
+    /// holds: `None` without a client, `Some(Err(why))` when it has nothing usable (never
+    /// loaded, or past its maximum staleness).
+    ///
+    /// | mode | console policy usable | not usable |
+    /// |---|---|---|
+    /// | `local_only` / `open` | local map | local map |
+    /// | `remote_required` | console | unavailable (503) |
+    /// | `remote_with_local_fallback` | console | local map |
+    pub fn select(
+        config: &'a Config,
+        console: Option<&'a Result<std::sync::Arc<ConsolePolicy>, String>>,
+    ) -> Self {
+        let local = |mode| PolicyView::Local {
+            tools: &config.tool_policy,
+            mode,
+        };
+        match (config.policy_mode, console) {
+            (mode @ (PolicyMode::LocalOnly | PolicyMode::Open), _) => local(mode),
+            (_, Some(Ok(policy))) => PolicyView::Console(policy),
+            (PolicyMode::RemoteWithLocalFallback, _) => local(PolicyMode::LocalOnly),
+            (PolicyMode::RemoteRequired, Some(Err(why))) => PolicyView::Unavailable(why),
+            (PolicyMode::RemoteRequired, None) => PolicyView::Unavailable(
+                "remote_required: no console policy client is running (start the layer with AuthSecLayer::start)",
+            ),
+        }
+    }
+
+    /// Decides whether a principal holding `granted` may call `tool`: the local map's rule
+    /// ([`decide_scopes`]); or, from the console, [`AuthError::PolicyIncomplete`] when the
+    /// policy is incomplete, else the console's rule exactly as a local one; or
+    /// [`AuthError::PolicyUnavailable`].
+    pub fn decide(&self, granted: &[String], tool: &str) -> Result<(), AuthError> {
+        match self {
+            PolicyView::Local { tools, mode } => decide_scopes(tools, *mode, granted, tool),
+            PolicyView::Console(policy) => match &policy.incomplete {
+                Some(reason) => Err(AuthError::PolicyIncomplete {
+                    tool: tool.into(),
+                    reason: reason.clone(),
+                }),
+                None => decide_scopes(&policy.tools, PolicyMode::LocalOnly, granted, tool),
+            },
+            PolicyView::Unavailable(why) => Err(AuthError::PolicyUnavailable {
+                detail: (*why).to_owned(),
+            }),
+        }
+    }
+
+    /// The rule for `tool`, if the rules in force map it.
+    pub fn rule(&self, tool: &str) -> Option<&'a ToolRule> {
+        match self {
+            PolicyView::Local { tools, .. } => tools.get(tool),
+            PolicyView::Console(policy) => policy.tools.get(tool),
+            PolicyView::Unavailable(_) => None,
+        }
+    }
+
+    /// True when per-tool checks are off (`open`).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            PolicyView::Local {
+                mode: PolicyMode::Open,
+                ..
+            }
+        )
+    }
+
+    /// `scopes_supported` for the resource metadata and 401 challenges: the configured
+    /// `AUTHSEC_SUPPORTED_SCOPES` when set; otherwise the console's scopes (falling back to
+    /// every scope its tools name) or every scope in the local map.
+    pub fn scopes_supported(&self, config: &Config) -> Vec<String> {
+        match self {
+            _ if !config.supported_scopes.is_empty() => config.supported_scopes.clone(),
+            PolicyView::Console(policy) if !policy.scopes_supported.is_empty() => {
+                policy.scopes_supported.clone()
+            }
+            PolicyView::Console(policy) => policy.tools.all_scopes(),
+            _ => config.scopes_supported(),
+        }
+    }
+}
+
 /// Decides whether `principal` may call `tool`.
 ///
 /// * `open`: any valid token may call any tool (the mode is loudly logged at start-up).
@@ -323,6 +449,97 @@ mod tests {
         assert_eq!(
             decide_scopes(&p, PolicyMode::LocalOnly, &s(&["n:admin"]), "add"),
             Ok(())
+        );
+    }
+
+    fn console(incomplete: Option<&str>) -> std::sync::Arc<ConsolePolicy> {
+        std::sync::Arc::new(ConsolePolicy {
+            generation: 3,
+            state: Some("ready".into()),
+            incomplete: incomplete.map(str::to_owned),
+            tools: ToolPolicy::from_json(r#"{"add":["n:admin"],"time":[]}"#).unwrap(),
+            scopes_supported: s(&["n:admin", "n:read"]),
+        })
+    }
+
+    fn config(mode: PolicyMode) -> Config {
+        let mut b = Config::builder("https://as.example", "https://r.example/mcp")
+            .tool_scopes_json(r#"{"add":["n:write"]}"#)
+            .policy_mode(mode);
+        if matches!(
+            mode,
+            PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
+        ) {
+            b = b
+                .resource_server_id("rs-525da3b4")
+                .console_credentials("rs-525da3b4", "secret");
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn the_console_policy_decides_in_the_remote_modes() {
+        let held = Ok(console(None));
+        for mode in [
+            PolicyMode::RemoteRequired,
+            PolicyMode::RemoteWithLocalFallback,
+        ] {
+            let c = config(mode);
+            let view = PolicyView::select(&c, Some(&held));
+            assert_eq!(view.decide(&s(&["n:admin"]), "add"), Ok(()));
+            assert!(matches!(
+                view.decide(&s(&["n:write"]), "add"),
+                Err(AuthError::InsufficientScope { .. })
+            ));
+            assert_eq!(view.scopes_supported(&c), s(&["n:admin", "n:read"]));
+        }
+        // The local modes ignore a console policy.
+        let c = config(PolicyMode::LocalOnly);
+        let view = PolicyView::select(&c, Some(&held));
+        assert_eq!(view.decide(&s(&["n:write"]), "add"), Ok(()));
+        assert_eq!(view.scopes_supported(&c), s(&["n:write"]));
+    }
+
+    #[test]
+    fn an_incomplete_console_policy_denies_every_tool_with_its_reason() {
+        let held = Ok(console(Some("rs_needs_setup")));
+        let c = config(PolicyMode::RemoteRequired);
+        let view = PolicyView::select(&c, Some(&held));
+        for tool in ["add", "time", "unknown"] {
+            assert_eq!(
+                view.decide(&s(&["n:admin"]), tool),
+                Err(AuthError::PolicyIncomplete {
+                    tool: tool.into(),
+                    reason: "rs_needs_setup".into()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_usable_console_policy_required_fails_closed_and_fallback_uses_the_local_map() {
+        let gone: Result<std::sync::Arc<ConsolePolicy>, String> = Err("console down".into());
+        let c = config(PolicyMode::RemoteRequired);
+        assert_eq!(
+            PolicyView::select(&c, Some(&gone)).decide(&s(&["n:write"]), "add"),
+            Err(AuthError::PolicyUnavailable {
+                detail: "console down".into()
+            })
+        );
+        assert!(matches!(
+            PolicyView::select(&c, None).decide(&s(&["n:write"]), "add"),
+            Err(AuthError::PolicyUnavailable { .. })
+        ));
+        let c = config(PolicyMode::RemoteWithLocalFallback);
+        assert_eq!(
+            PolicyView::select(&c, Some(&gone)).decide(&s(&["n:write"]), "add"),
+            Ok(())
+        );
+        assert_eq!(
+            PolicyView::select(&c, None).decide(&s(&["n:admin"]), "time"),
+            Err(AuthError::ToolUnmapped {
+                tool: "time".into()
+            })
         );
     }
 

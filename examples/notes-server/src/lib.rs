@@ -9,14 +9,18 @@
 //! | `whoami` | nothing (public): returns the caller's subject |
 //!
 //! The binary (`src/main.rs`) is configured only through `AUTHSEC_*` variables and
-//! `--listen`; the tool → scope map comes from `AUTHSEC_TOOL_SCOPES_JSON`. The tests drive
-//! [`protected_app`] over real HTTP.
+//! `--listen`; the tool → scope map comes from `AUTHSEC_TOOL_SCOPES_JSON`, or from the console
+//! in the remote policy modes ([`start_layer`] publishes [`manifest`] and fetches the policy).
+//! The tests drive [`protected_app`] over real HTTP; `authsec demo` runs it in-process.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authsec::http::mount_mcp;
 use authsec::http::rmcp_support::principal_from_context;
+use authsec::http::{mount_mcp, AuthSecLayer};
+use authsec::policy::remote::{ManifestTool, RemotePolicyError};
+use authsec::policy::ToolPolicy;
 use authsec::{Principal, Validator};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -213,11 +217,49 @@ pub fn allowed_hosts(resource_uri: Option<&str>) -> Vec<String> {
     hosts
 }
 
+/// The tool manifest (what `tools/list` shows, from rmcp's tool router), each tool
+/// suggesting the scopes `suggestions` gives it.
+pub fn manifest(suggestions: &ToolPolicy) -> Vec<ManifestTool> {
+    let tools: Vec<serde_json::Value> = NotesServer::tool_router()
+        .list_all()
+        .iter()
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .collect();
+    ManifestTool::from_mcp_tools(&tools, suggestions)
+}
+
+/// The authsec layer for `validator`'s configuration: publishes [`manifest`] (suggesting the
+/// local map's scopes) when `publish_manifest` is on, and fetches the console's policy in the
+/// remote modes ([`AuthSecLayer::start`]).
+pub async fn start_layer(validator: Validator) -> Result<AuthSecLayer, RemotePolicyError> {
+    let tools = manifest(&validator.config().tool_policy);
+    AuthSecLayer::start(validator, &tools).await
+}
+
 /// The protected server: `/mcp` behind authsec and the protected resource metadata route.
-pub fn protected_app(validator: Validator, transport: Transport) -> axum::Router {
-    let hosts = allowed_hosts(Some(&validator.config().resource_uri));
+/// `layer` is a [`Validator`] or an [`AuthSecLayer`] (from [`start_layer`]).
+pub fn protected_app(layer: impl Into<AuthSecLayer>, transport: Transport) -> axum::Router {
+    let layer = layer.into();
+    let hosts = allowed_hosts(Some(&layer.config().resource_uri));
     let service = mcp_service(Notes::default(), transport, hosts);
-    mount_mcp(axum::Router::new(), MCP_PATH, service, validator)
+    mount_mcp(axum::Router::new(), MCP_PATH, service, layer)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small SSE frames must not wait for delayed ACKs (Nagle): without this every keep-alive
+    // request pays ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The same server without authsec, for throughput baselines only: no token is checked.

@@ -16,8 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use authsec::{Config, Validator};
-use axum::serve::ListenerExt;
-use notes_server::{protected_app, unprotected_app, Transport, MCP_PATH};
+use notes_server::{protected_app, serve, start_layer, unprotected_app, Transport, MCP_PATH};
 use tracing_subscriber::EnvFilter;
 
 struct Args {
@@ -96,7 +95,15 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        protected_app(validator, args.transport)
+        // Publishes the tool manifest and fetches the console's policy when configured.
+        let layer = match start_layer(validator).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("notes-server: cannot start: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        protected_app(layer, args.transport)
     };
 
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
@@ -106,19 +113,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Small SSE frames must not wait for delayed ACKs (Nagle): without this every
-    // keep-alive request pays ~40 ms.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     tracing::info!("notes-server listening on http://{}{MCP_PATH}", args.listen);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    match serve(listener, app, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("notes-server: {e}");

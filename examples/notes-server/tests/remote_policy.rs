@@ -1,0 +1,720 @@
+//! Remote policy end to end: a real authsec console (SQLite in a temp dir) on loopback, the
+//! notes server protected by the SDK in `remote_required` / `remote_with_local_fallback`, and
+//! tokens from the console's token service.
+//!
+//! Time is the SDK's manual clock wherever the behaviour depends on it (TTL, maximum staleness,
+//! introspection cache), so nothing here waits for a TTL to pass in real time. Changes that
+//! must arrive without a clock step (wait-for-change) are awaited with a generous deadline.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use authsec::clock::{Clock, ManualClock};
+use authsec::config::{ConfigBuilder, PolicyMode};
+use authsec::http::AuthSecLayer;
+use authsec::policy::remote::{Freshness, RemotePolicyError};
+use authsec::{Config, Validator};
+use authsec_console::{Console, ConsoleConfig};
+use common::{call, denial, list, messages, tool_names, ACCEPT};
+use notes_server::{manifest, protected_app, start_layer, Transport};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const ADMIN: &str = "remote-policy-admin-token-0123456789";
+const SCOPES: [&str; 3] = ["notes:read", "notes:write", "notes:admin"];
+
+/// A console serving a SQLite file in a temp dir.
+struct RunningConsole {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), authsec_console::Error>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl RunningConsole {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ConsoleConfig::new(
+            dir.path().join("console.db").to_string_lossy().into_owned(),
+            "127.0.0.1:0".parse().unwrap(),
+        );
+        config.admin_token = Some(ADMIN.into());
+        let console = Console::bind(config).await.unwrap();
+        let base = console.public_url().to_owned();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(console.serve(async move {
+            let _ = rx.await;
+        }));
+        RunningConsole {
+            base,
+            stop: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// The console with a resource server for the notes server, its scopes and an agent client
+/// allowed `notes:read notes:write`; and the notes server's listener (bound first: its URL is
+/// the resource URI).
+struct Setup {
+    console: RunningConsole,
+    http: reqwest::Client,
+    rs: String,
+    rs_secret: String,
+    client: (String, String),
+    listener: Option<tokio::net::TcpListener>,
+    mcp: String,
+    origin: String,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let console = RunningConsole::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let mcp = format!("{origin}/mcp");
+        let mut s = Setup {
+            console,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            rs: String::new(),
+            rs_secret: String::new(),
+            client: Default::default(),
+            listener: Some(listener),
+            mcp,
+            origin,
+        };
+        let scopes: Vec<Value> = SCOPES.iter().map(|n| json!({ "name": n })).collect();
+        let (status, body) = s
+            .admin(
+                reqwest::Method::POST,
+                "/api/resource-servers",
+                Some(json!({"name": "notes", "resource_uri": s.mcp, "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        s.rs = body["resource_server"]["id"].as_str().unwrap().to_owned();
+        s.rs_secret = body["credentials"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, body) = s
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/resource-servers/{}/clients", s.rs),
+                Some(json!({"name": "agent", "allowed_scopes": ["notes:read", "notes:write"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        s.client = (
+            body["client"]["client_id"].as_str().unwrap().to_owned(),
+            body["client_secret"].as_str().unwrap().to_owned(),
+        );
+        s
+    }
+
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.console.base))
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// An admin decision for `tool`: `scopes` (any of), or public when empty.
+    async fn map(&self, tool: &str, scopes: &[&str]) {
+        let body = if scopes.is_empty() {
+            json!({"state": "public"})
+        } else {
+            json!({"state": "mapped", "scopes": scopes})
+        };
+        let (status, b) = self
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/api/resource-servers/{}/tools/{tool}/mapping", self.rs),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+    }
+
+    /// The notes example's mapping, as the README documents it.
+    async fn map_example(&self) {
+        self.map("list_notes", &["notes:read"]).await;
+        self.map("add_note", &["notes:write"]).await;
+        self.map("delete_note", &["notes:admin"]).await;
+        self.map("server_time", &[]).await;
+        self.map("whoami", &[]).await;
+    }
+
+    async fn tool(&self, tool: &str) -> Value {
+        let (status, body) = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/api/resource-servers/{}/tools/{tool}", self.rs),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// A token from the console's token service for the agent client.
+    async fn token(&self, scope: &str) -> String {
+        let resp = self
+            .http
+            .post(format!("{}/oauth/token", self.console.base))
+            .basic_auth(&self.client.0, Some(&self.client.1))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", self.mcp.as_str()),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The SDK configuration: tokens from the console (JWKS), policy from the console.
+    fn config(&self, mode: PolicyMode) -> ConfigBuilder {
+        Config::builder(&self.console.base, &self.mcp)
+            .jwks_url(format!("{}/.well-known/jwks.json", self.console.base))
+            .policy_mode(mode)
+            .resource_server_id(&self.rs)
+            .console_credentials(&self.rs, &self.rs_secret)
+    }
+
+    /// Starts the notes server (stateless JSON) behind the layer; returns the layer and the
+    /// SDK's clock handle.
+    async fn serve(&mut self, builder: ConfigBuilder) -> (AuthSecLayer, ManualClock) {
+        let (clock, handle) = Clock::manual(authsec::clock::system_now());
+        let config = builder.clock(clock).build().unwrap();
+        let layer = start_layer(Validator::new(config).await.unwrap())
+            .await
+            .unwrap();
+        let app = protected_app(layer.clone(), Transport::StatelessJson);
+        let listener = self.listener.take().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (layer, handle)
+    }
+
+    /// A `tools/call`: status and the JSON body (a JSON-RPC reply or a denial).
+    async fn call(&self, token: &str, tool: &str, arguments: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(&self.mcp)
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .bearer_auth(token)
+            .body(call(1, tool, arguments).to_string())
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    async fn status_of(&self, token: &str, tool: &str) -> u16 {
+        self.call(token, tool, json!({})).await.0
+    }
+}
+
+/// Polls `check` every 20 ms until it holds; panics after 10 s. Returns how long it took.
+async fn eventually<F, Fut>(what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// After the console stops, its last answer (the pending wait-for-change request is answered
+/// at shutdown) is recorded before the first failure: wait for that failure so that every
+/// later clock step counts from the last success.
+async fn wait_for_a_failed_fetch(layer: &AuthSecLayer) {
+    let remote = layer.remote_policy().unwrap();
+    eventually("a failed fetch after the console stopped", || async {
+        remote.status().last_error.is_some()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_change_reaches_the_sdk_through_wait_for_change() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    // The SDK's clock never moves, so the 30 s TTL never passes: only the wait-for-change
+    // channel can deliver the change.
+    let (layer, _clock) = s.serve(s.config(PolicyMode::RemoteRequired)).await;
+    let token = s.token("notes:read notes:write").await;
+    let (status, body) = s.call(&token, "delete_note", json!({"id": 1})).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["required_scopes"], json!(["notes:admin"]));
+
+    let before = layer.remote_policy().unwrap().status();
+    s.map("delete_note", &["notes:write"]).await;
+    let took = eventually("delete_note allowed for notes:write", || async {
+        s.status_of(&token, "delete_note").await == 200
+    })
+    .await;
+    eprintln!(
+        "wait-for-change: the mapping change was enforced {} ms after the admin API answered",
+        took.as_millis()
+    );
+    let after = layer.remote_policy().unwrap().status();
+    assert_eq!(after.freshness, Some(Freshness::Fresh));
+    assert!(after.generation > before.generation);
+    assert_eq!(after.age_secs, Some(0), "the clock did not move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_wait_for_change_a_mapping_change_arrives_after_the_ttl() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let (layer, clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .policy_wait_for_change(false)
+                .policy_cache_ttl(Duration::from_secs(5)),
+        )
+        .await;
+    let remote = layer.remote_policy().unwrap().clone();
+    let token = s.token("notes:read notes:write").await;
+    assert_eq!(s.status_of(&token, "delete_note").await, 403);
+
+    s.map("delete_note", &["notes:write"]).await;
+    // Within the TTL the held policy decides and nothing is fetched.
+    clock.advance(5);
+    assert_eq!(s.status_of(&token, "delete_note").await, 403);
+    assert_eq!(remote.status().fetches, 1);
+
+    // Past the TTL the next request starts one background refresh; the change follows.
+    clock.advance(1);
+    eventually("delete_note allowed after the TTL", || async {
+        s.status_of(&token, "delete_note").await == 200
+    })
+    .await;
+    let status = remote.status();
+    assert_eq!(status.fetches, 2, "exactly one refresh");
+    assert_eq!(status.freshness, Some(Freshness::Fresh));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_console_stopped_the_cached_policy_serves_until_max_staleness_then_503() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let (layer, clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .policy_cache_ttl(Duration::from_secs(30))
+                .policy_max_stale(Duration::from_secs(120)),
+        )
+        .await;
+    let token = s.token("notes:read").await;
+    assert_eq!(s.status_of(&token, "list_notes").await, 200);
+
+    s.console.stop().await;
+    wait_for_a_failed_fetch(&layer).await;
+    for step in [31, 60, 59] {
+        // 31 s (stale), 91 s, 150 s = TTL + maximum staleness: the cached policy still decides.
+        clock.advance(step);
+        assert_eq!(s.status_of(&token, "list_notes").await, 200);
+        let (status, body) = s.call(&token, "delete_note", json!({"id": 1})).await;
+        assert_eq!(
+            (status, &body["reason"]),
+            (403, &json!("insufficient_scope"))
+        );
+    }
+    let status = layer.remote_policy().unwrap().status();
+    assert_eq!(status.freshness, Some(Freshness::Stale));
+    assert!(status.last_error.is_some());
+
+    clock.advance(1);
+    for tool in ["list_notes", "server_time"] {
+        let resp = s
+            .http
+            .post(&s.mcp)
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .bearer_auth(&token)
+            .body(call(1, tool, json!({})).to_string())
+            .send()
+            .await
+            .unwrap();
+        let (status, www, body) = denial(resp).await;
+        assert_eq!(status, 503);
+        assert_eq!(www, None);
+        assert_eq!(
+            body,
+            json!({
+                "error": "temporarily_unavailable",
+                "error_description": "policy unavailable",
+                "reason": "policy_unavailable"
+            })
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_local_fallback_the_local_map_decides_past_max_staleness() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    // The local map differs from the console's so the fallback shows.
+    let (layer, clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteWithLocalFallback)
+                .tool_scopes_json(r#"{"list_notes":["notes:admin"]}"#),
+        )
+        .await;
+    let token = s.token("notes:read").await;
+    assert_eq!(s.status_of(&token, "list_notes").await, 200);
+    s.console.stop().await;
+    wait_for_a_failed_fetch(&layer).await;
+    clock.advance(150);
+    assert_eq!(s.status_of(&token, "list_notes").await, 200);
+    clock.advance(1);
+    let (status, body) = s.call(&token, "list_notes", json!({})).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["reason"], "insufficient_scope");
+    assert_eq!(body["required_scopes"], json!(["notes:admin"]));
+    let (status, body) = s.call(&token, "server_time", json!({})).await;
+    assert_eq!((status, &body["reason"]), (403, &json!("tool_unmapped")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_required_does_not_start_without_the_console_and_fallback_does() {
+    let s = Setup::new().await;
+    s.map_example().await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let config = s
+        .config(PolicyMode::RemoteRequired)
+        .console_url(&dead)
+        .build()
+        .unwrap();
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RemotePolicyError::Unreachable { url, .. } if url.starts_with(&dead)),
+        "{err:?}"
+    );
+
+    let config = s
+        .config(PolicyMode::RemoteWithLocalFallback)
+        .console_url(&dead)
+        .build()
+        .unwrap();
+    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+        .await
+        .unwrap();
+    let status = layer.remote_policy().unwrap().status();
+    assert_eq!(status.generation, None);
+    assert!(status.last_error.unwrap().contains("unreachable"));
+
+    // Wrong credentials: the console refuses them and start-up says which variables to check.
+    let config = Config::builder(&s.console.base, &s.mcp)
+        .jwks_url(format!("{}/.well-known/jwks.json", s.console.base))
+        .policy_mode(PolicyMode::RemoteRequired)
+        .resource_server_id(&s.rs)
+        .console_credentials(&s.rs, "wrong-secret")
+        .build()
+        .unwrap();
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RemotePolicyError::Unauthorized { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("AUTHSEC_INTROSPECTION_CLIENT_ID"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_adds_new_tools_as_unmapped_and_they_are_denied() {
+    let mut s = Setup::new().await;
+    s.map("list_notes", &["notes:read"]).await;
+    let (_layer, _clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .publish_manifest(true)
+                .tool_scopes_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON),
+        )
+        .await;
+
+    let add = s.tool("add_note").await;
+    assert_eq!(add["state"], "unmapped");
+    assert_eq!(add["mapping"], Value::Null);
+    assert_eq!(add["suggested_scopes"], json!(["notes:write"]));
+    assert_eq!(add["in_latest_manifest"], true);
+    assert!(
+        add["input_schema"]["properties"]["text"].is_object(),
+        "{add}"
+    );
+    assert_eq!(s.tool("list_notes").await["state"], "mapped");
+
+    let token = s.token("notes:read notes:write").await;
+    let (status, body) = s.call(&token, "add_note", json!({"text": "x"})).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body,
+        json!({
+            "error": "insufficient_scope",
+            "error_description": "tool add_note is not mapped to any scope",
+            "reason": "tool_unmapped",
+            "tool": "add_note"
+        })
+    );
+    assert_eq!(s.status_of(&token, "list_notes").await, 200);
+    let resp = s
+        .http
+        .post(&s.mcp)
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json")
+        .bearer_auth(&token)
+        .body(list(2).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tool_names(&messages(resp).await[0]), ["list_notes"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_mapping_survives_a_later_manifest() {
+    let mut s = Setup::new().await;
+    s.map("list_notes", &["notes:read"]).await;
+    let (layer, _clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .publish_manifest(true)
+                .tool_scopes_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON),
+        )
+        .await;
+    s.map("add_note", &["notes:write"]).await;
+
+    // A later release of the server suggests another scope for add_note.
+    let suggestions =
+        authsec::policy::ToolPolicy::from_json(&notes_server::EXAMPLE_TOOL_SCOPES_JSON.replace(
+            r#""add_note":["notes:write"]"#,
+            r#""add_note":["notes:admin"]"#,
+        ))
+        .unwrap();
+    let remote = layer.remote_policy().unwrap();
+    let outcome = remote
+        .client()
+        .publish_manifest(&manifest(&suggestions))
+        .await
+        .unwrap();
+    assert_eq!(outcome.updated, ["add_note"]);
+    let add = s.tool("add_note").await;
+    assert_eq!(add["suggested_scopes"], json!(["notes:admin"]));
+    assert_eq!(add["mapping"]["source"], "admin");
+    assert_eq!(add["mapping"]["scopes"], json!(["notes:write"]));
+
+    let token = s.token("notes:write").await;
+    eventually("the SDK holds the manifest's generation", || async {
+        remote.status().generation >= Some(outcome.generation)
+    })
+    .await;
+    assert_eq!(s.status_of(&token, "add_note").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_policy_denies_every_tool_with_the_console_reason() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let (_layer, _clock) = s.serve(s.config(PolicyMode::RemoteRequired)).await;
+    let token = s.token("notes:read notes:write").await;
+    assert_eq!(s.status_of(&token, "server_time").await, 200);
+
+    let (status, body) = s
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/resource-servers/{}", s.rs),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually("server_time denied", || async {
+        s.status_of(&token, "server_time").await == 403
+    })
+    .await;
+    for tool in ["server_time", "list_notes", "unknown_tool"] {
+        let (status, body) = s.call(&token, tool, json!({})).await;
+        assert_eq!(status, 403);
+        assert_eq!(
+            body,
+            json!({
+                "error": "insufficient_scope",
+                "error_description": format!("tool {tool} denied: policy incomplete (rs_disabled)"),
+                "reason": "policy_incomplete",
+                "tool": tool
+            })
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_metadata_advertises_the_live_scopes() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let (_layer, _clock) = s.serve(s.config(PolicyMode::RemoteRequired)).await;
+    let prm = format!("{}/.well-known/oauth-protected-resource/mcp", s.origin);
+    let scopes = |doc: Value| doc["scopes_supported"].clone();
+    let doc: Value = s.http.get(&prm).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        scopes(doc),
+        json!(["notes:admin", "notes:read", "notes:write"])
+    );
+
+    let (status, body) = s
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/resource-servers/{}/scopes", s.rs),
+            Some(json!({"name": "notes:export"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    eventually("notes:export advertised", || async {
+        let doc: Value = s.http.get(&prm).send().await.unwrap().json().await.unwrap();
+        scopes(doc)
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("notes:export")))
+    })
+    .await;
+    // A 401 names the same live scopes.
+    let resp = s
+        .http
+        .post(&s.mcp)
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json")
+        .body(list(1).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, www, _) = denial(resp).await;
+    assert_eq!(status, 401);
+    assert!(www
+        .unwrap()
+        .contains("scope=\"notes:admin notes:export notes:read notes:write\""),);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_within_the_introspection_cache_ttl() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let introspect = format!("{}/oauth/introspect", s.console.base);
+    let (_layer, clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .introspection(&introspect, &s.rs, &s.rs_secret)
+                .introspection_cache_ttl(Duration::from_secs(60)),
+        )
+        .await;
+    let token = s.token("notes:read").await;
+    assert_eq!(s.status_of(&token, "list_notes").await, 200);
+
+    let resp = s
+        .http
+        .post(format!("{}/oauth/revoke", s.console.base))
+        .basic_auth(&s.client.0, Some(&s.client.1))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The active answer is cached for the TTL; past it the revocation is seen.
+    assert_eq!(s.status_of(&token, "list_notes").await, 200);
+    clock.advance(61);
+    let resp = s
+        .http
+        .post(&s.mcp)
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json")
+        .bearer_auth(&token)
+        .body(call(1, "list_notes", json!({})).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, www, body) = denial(resp).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["reason"], "token_revoked");
+    assert_eq!(body["error"], "invalid_token");
+    assert!(www
+        .unwrap()
+        .starts_with("Bearer error=\"invalid_token\", error_description=\"token inactive\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_only_accepts_console_tokens_and_refuses_a_revoked_one() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let introspect = format!("{}/oauth/introspect", s.console.base);
+    let (layer, clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .introspection(&introspect, &s.rs, &s.rs_secret)
+                .validation_mode(authsec::config::ValidationMode::IntrospectionOnly)
+                .introspection_cache_ttl(Duration::from_secs(10)),
+        )
+        .await;
+    assert_eq!(
+        layer.validator().mode(),
+        authsec::config::ValidationMode::IntrospectionOnly
+    );
+    let token = s.token("notes:write").await;
+    let (status, body) = s.call(&token, "add_note", json!({"text": "hi"})).await;
+    assert_eq!(status, 200, "{body}");
+    let resp = s
+        .http
+        .post(format!("{}/oauth/revoke", s.console.base))
+        .basic_auth(&s.rs, Some(&s.rs_secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    clock.advance(11);
+    let (status, body) = s.call(&token, "add_note", json!({"text": "hi"})).await;
+    assert_eq!((status, &body["reason"]), (401, &json!("token_revoked")));
+}
