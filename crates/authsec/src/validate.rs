@@ -318,7 +318,9 @@ impl Validator {
         now: i64,
         kind: TokenKind,
     ) -> Result<Principal, AuthError> {
-        if let Some(hit) = self.0.verified.get(digest, now) {
+        let cached = self.0.verified.get(digest, now);
+        crate::telemetry::cache_lookup(crate::telemetry::Cache::VerifiedToken, cached.is_some());
+        if let Some(hit) = cached {
             // The signature was verified before; time still moves.
             check_times(
                 hit.exp,
