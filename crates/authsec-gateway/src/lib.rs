@@ -213,12 +213,29 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Binds `config.listen` and builds the router around `validator`.
+    /// Binds `config.listen` and builds the router around `layer` (an [`AuthSecLayer`] or a
+    /// [`Validator`]).
     pub async fn bind(
         config: GatewayConfig,
-        validator: impl Into<AuthSecLayer>,
+        layer: impl Into<AuthSecLayer>,
     ) -> Result<Self, GatewayError> {
-        let layer = validator.into();
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        Self::with_listener(listener, config, layer)
+    }
+
+    /// Serves on an already bound `listener` (`config.listen` is not used): for socket
+    /// activation, or to know the address before the resource URI is configured.
+    pub fn with_listener(
+        listener: tokio::net::TcpListener,
+        config: GatewayConfig,
+        layer: impl Into<AuthSecLayer>,
+    ) -> Result<Self, GatewayError> {
+        let layer = layer.into();
         let path = config.mcp_path(layer.config());
         if path == HEALTH_PATH || path == METRICS_PATH {
             return Err(GatewayError::PathConflict { path });
@@ -231,12 +248,6 @@ impl Gateway {
                  the upstream must be reachable only through the gateway"
             );
         }
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| GatewayError::Bind {
-                addr: config.listen,
-                source,
-            })?;
         let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
             addr: config.listen,
             source,
@@ -321,6 +332,8 @@ pub async fn run<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    // Before the validator: its first JWKS fetch is counted too.
+    let _ = prometheus::handle();
     let validator = Validator::new(authsec).await?;
     Gateway::bind(gateway, validator)
         .await?

@@ -21,6 +21,8 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The process's Prometheus recorder, installed on first use; `None` when another `metrics`
 /// recorder was installed first (the embedding application then exports the metrics itself).
+/// What is recorded before installation is lost: call it before starting the validator, so
+/// that the first JWKS fetch is counted.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
