@@ -44,6 +44,9 @@ pub enum Command {
     /// Check a live MCP server's authorization against the specs (exit 1 on a MUST failure).
     #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
+    /// Protect an MCP server written in any language: a reverse proxy enforcing the policy.
+    #[command(after_help = crate::gateway_cmd::GATEWAY_EXAMPLES)]
+    Gateway(Box<crate::gateway_cmd::GatewayArgs>),
 }
 
 const DECODE_EXAMPLES: &str = "\

@@ -9,6 +9,7 @@ mod cli;
 mod decode;
 mod diagnose_cmd;
 mod explain_cmd;
+mod gateway_cmd;
 mod input;
 mod output;
 mod probe;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Diagnose(a) => diagnose_cmd::run(&a, &style),
         cli::Command::Explain(a) => explain_cmd::run(&a, &style),
         cli::Command::Probe(a) => probe::run(&a, &style),
+        cli::Command::Gateway(a) => gateway_cmd::run(&a),
     };
     match result {
         Ok(code) => code,
