@@ -52,6 +52,9 @@ pub enum Command {
     /// Start a console and the notes MCP server it protects; print commands to try.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
+    /// Protect an MCP server written in any language: a reverse proxy enforcing the policy.
+    #[command(after_help = crate::gateway_cmd::GATEWAY_EXAMPLES)]
+    Gateway(Box<crate::gateway_cmd::GatewayArgs>),
 }
 
 const CONSOLE_EXAMPLES: &str = "\

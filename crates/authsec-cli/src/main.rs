@@ -12,6 +12,7 @@ mod decode;
 mod demo_cmd;
 mod diagnose_cmd;
 mod explain_cmd;
+mod gateway_cmd;
 mod input;
 mod output;
 mod probe;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Probe(a) => probe::run(&a, &style),
         cli::Command::Console(a) => console_cmd::run(a),
         cli::Command::Demo(a) => demo_cmd::run(&a),
+        cli::Command::Gateway(a) => gateway_cmd::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -3,8 +3,340 @@
 //! `authsec gateway`: the same protection as the SDK's tower layer, in front of an MCP server
 //! written in any language. The gateway validates the bearer token, enforces per-tool policy,
 //! filters `tools/list`, then forwards the request with the caller's identity in
-//! `X-Authsec-*` headers — never the token itself.
+//! `X-Authsec-*` headers — never the token itself (the MCP authorization spec forbids token
+//! passthrough).
+//!
+//! One request's path: client → [`authsec::http::AuthSecLayer`] (token, session binding, tool
+//! policy; a denial is answered here) → [`Upstream`] (headers rewritten, body streamed) → the
+//! MCP server; its response streams back through the layer, which rewrites only `tools/list`
+//! results.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use authsec_gateway::GatewayConfig;
+//!
+//! let gateway = GatewayConfig::new("http://127.0.0.1:3001/mcp".parse()?)?;
+//! let authsec = authsec::Config::from_env()?;
+//! authsec_gateway::run(gateway, authsec, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod prometheus;
 pub mod upstream;
+
+use std::future::{Future, IntoFuture};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use authsec::http::{mount_mcp, AuthSecLayer};
+use authsec::validate::StartupError;
+use authsec::Validator;
+use axum::routing::{get, MethodRouter};
+use axum::serve::ListenerExt;
+use axum::Router;
+use url::Url;
+
+pub use upstream::{rpc_error, IdentityHeaders, Timeouts, Upstream};
+
+/// Where the gateway listens unless told otherwise: loopback only, port 8080.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// The liveness route.
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// The Prometheus scrape route.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// The gateway's own settings (the protection itself is an [`authsec::Config`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// The upstream MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`.
+    pub upstream: Url,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The path of the protected MCP endpoint; `None` (the default) uses the path of the
+    /// resource URI, which is where clients send their requests.
+    pub path: Option<String>,
+    /// The names of the identity headers sent upstream.
+    pub identity: IdentityHeaders,
+    /// Upstream and shutdown timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl GatewayConfig {
+    /// A configuration forwarding to `upstream`, listening on [`DEFAULT_LISTEN`]. The URL must
+    /// be `http` or `https` with a host.
+    pub fn new(upstream: Url) -> Result<Self, GatewayError> {
+        if !matches!(upstream.scheme(), "http" | "https") {
+            return Err(GatewayError::InvalidUpstream {
+                url: upstream.to_string(),
+                problem: "the scheme must be http or https",
+            });
+        }
+        if upstream.host_str().is_none_or(str::is_empty) {
+            return Err(GatewayError::InvalidUpstream {
+                url: upstream.to_string(),
+                problem: "the URL has no host",
+            });
+        }
+        Ok(GatewayConfig {
+            upstream,
+            listen: DEFAULT_LISTEN,
+            path: None,
+            identity: IdentityHeaders::default(),
+            timeouts: Timeouts::default(),
+        })
+    }
+
+    /// Listens on `addr`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Serves the MCP endpoint at `path` instead of the resource URI's path.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Sends the identity under these header names.
+    pub fn identity_headers(mut self, identity: IdentityHeaders) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// Uses these timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The path the MCP endpoint is served at: [`GatewayConfig::path`], else the resource
+    /// URI's path.
+    pub fn mcp_path(&self, authsec: &authsec::Config) -> String {
+        match &self.path {
+            Some(p) => p.clone(),
+            None => Url::parse(&authsec.resource_uri)
+                .map(|u| u.path().to_owned())
+                .unwrap_or_else(|_| "/".to_owned()),
+        }
+    }
+}
+
+/// Why the gateway could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The upstream URL cannot be proxied to.
+    #[error("upstream URL {url}: {problem}")]
+    InvalidUpstream {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The MCP endpoint's path collides with one of the gateway's own routes.
+    #[error("the MCP endpoint path {path:?} collides with the gateway's own {path:?} route; serve MCP at another path")]
+    PathConflict {
+        /// The colliding path.
+        path: String,
+    },
+    /// The validator could not start (e.g. the issuer's metadata names another issuer).
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The gateway's router: the MCP endpoint (`POST`, `GET` for SSE, `DELETE`) behind the authsec
+/// layer and forwarded to the upstream, the RFC 9728 metadata route, [`HEALTH_PATH`] and
+/// [`METRICS_PATH`].
+///
+/// `layer` is an [`AuthSecLayer`] or a [`Validator`].
+///
+/// # Panics
+///
+/// When the MCP path is [`HEALTH_PATH`] or [`METRICS_PATH`] ([`Gateway::bind`] checks this
+/// and returns [`GatewayError::PathConflict`] instead).
+pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router {
+    let layer = layer.into();
+    let validator = layer.validator().clone();
+    let path = gateway.mcp_path(layer.config());
+    let upstream = Upstream::new(
+        gateway.upstream.clone(),
+        gateway.identity.clone(),
+        gateway.timeouts,
+    );
+    let mcp = MethodRouter::new()
+        .post_service(upstream.clone())
+        .get_service(upstream.clone())
+        .delete_service(upstream);
+    let own = Router::new()
+        .route(
+            HEALTH_PATH,
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            METRICS_PATH,
+            get(move || {
+                let response = prometheus::render(&validator);
+                async move { response }
+            }),
+        );
+    mount_mcp(own, &path, mcp, layer)
+}
+
+/// A gateway bound to its address, not yet serving (so a caller can learn the address first).
+#[derive(Debug)]
+pub struct Gateway {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    app: Router,
+    drain: Duration,
+}
+
+impl Gateway {
+    /// Binds `config.listen` and builds the router around `layer` (an [`AuthSecLayer`] or a
+    /// [`Validator`]).
+    pub async fn bind(
+        config: GatewayConfig,
+        layer: impl Into<AuthSecLayer>,
+    ) -> Result<Self, GatewayError> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        Self::with_listener(listener, config, layer)
+    }
+
+    /// Serves on an already bound `listener` (`config.listen` is not used): for socket
+    /// activation, or to know the address before the resource URI is configured.
+    pub fn with_listener(
+        listener: tokio::net::TcpListener,
+        config: GatewayConfig,
+        layer: impl Into<AuthSecLayer>,
+    ) -> Result<Self, GatewayError> {
+        let layer = layer.into();
+        let path = config.mcp_path(layer.config());
+        if path == HEALTH_PATH || path == METRICS_PATH {
+            return Err(GatewayError::PathConflict { path });
+        }
+        if config.upstream.scheme() == "http" && !is_loopback(&config.upstream) {
+            tracing::warn!(
+                target: "authsec::gateway",
+                upstream = %config.upstream,
+                "plain http to a non-loopback upstream: the identity headers travel unencrypted; \
+                 the upstream must be reachable only through the gateway"
+            );
+        }
+        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        tracing::info!(
+            target: "authsec::gateway",
+            listen = %addr,
+            path,
+            upstream = %config.upstream,
+            "authsec gateway ready"
+        );
+        Ok(Gateway {
+            listener,
+            addr,
+            app: router(layer, &config),
+            drain: config.timeouts.drain,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and waits for the
+    /// responses in flight — streams included — to finish, for at most the drain timeout.
+    pub async fn serve<F>(self, shutdown: F) -> Result<(), GatewayError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!(target: "authsec::gateway", "shutting down: draining in-flight requests");
+            let _ = stopping_tx.send(true);
+        };
+        let listener = self.listener.tap_io(|tcp| {
+            // Small JSON-RPC messages and SSE events: send each as soon as it is written.
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(listener, self.app)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let drain = self.drain;
+        let deadline = async move {
+            if stopping_rx.wait_for(|stopping| *stopping).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(drain).await;
+        };
+        let upkeep = prometheus::spawn_upkeep(Duration::from_secs(5));
+        let result = tokio::select! {
+            served = server => served.map_err(GatewayError::Serve),
+            () = deadline => {
+                tracing::warn!(target: "authsec::gateway", drain = ?drain, "drain timeout elapsed; closing the remaining streams");
+                Ok(())
+            }
+        };
+        if let Some(task) = upkeep {
+            task.abort();
+        }
+        result
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Starts a validator for `authsec`, binds `gateway.listen` and serves until `shutdown`
+/// completes (see [`Gateway::serve`]).
+pub async fn run<F>(
+    gateway: GatewayConfig,
+    authsec: authsec::Config,
+    shutdown: F,
+) -> Result<(), GatewayError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    // Before the validator: its first JWKS fetch is counted too.
+    let _ = prometheus::handle();
+    let validator = Validator::new(authsec).await?;
+    Gateway::bind(gateway, validator)
+        .await?
+        .serve(shutdown)
+        .await
+}

@@ -1,15 +1,22 @@
 //! The upstream half of the gateway: forwards one request to the MCP server behind it,
 //! streaming both bodies, with the caller's identity in headers instead of their token.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use authsec::http::BoxError;
 use authsec::Principal;
 use axum::body::Body;
+use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use serde_json::json;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
 use url::Url;
 
 /// Names of the headers that carry the caller's identity upstream.
@@ -38,8 +45,12 @@ impl Default for IdentityHeaders {
 pub struct Timeouts {
     /// TCP/TLS connect.
     pub connect: Duration,
-    /// Until the upstream's response headers arrive. Streams may then run indefinitely.
+    /// Until the upstream's response headers arrive. The body may then stream for as long as
+    /// the upstream keeps it open (an SSE stream, a long-running tool).
     pub response: Duration,
+    /// On shutdown, how long in-flight responses (streams included) may run before the
+    /// gateway stops waiting for them.
+    pub drain: Duration,
 }
 
 impl Default for Timeouts {
@@ -47,11 +58,14 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(5),
             response: Duration::from_secs(60),
+            drain: Duration::from_secs(30),
         }
     }
 }
 
-/// Forwards requests to one upstream MCP endpoint.
+/// Forwards requests to one upstream MCP endpoint. Cheap to clone (the connection pool is
+/// shared). As a tower [`Service`](tower_service::Service) it never fails: an unreachable or
+/// slow upstream becomes a 502 or 504 response with a JSON-RPC error body.
 #[derive(Clone, Debug)]
 pub struct Upstream {
     client: reqwest::Client,
@@ -60,7 +74,7 @@ pub struct Upstream {
     timeouts: Timeouts,
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) and headers the proxy sets itself.
+/// Hop-by-hop headers (RFC 9110 §7.6.1), which a proxy never forwards.
 const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
@@ -71,6 +85,19 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
+
+/// Every header with this prefix is the gateway's to set: a client's are dropped.
+const IDENTITY_PREFIX: &str = "x-authsec-";
+
+/// Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
+fn connection_listed(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
+}
 
 impl Upstream {
     /// An upstream at `url` (the MCP endpoint, e.g. `http://127.0.0.1:3001/mcp`).
@@ -94,8 +121,9 @@ impl Upstream {
     }
 
     /// Builds the headers sent upstream: the client's, minus hop-by-hop headers, `Host`,
-    /// `Authorization` (the MCP spec forbids token passthrough) and any identity headers the
-    /// client sent itself; plus the identity of the validated principal.
+    /// `Content-Length` (the proxy frames the body itself), `Authorization` (the MCP spec
+    /// forbids token passthrough) and every identity header the client sent itself (any
+    /// `X-Authsec-*` and the configured names); plus the identity of the validated principal.
     pub fn upstream_headers(
         &self,
         incoming: &HeaderMap,
@@ -108,16 +136,20 @@ impl Upstream {
                 || name == header::HOST
                 || name == header::AUTHORIZATION
                 || name == header::CONTENT_LENGTH
+                || name.as_str().starts_with(IDENTITY_PREFIX)
                 || *name == id.subject
                 || *name == id.client_id
-                || *name == id.scopes;
+                || *name == id.scopes
+                || connection_listed(incoming, name);
             if !strip {
                 out.append(name.clone(), value.clone());
             }
         }
         if let Some(p) = principal {
             let mut put = |name: &HeaderName, value: Option<&str>| {
-                if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                // `from_bytes` keeps UTF-8 subjects intact and refuses control characters (a
+                // claim cannot inject a header); such a value is left out.
+                if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
                     out.insert(name.clone(), v);
                 }
             };
@@ -128,13 +160,46 @@ impl Upstream {
         out
     }
 
-    /// Forwards a request and streams the response back.
-    pub async fn forward(&self, req: Request<Body>) -> Response<Body> {
+    /// The headers sent back to the client: the upstream's, minus hop-by-hop headers.
+    fn downstream_headers(upstream: &HeaderMap) -> HeaderMap {
+        let mut out = HeaderMap::with_capacity(upstream.len());
+        for (name, value) in upstream {
+            if !HOP_BY_HOP.contains(name) && !connection_listed(upstream, name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        out
+    }
+
+    /// Forwards a request and streams the response back as it arrives.
+    pub async fn forward<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let (parts, body) = req.into_parts();
         let mut url = self.url.clone();
-        url.set_query(parts.uri.query());
+        if let Some(query) = parts.uri.query() {
+            url.set_query(Some(query));
+        }
         let headers = self.upstream_headers(&parts.headers, parts.extensions.get::<Principal>());
-        let body = reqwest::Body::wrap_stream(body.into_data_stream());
+        // Behind the authsec layer the body is already in memory: send it with its length
+        // (no chunked framing). Anything else streams through.
+        let (body, buffered) = if body.size_hint().exact().is_some() {
+            match body.collect().await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    (reqwest::Body::from(bytes.clone()), Some(bytes))
+                }
+                Err(_) => {
+                    return rpc_error(StatusCode::BAD_REQUEST, "unreadable request body", None)
+                }
+            }
+        } else {
+            let stream = http_body_util::BodyDataStream::new(body);
+            (reqwest::Body::wrap_stream(stream), None)
+        };
+        let request_id = || buffered.as_deref().and_then(jsonrpc_id);
         let send = self
             .client
             .request(parts.method, url)
@@ -145,33 +210,71 @@ impl Upstream {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 tracing::warn!(target: "authsec::gateway", upstream = %self.url, error = %e, "upstream unreachable");
-                return rpc_error(StatusCode::BAD_GATEWAY, "upstream MCP server unreachable");
+                metrics::counter!(crate::prometheus::UPSTREAM_ERRORS, "kind" => "unreachable")
+                    .increment(1);
+                return rpc_error(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream MCP server unreachable",
+                    request_id(),
+                );
             }
             Err(_) => {
-                tracing::warn!(target: "authsec::gateway", upstream = %self.url, "upstream response timed out");
-                return rpc_error(StatusCode::GATEWAY_TIMEOUT, "upstream MCP server timed out");
+                tracing::warn!(target: "authsec::gateway", upstream = %self.url, timeout = ?self.timeouts.response, "upstream response timed out");
+                metrics::counter!(crate::prometheus::UPSTREAM_ERRORS, "kind" => "timeout")
+                    .increment(1);
+                return rpc_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream MCP server timed out",
+                    request_id(),
+                );
             }
         };
-        let mut out = Response::builder().status(resp.status());
-        if let Some(h) = out.headers_mut() {
-            for (name, value) in resp.headers() {
-                if !HOP_BY_HOP.contains(name) && name != header::CONTENT_LENGTH {
-                    h.append(name.clone(), value.clone());
-                }
-            }
-            if let Some(len) = resp.headers().get(header::CONTENT_LENGTH) {
-                h.insert(header::CONTENT_LENGTH, len.clone());
-            }
-        }
+        let mut out = Response::new(Body::empty());
+        *out.status_mut() = resp.status();
+        *out.headers_mut() = Self::downstream_headers(resp.headers());
         let stream = resp.bytes_stream().map_err(std::io::Error::other);
-        out.body(Body::from_stream(stream))
-            .unwrap_or_else(|_| rpc_error(StatusCode::BAD_GATEWAY, "invalid upstream response"))
+        *out.body_mut() = Body::from_stream(stream);
+        out
     }
 }
 
-/// A JSON-RPC error response (the body MCP clients can show) with an HTTP status.
-pub fn rpc_error(status: StatusCode, message: &str) -> Response<Body> {
-    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603, "message": message}});
+/// The `id` of a single JSON-RPC request (`None` for a batch, a notification or non-JSON), so
+/// a gateway error answers the request it failed.
+fn jsonrpc_id(body: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<Value>,
+    }
+    serde_json::from_slice::<Id>(body).ok().and_then(|m| m.id)
+}
+
+impl<B> tower_service::Service<Request<B>> for Upstream
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.forward(req).await) })
+    }
+}
+
+/// A JSON-RPC error response (the body MCP clients can show) with an HTTP status; `id` is the
+/// failed request's, or `null`.
+pub fn rpc_error(status: StatusCode, message: &str, id: Option<Value>) -> Response<Body> {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or(Value::Null),
+        "error": {"code": -32603, "message": message},
+    });
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

@@ -1,7 +1,8 @@
 //! Decision events: one `tracing` event per decision on target `authsec::decision`.
 //!
 //! Fields: decision, status, reason, subject, client_id, issuer, tool, method, required and
-//! granted scopes, token fingerprint, latency. Never the token.
+//! granted scopes, token fingerprint, latency. Never the token. Each decision is also counted
+//! and timed through [`crate::telemetry`].
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub fn emit(record: &DecisionRecord<'_>, outcome: Result<(), &AuthError>) {
         Ok(()) => ("allow", 200u16, "allowed"),
         Err(e) => ("deny", e.status().as_u16(), e.reason()),
     };
+    crate::telemetry::decision(decision, reason, record.latency);
     let p = record.principal;
     let fingerprint = record
         .fingerprint

@@ -176,7 +176,9 @@ impl Introspector {
         digest: &[u8; 32],
         now: i64,
     ) -> Result<Introspection, IntrospectionError> {
-        if let Some(hit) = self.cache.get(digest, now) {
+        let cached = self.cache.get(digest, now);
+        crate::telemetry::cache_lookup(crate::telemetry::Cache::Introspection, cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let mut flight = {

@@ -599,6 +599,7 @@ impl KeyCache {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.fetch().await;
+        crate::telemetry::jwks_refresh(result.is_ok());
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         st.last_fetch = Some(Instant::now());
         match result {

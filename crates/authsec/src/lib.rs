@@ -43,6 +43,7 @@ pub mod mcp;
 pub mod metadata;
 pub mod policy;
 pub mod principal;
+pub mod telemetry;
 pub mod token;
 pub mod validate;
 

@@ -320,18 +320,22 @@ impl Validator {
         now: i64,
         kind: TokenKind,
     ) -> Result<Principal, AuthError> {
-        if let Some(hit) = self.0.verified.get(digest, now) {
+        let cached = self
+            .0
+            .verified
+            .get(digest, now)
+            .filter(|hit| hit.key_generation == self.0.keys.generation());
+        crate::telemetry::cache_lookup(crate::telemetry::Cache::VerifiedToken, cached.is_some());
+        if let Some(hit) = cached {
             // The signature was verified before, under this key set; time still moves.
-            if hit.key_generation == self.0.keys.generation() {
-                check_times(
-                    hit.exp,
-                    hit.nbf,
-                    hit.iat,
-                    now,
-                    self.0.config.clock_skew_secs,
-                )?;
-                return Ok(hit.principal);
-            }
+            check_times(
+                hit.exp,
+                hit.nbf,
+                hit.iat,
+                now,
+                self.0.config.clock_skew_secs,
+            )?;
+            return Ok(hit.principal);
         }
         self.validate_jwt(token, digest, now, kind).await
     }
