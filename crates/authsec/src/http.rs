@@ -157,7 +157,9 @@ impl AuthSecLayer {
             tracing::error!(
                 target: "authsec::config",
                 policy_mode = mode.as_str(),
-                "a remote policy mode without a console policy client: every tool is denied                  (remote_required) or the local map decides (remote_with_local_fallback).                  Build the layer with AuthSecLayer::start"
+                "a remote policy mode without a console policy client: every tool is denied \
+                 (remote_required) or the local map decides (remote_with_local_fallback). \
+                 Build the layer with AuthSecLayer::start"
             );
         }
         if validator.config().policy_mode == PolicyMode::Open {
