@@ -829,14 +829,8 @@ impl RawConfig {
             }),
             _ => None,
         };
-        if remote && console_credentials.is_none() {
-            return Err(err(
-                "introspection_client_id",
-                None,
-                "and introspection_client_secret are required for remote policy modes",
-                "set the resource server's credentials from the console (its client id is the resource server id); the console authenticates the policy and manifest requests with them",
-            ));
-        }
+        // Missing console credentials are reported when the policy client starts
+        // (`RemotePolicy::start`): offline tools such as `authsec diagnose` do not need them.
         let policy_cache_ttl_secs = self.policy_cache_ttl_secs.unwrap_or(30);
         if policy_cache_ttl_secs == 0 {
             return Err(err(
@@ -1374,7 +1368,7 @@ mod tests {
     }
 
     #[test]
-    fn remote_policy_settings_are_read_from_env_and_need_credentials() {
+    fn remote_policy_settings_and_console_credentials_are_read_from_env() {
         let base = [
             ("AUTHSEC_ISSUER", "https://a.example"),
             ("AUTHSEC_RESOURCE_URI", "https://r.example/mcp"),
@@ -1386,8 +1380,7 @@ mod tests {
             v.extend_from_slice(extra);
             Config::from_vars("AUTHSEC_", vars(&v))
         };
-        let e = with(&[]).unwrap_err();
-        assert_eq!(e.env, "AUTHSEC_INTROSPECTION_CLIENT_ID");
+        assert_eq!(with(&[]).unwrap().console_credentials, None);
         let creds = [
             ("AUTHSEC_INTROSPECTION_CLIENT_ID", "rs-525da3b4"),
             ("AUTHSEC_INTROSPECTION_CLIENT_SECRET", "s3cret"),

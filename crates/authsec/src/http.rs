@@ -147,6 +147,21 @@ impl AuthSecLayer {
     }
 
     fn build(validator: Validator, capacity: usize, remote: Option<RemotePolicy>) -> Self {
+        let mode = validator.config().policy_mode;
+        if remote.is_none()
+            && matches!(
+                mode,
+                PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
+            )
+        {
+            tracing::error!(
+                target: "authsec::config",
+                policy_mode = mode.as_str(),
+                "a remote policy mode without a console policy client: every tool is denied \
+                 (remote_required) or the local map decides (remote_with_local_fallback). \
+                 Build the layer with AuthSecLayer::start"
+            );
+        }
         if validator.config().policy_mode == PolicyMode::Open {
             tracing::warn!(
                 target: "authsec::config",

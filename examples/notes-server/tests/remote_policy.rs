@@ -231,22 +231,34 @@ impl Setup {
 
     /// A `tools/call`: status and the JSON body (a JSON-RPC reply or a denial).
     async fn call(&self, token: &str, tool: &str, arguments: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(&self.mcp)
-            .header("accept", ACCEPT)
-            .header("content-type", "application/json")
-            .bearer_auth(token)
-            .body(call(1, tool, arguments).to_string())
-            .send()
-            .await
-            .unwrap();
+        let resp = post_call(&self.http, &self.mcp, Some(token), tool, arguments).await;
         (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
     async fn status_of(&self, token: &str, tool: &str) -> u16 {
         self.call(token, tool, json!({})).await.0
     }
+}
+
+/// POSTs a `tools/call` of `tool` to the MCP endpoint.
+async fn post_call(
+    http: &reqwest::Client,
+    mcp: &str,
+    token: Option<&str>,
+    tool: &str,
+    arguments: Value,
+) -> reqwest::Response {
+    let mut rb = http
+        .post(mcp)
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    rb.body(call(1, tool, arguments).to_string())
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Polls `check` every 20 ms until it holds; panics after 10 s. Returns how long it took.
@@ -369,16 +381,7 @@ async fn with_the_console_stopped_the_cached_policy_serves_until_max_staleness_t
 
     clock.advance(1);
     for tool in ["list_notes", "server_time"] {
-        let resp = s
-            .http
-            .post(&s.mcp)
-            .header("accept", ACCEPT)
-            .header("content-type", "application/json")
-            .bearer_auth(&token)
-            .body(call(1, tool, json!({})).to_string())
-            .send()
-            .await
-            .unwrap();
+        let resp = post_call(&s.http, &s.mcp, Some(&token), tool, json!({})).await;
         let (status, www, body) = denial(resp).await;
         assert_eq!(status, 503);
         assert_eq!(www, None);
@@ -391,6 +394,42 @@ async fn with_the_console_stopped_the_cached_policy_serves_until_max_staleness_t
             })
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_staleness_concurrent_requests_share_one_fetch_and_failures_back_off() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let (layer, clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .policy_wait_for_change(false),
+        )
+        .await;
+    let remote = layer.remote_policy().unwrap().clone();
+    let token = s.token("notes:read").await;
+    s.console.stop().await;
+    assert_eq!(remote.status().fetches, 1);
+
+    clock.advance(151);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, mcp, token) = (s.http.clone(), s.mcp.clone(), token.clone());
+        calls.spawn(async move {
+            let resp = post_call(&http, &mcp, Some(&token), "list_notes", json!({})).await;
+            resp.status().as_u16()
+        });
+    }
+    assert_eq!(calls.join_all().await, vec![503; 8]);
+    assert_eq!(remote.status().fetches, 2, "one fetch for all of them");
+
+    // Within the 10 s backoff nothing is fetched; after it, one more attempt.
+    clock.advance(9);
+    assert_eq!(s.status_of(&token, "list_notes").await, 503);
+    assert_eq!(remote.status().fetches, 2);
+    clock.advance(1);
+    assert_eq!(s.status_of(&token, "list_notes").await, 503);
+    assert_eq!(remote.status().fetches, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -666,16 +705,7 @@ async fn a_revoked_token_is_refused_within_the_introspection_cache_ttl() {
     // The active answer is cached for the TTL; past it the revocation is seen.
     assert_eq!(s.status_of(&token, "list_notes").await, 200);
     clock.advance(61);
-    let resp = s
-        .http
-        .post(&s.mcp)
-        .header("accept", ACCEPT)
-        .header("content-type", "application/json")
-        .bearer_auth(&token)
-        .body(call(1, "list_notes", json!({})).to_string())
-        .send()
-        .await
-        .unwrap();
+    let resp = post_call(&s.http, &s.mcp, Some(&token), "list_notes", json!({})).await;
     let (status, www, body) = denial(resp).await;
     assert_eq!(status, 401);
     assert_eq!(body["reason"], "token_revoked");

@@ -965,11 +965,14 @@ mod tests {
         );
         assert!(!format!("{c:?}").contains("s3cret"));
         let config = Config::builder("https://as.example", "https://mcp.example/mcp")
+            .policy_mode(PolicyMode::RemoteRequired)
+            .resource_server_id("rs-525da3b4")
             .build()
             .unwrap();
-        assert!(matches!(
-            ConsoleClient::new(&config),
-            Err(RemotePolicyError::NotConfigured(_))
-        ));
+        let err = ConsoleClient::new(&config).unwrap_err();
+        assert!(
+            matches!(&err, RemotePolicyError::NotConfigured(m) if m.contains("AUTHSEC_INTROSPECTION_CLIENT_ID")),
+            "{err}"
+        );
     }
 }
