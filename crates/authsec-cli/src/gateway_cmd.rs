@@ -85,6 +85,7 @@ impl GatewayArgs {
                 connect: Duration::from_secs(self.connect_timeout_secs),
                 response: Duration::from_secs(self.response_timeout_secs),
                 drain: Duration::from_secs(self.drain_timeout_secs),
+                ..Timeouts::default()
             });
         if let Some(path) = &self.path {
             config = config.path(path);

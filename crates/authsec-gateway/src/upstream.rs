@@ -51,6 +51,10 @@ pub struct Timeouts {
     /// On shutdown, how long in-flight responses (streams included) may run before the
     /// gateway stops waiting for them.
     pub drain: Duration,
+    /// How long an idle upstream connection is kept for reuse. Below the 5 s keep-alive
+    /// timeout of Node's and uvicorn's HTTP servers, so the gateway does not send a request on
+    /// a connection the upstream is closing at that moment (which would fail the request).
+    pub pool_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -59,6 +63,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(5),
             response: Duration::from_secs(60),
             drain: Duration::from_secs(30),
+            pool_idle: Duration::from_secs(4),
         }
     }
 }
@@ -75,28 +80,29 @@ pub struct Upstream {
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), which a proxy never forwards.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::PROXY_AUTHENTICATE
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name.as_str() == "keep-alive"
+}
 
 /// Every header with this prefix is the gateway's to set: a client's are dropped.
 const IDENTITY_PREFIX: &str = "x-authsec-";
 
-/// Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
-fn connection_listed(headers: &HeaderMap, name: &HeaderName) -> bool {
+/// The header names a `Connection` header lists: hop-by-hop too (RFC 9110 §7.6.1).
+fn connection_listed(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .collect()
 }
 
 impl Upstream {
@@ -104,6 +110,10 @@ impl Upstream {
     pub fn new(url: Url, identity: IdentityHeaders, timeouts: Timeouts) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
+            .pool_idle_timeout(timeouts.pool_idle)
+            // Straight to the upstream: an HTTP(S)_PROXY in the environment must not receive
+            // the identity headers.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
@@ -130,9 +140,10 @@ impl Upstream {
         principal: Option<&Principal>,
     ) -> HeaderMap {
         let id = &self.identity;
+        let listed = connection_listed(incoming);
         let mut out = HeaderMap::with_capacity(incoming.len() + 3);
         for (name, value) in incoming {
-            let strip = HOP_BY_HOP.contains(name)
+            let strip = is_hop_by_hop(name)
                 || name == header::HOST
                 || name == header::AUTHORIZATION
                 || name == header::CONTENT_LENGTH
@@ -140,7 +151,7 @@ impl Upstream {
                 || *name == id.subject
                 || *name == id.client_id
                 || *name == id.scopes
-                || connection_listed(incoming, name);
+                || listed.iter().any(|l| l == name.as_str());
             if !strip {
                 out.append(name.clone(), value.clone());
             }
@@ -162,9 +173,10 @@ impl Upstream {
 
     /// The headers sent back to the client: the upstream's, minus hop-by-hop headers.
     fn downstream_headers(upstream: &HeaderMap) -> HeaderMap {
+        let listed = connection_listed(upstream);
         let mut out = HeaderMap::with_capacity(upstream.len());
         for (name, value) in upstream {
-            if !HOP_BY_HOP.contains(name) && !connection_listed(upstream, name) {
+            if !is_hop_by_hop(name) && !listed.iter().any(|l| l == name.as_str()) {
                 out.append(name.clone(), value.clone());
             }
         }
@@ -209,7 +221,7 @@ impl Upstream {
         let resp = match tokio::time::timeout(self.timeouts.response, send).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
-                tracing::warn!(target: "authsec::gateway", upstream = %self.url, error = %e, "upstream unreachable");
+                tracing::warn!(target: "authsec::gateway", upstream = %self.url, error = %ErrorChain(&e), "upstream unreachable");
                 metrics::counter!(crate::prometheus::UPSTREAM_ERRORS, "kind" => "unreachable")
                     .increment(1);
                 return rpc_error(
@@ -235,6 +247,21 @@ impl Upstream {
         let stream = resp.bytes_stream().map_err(std::io::Error::other);
         *out.body_mut() = Body::from_stream(stream);
         out
+    }
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message omits the cause).
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
     }
 }
 
@@ -308,9 +335,35 @@ mod tests {
             "mcp-protocol-version",
             HeaderValue::from_static("2025-11-25"),
         );
+        h.append(header::CONNECTION, HeaderValue::from_static("X-Hop"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
         let out = up.upstream_headers(&h, None);
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out["mcp-session-id"], "s1");
         assert_eq!(out["mcp-protocol-version"], "2025-11-25");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_of_the_response_are_not_sent_back() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-upstream-hop"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("x-upstream-hop", HeaderValue::from_static("1"));
+        h.insert("mcp-session-id", HeaderValue::from_static("s1"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let out = Upstream::downstream_headers(&h);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out["mcp-session-id"], "s1");
+        assert_eq!(out[header::CONTENT_TYPE], "text/event-stream");
     }
 }

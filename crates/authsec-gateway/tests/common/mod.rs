@@ -207,6 +207,7 @@ pub fn short_timeouts() -> Timeouts {
         connect: Duration::from_secs(2),
         response: Duration::from_millis(500),
         drain: Duration::from_secs(5),
+        ..Timeouts::default()
     }
 }
 
