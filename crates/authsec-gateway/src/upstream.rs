@@ -131,9 +131,10 @@ impl Upstream {
     }
 
     /// Builds the headers sent upstream: the client's, minus hop-by-hop headers, `Host`,
-    /// `Content-Length` (the proxy frames the body itself), `Authorization` (the MCP spec
-    /// forbids token passthrough) and every identity header the client sent itself (any
-    /// `X-Authsec-*` and the configured names); plus the identity of the validated principal.
+    /// `Content-Length` (the proxy frames the body itself), `Accept-Encoding` (a compressed
+    /// `tools/list` result could not be filtered), `Authorization` (the MCP spec forbids token
+    /// passthrough) and every identity header the client sent itself (any `X-Authsec-*` and the
+    /// configured names); plus the identity of the validated principal.
     pub fn upstream_headers(
         &self,
         incoming: &HeaderMap,
@@ -147,6 +148,8 @@ impl Upstream {
                 || name == header::HOST
                 || name == header::AUTHORIZATION
                 || name == header::CONTENT_LENGTH
+                // The layer filters tools/list results: it must read them uncompressed.
+                || name == header::ACCEPT_ENCODING
                 || name.as_str().starts_with(IDENTITY_PREFIX)
                 || *name == id.subject
                 || *name == id.client_id
@@ -336,6 +339,10 @@ mod tests {
             HeaderValue::from_static("2025-11-25"),
         );
         h.append(header::CONNECTION, HeaderValue::from_static("X-Hop"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, br"),
+        );
         h.insert("x-hop", HeaderValue::from_static("1"));
         let out = up.upstream_headers(&h, None);
         assert_eq!(out.len(), 2, "{out:?}");
