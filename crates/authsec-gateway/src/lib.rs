@@ -152,6 +152,9 @@ pub enum GatewayError {
     /// The validator could not start (e.g. the issuer's metadata names another issuer).
     #[error(transparent)]
     Startup(#[from] StartupError),
+    /// A remote policy mode could not fetch its first policy (`remote_required`).
+    #[error(transparent)]
+    Policy(#[from] authsec::policy::remote::RemotePolicyError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -335,8 +338,8 @@ where
     // Before the validator: its first JWKS fetch is counted too.
     let _ = prometheus::handle();
     let validator = Validator::new(authsec).await?;
-    Gateway::bind(gateway, validator)
-        .await?
-        .serve(shutdown)
-        .await
+    // Remote policy modes fetch the console's policy (and keep it fresh); the gateway publishes
+    // no manifest of its own: the upstream's tools are whatever it lists.
+    let layer = AuthSecLayer::start(validator, &[]).await?;
+    Gateway::bind(gateway, layer).await?.serve(shutdown).await
 }
