@@ -180,7 +180,7 @@ pub enum GatewayError {
 /// and returns [`GatewayError::PathConflict`] instead).
 pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router {
     let layer = layer.into();
-    let validator = layer.validator().clone();
+    let scraped = layer.clone();
     let path = gateway.mcp_path(layer.config());
     let upstream = Upstream::new(
         gateway.upstream.clone(),
@@ -199,7 +199,7 @@ pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router
         .route(
             METRICS_PATH,
             get(move || {
-                let response = prometheus::render(&validator);
+                let response = prometheus::render(&scraped);
                 async move { response }
             }),
         );
@@ -325,8 +325,18 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Starts a validator for `authsec`, binds `gateway.listen` and serves until `shutdown`
-/// completes (see [`Gateway::serve`]).
+/// The protection `run` puts in front of the upstream: installs the Prometheus recorder (first,
+/// so that the first JWKS fetch is counted), starts a validator for `authsec` and, in the
+/// remote policy modes, fetches the console's policy and keeps it fresh. The gateway publishes
+/// no tool manifest of its own: the upstream's tools are whatever it lists.
+pub async fn start_layer(authsec: authsec::Config) -> Result<AuthSecLayer, GatewayError> {
+    let _ = prometheus::handle();
+    let validator = Validator::new(authsec).await?;
+    Ok(AuthSecLayer::start(validator, &[]).await?)
+}
+
+/// Starts the protection ([`start_layer`]), binds `gateway.listen` and serves until
+/// `shutdown` completes (see [`Gateway::serve`]).
 pub async fn run<F>(
     gateway: GatewayConfig,
     authsec: authsec::Config,
@@ -335,11 +345,6 @@ pub async fn run<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    // Before the validator: its first JWKS fetch is counted too.
-    let _ = prometheus::handle();
-    let validator = Validator::new(authsec).await?;
-    // Remote policy modes fetch the console's policy (and keep it fresh); the gateway publishes
-    // no manifest of its own: the upstream's tools are whatever it lists.
-    let layer = AuthSecLayer::start(validator, &[]).await?;
+    let layer = start_layer(authsec).await?;
     Gateway::bind(gateway, layer).await?.serve(shutdown).await
 }

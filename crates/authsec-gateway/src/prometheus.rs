@@ -7,7 +7,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use authsec::{telemetry, Validator};
+use authsec::http::AuthSecLayer;
+use authsec::telemetry;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -62,8 +63,9 @@ pub fn spawn_upkeep(interval: Duration) -> Option<tokio::task::JoinHandle<()>> {
     }))
 }
 
-/// Renders a scrape: sets the gauges read from `validator`, then every metric.
-pub fn render(validator: &Validator) -> Response {
+/// Renders a scrape: sets the gauges read from the layer's validator and console policy, then
+/// every metric.
+pub fn render(layer: &AuthSecLayer) -> Response {
     let Some(handle) = handle() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -71,7 +73,10 @@ pub fn render(validator: &Validator) -> Response {
         )
             .into_response();
     };
-    telemetry::observe(validator);
+    telemetry::observe(layer.validator());
+    if let Some(remote) = layer.remote_policy() {
+        telemetry::observe_policy(remote);
+    }
     let mut resp = handle.render().into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));

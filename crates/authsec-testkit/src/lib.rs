@@ -9,6 +9,9 @@
 //!   body and latency a test sets (revocation, outage, 429/500, slowness, malformed answers),
 //!   recording every request so tests can assert how the client authenticated.
 //!
+//! * [`console`] (feature `console`): the real authsec console on loopback with helpers for
+//!   its admin API and token service — a real peer of the SDK's remote policy modes.
+//!
 //! Real-peer interoperability (a certified authorization server, official MCP clients) lives in
 //! the interop suite; this crate is only for what a real peer cannot be made to do on demand.
 
@@ -29,6 +32,9 @@ use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
+
+#[cfg(feature = "console")]
+pub mod console;
 
 /// Base64url without padding.
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {

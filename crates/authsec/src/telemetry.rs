@@ -3,7 +3,8 @@
 //! authsec records; the application decides where the numbers go. Without an installed
 //! recorder every call here is a no-op costing one atomic load. To export them, install any
 //! `metrics` recorder at start-up — e.g. `metrics-exporter-prometheus`, as the gateway does —
-//! call [`describe`] once, and [`observe`] before each scrape for the gauges.
+//! call [`describe`] once, and [`observe`] (plus [`observe_policy`] in the remote policy
+//! modes) before each scrape for the gauges.
 //!
 //! | metric | type | labels | recorded |
 //! |---|---|---|---|
@@ -14,6 +15,10 @@
 //! | `authsec_token_cache_entries` | gauge | `cache` | by [`observe`] |
 //! | `authsec_introspection_calls_total` | counter | — | by [`observe`] (requests sent to the introspection endpoint) |
 //! | `authsec_jwks_keys` | gauge | — | by [`observe`] (usable keys in the JWKS cache) |
+//! | `authsec_policy_fetches_total` | counter | `result` (`success`/`failure`) | once per request to the console's policy endpoint (remote policy modes) |
+//! | `authsec_policy_generation` | gauge | — | by [`observe_policy`] (the held console policy's generation) |
+//! | `authsec_policy_age_seconds` | gauge | — | by [`observe_policy`] (since the console last answered) |
+//! | `authsec_policy_stale` | gauge | — | by [`observe_policy`]: `0` fresh, `1` past the TTL (still used, refreshing), `2` past TTL + maximum staleness (not used), `3` none held |
 //!
 //! Labels take a small, fixed set of values: tokens, subjects and tool names never appear.
 //!
@@ -24,6 +29,7 @@
 
 use std::time::Duration;
 
+use crate::policy::remote::{Freshness, RemotePolicy};
 use crate::validate::Validator;
 
 /// `authsec_decisions_total`.
@@ -40,6 +46,14 @@ pub const CACHE_ENTRIES: &str = "authsec_token_cache_entries";
 pub const INTROSPECTION_CALLS: &str = "authsec_introspection_calls_total";
 /// `authsec_jwks_keys`.
 pub const JWKS_KEYS: &str = "authsec_jwks_keys";
+/// `authsec_policy_fetches_total`.
+pub const POLICY_FETCHES: &str = "authsec_policy_fetches_total";
+/// `authsec_policy_generation`.
+pub const POLICY_GENERATION: &str = "authsec_policy_generation";
+/// `authsec_policy_age_seconds`.
+pub const POLICY_AGE: &str = "authsec_policy_age_seconds";
+/// `authsec_policy_stale`.
+pub const POLICY_STALE: &str = "authsec_policy_stale";
 
 /// Suggested histogram buckets for [`DECISION_DURATION`], in seconds: a cached token is
 /// decided in microseconds, a JWKS or introspection round trip takes milliseconds.
@@ -85,6 +99,35 @@ pub fn jwks_refresh(ok: bool) {
     metrics::counter!(JWKS_REFRESHES, "result" => result).increment(1);
 }
 
+/// Records one request to the console's policy endpoint.
+pub fn policy_fetch(ok: bool) {
+    let result = if ok { "success" } else { "failure" };
+    metrics::counter!(POLICY_FETCHES, "result" => result).increment(1);
+}
+
+/// The [`POLICY_STALE`] level of a held policy's freshness (`None`: nothing held).
+pub fn stale_level(freshness: Option<Freshness>) -> u8 {
+    match freshness {
+        Some(Freshness::Fresh) => 0,
+        Some(Freshness::Stale) => 1,
+        Some(Freshness::Expired) => 2,
+        None => 3,
+    }
+}
+
+/// Sets the console policy gauges: generation, age and staleness. Call it before rendering a
+/// scrape, with [`crate::http::AuthSecLayer::remote_policy`].
+pub fn observe_policy(remote: &RemotePolicy) {
+    let status = remote.status();
+    if let Some(generation) = status.generation {
+        metrics::gauge!(POLICY_GENERATION).set(generation as f64);
+    }
+    if let Some(age) = status.age_secs {
+        metrics::gauge!(POLICY_AGE).set(age as f64);
+    }
+    metrics::gauge!(POLICY_STALE).set(f64::from(stale_level(status.freshness)));
+}
+
 /// Sets the gauges that are read rather than counted: cache sizes, introspection calls, keys.
 /// Call it before rendering a scrape.
 pub fn observe(validator: &Validator) {
@@ -128,4 +171,18 @@ pub fn describe() {
         "Requests sent to the RFC 7662 introspection endpoint."
     );
     describe_gauge!(JWKS_KEYS, "Usable signing keys in the JWKS cache.");
+    describe_counter!(
+        POLICY_FETCHES,
+        "Requests to the console's policy endpoint by result (remote policy modes)."
+    );
+    describe_gauge!(POLICY_GENERATION, "Generation of the held console policy.");
+    describe_gauge!(
+        POLICY_AGE,
+        Unit::Seconds,
+        "Seconds since the console last answered with a policy."
+    );
+    describe_gauge!(
+        POLICY_STALE,
+        "Console policy staleness: 0 fresh, 1 past the TTL (used while refreshing), 2 past TTL + maximum staleness (not used), 3 none held."
+    );
 }

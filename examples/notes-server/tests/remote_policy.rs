@@ -15,66 +15,22 @@ use authsec::config::{ConfigBuilder, PolicyMode};
 use authsec::http::AuthSecLayer;
 use authsec::policy::remote::{Freshness, RemotePolicyError};
 use authsec::{Config, Validator};
-use authsec_console::{Console, ConsoleConfig};
+use authsec_testkit::console::{Credentials, TestConsole};
 use common::{call, denial, list, messages, tool_names, ACCEPT};
 use notes_server::{manifest, protected_app, start_layer, Transport};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-const ADMIN: &str = "remote-policy-admin-token-0123456789";
 const SCOPES: [&str; 3] = ["notes:read", "notes:write", "notes:admin"];
 
-/// A console serving a SQLite file in a temp dir.
-struct RunningConsole {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), authsec_console::Error>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl RunningConsole {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = ConsoleConfig::new(
-            dir.path().join("console.db").to_string_lossy().into_owned(),
-            "127.0.0.1:0".parse().unwrap(),
-        );
-        config.admin_token = Some(ADMIN.into());
-        let console = Console::bind(config).await.unwrap();
-        let base = console.public_url().to_owned();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(console.serve(async move {
-            let _ = rx.await;
-        }));
-        RunningConsole {
-            base,
-            stop: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-/// The console with a resource server for the notes server, its scopes and an agent client
+/// A real console with a resource server for the notes server, its scopes and an agent client
 /// allowed `notes:read notes:write`; and the notes server's listener (bound first: its URL is
 /// the resource URI).
 struct Setup {
-    console: RunningConsole,
+    console: TestConsole,
     http: reqwest::Client,
-    rs: String,
-    rs_secret: String,
-    client: (String, String),
+    rs: Credentials,
+    client: Credentials,
     listener: Option<tokio::net::TcpListener>,
     mcp: String,
     origin: String,
@@ -82,50 +38,26 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
-        let console = RunningConsole::start().await;
+        let console = TestConsole::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let mcp = format!("{origin}/mcp");
-        let mut s = Setup {
+        let rs = console.resource_server("notes", &mcp, &SCOPES).await;
+        let client = console
+            .client(&rs.id, "agent", &["notes:read", "notes:write"])
+            .await;
+        Setup {
             console,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            rs: String::new(),
-            rs_secret: String::new(),
-            client: Default::default(),
+            rs,
+            client,
             listener: Some(listener),
             mcp,
             origin,
-        };
-        let scopes: Vec<Value> = SCOPES.iter().map(|n| json!({ "name": n })).collect();
-        let (status, body) = s
-            .admin(
-                reqwest::Method::POST,
-                "/api/resource-servers",
-                Some(json!({"name": "notes", "resource_uri": s.mcp, "scopes": scopes})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        s.rs = body["resource_server"]["id"].as_str().unwrap().to_owned();
-        s.rs_secret = body["credentials"]["client_secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let (status, body) = s
-            .admin(
-                reqwest::Method::POST,
-                &format!("/api/resource-servers/{}/clients", s.rs),
-                Some(json!({"name": "agent", "allowed_scopes": ["notes:read", "notes:write"]})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        s.client = (
-            body["client"]["client_id"].as_str().unwrap().to_owned(),
-            body["client_secret"].as_str().unwrap().to_owned(),
-        );
-        s
+        }
     }
 
     async fn admin(
@@ -134,34 +66,12 @@ impl Setup {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.console.base))
-            .bearer_auth(ADMIN);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.console.admin(method, path, body).await
     }
 
     /// An admin decision for `tool`: `scopes` (any of), or public when empty.
     async fn map(&self, tool: &str, scopes: &[&str]) {
-        let body = if scopes.is_empty() {
-            json!({"state": "public"})
-        } else {
-            json!({"state": "mapped", "scopes": scopes})
-        };
-        let (status, b) = self
-            .admin(
-                reqwest::Method::PUT,
-                &format!("/api/resource-servers/{}/tools/{tool}/mapping", self.rs),
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{b}");
+        self.console.map(&self.rs.id, tool, scopes).await;
     }
 
     /// The notes example's mapping, as the README documents it.
@@ -177,7 +87,7 @@ impl Setup {
         let (status, body) = self
             .admin(
                 reqwest::Method::GET,
-                &format!("/api/resource-servers/{}/tools/{tool}", self.rs),
+                &format!("/api/resource-servers/{}/tools/{tool}", self.rs.id),
                 None,
             )
             .await;
@@ -187,30 +97,16 @@ impl Setup {
 
     /// A token from the console's token service for the agent client.
     async fn token(&self, scope: &str) -> String {
-        let resp = self
-            .http
-            .post(format!("{}/oauth/token", self.console.base))
-            .basic_auth(&self.client.0, Some(&self.client.1))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("resource", self.mcp.as_str()),
-                ("scope", scope),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let body: Value = resp.json().await.unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
+        self.console.token(&self.client, &self.mcp, scope).await
     }
 
     /// The SDK configuration: tokens from the console (JWKS), policy from the console.
     fn config(&self, mode: PolicyMode) -> ConfigBuilder {
         Config::builder(&self.console.base, &self.mcp)
-            .jwks_url(format!("{}/.well-known/jwks.json", self.console.base))
+            .jwks_url(self.console.jwks_url())
             .policy_mode(mode)
-            .resource_server_id(&self.rs)
-            .console_credentials(&self.rs, &self.rs_secret)
+            .resource_server_id(&self.rs.id)
+            .console_credentials(&self.rs.id, &self.rs.secret)
     }
 
     /// Starts the notes server (stateless JSON) behind the layer; returns the layer and the
@@ -493,10 +389,10 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
 
     // Wrong credentials: the console refuses them and start-up says which variables to check.
     let config = Config::builder(&s.console.base, &s.mcp)
-        .jwks_url(format!("{}/.well-known/jwks.json", s.console.base))
+        .jwks_url(s.console.jwks_url())
         .policy_mode(PolicyMode::RemoteRequired)
-        .resource_server_id(&s.rs)
-        .console_credentials(&s.rs, "wrong-secret")
+        .resource_server_id(&s.rs.id)
+        .console_credentials(&s.rs.id, "wrong-secret")
         .build()
         .unwrap();
     let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
@@ -609,7 +505,7 @@ async fn an_incomplete_policy_denies_every_tool_with_the_console_reason() {
     let (status, body) = s
         .admin(
             reqwest::Method::PATCH,
-            &format!("/api/resource-servers/{}", s.rs),
+            &format!("/api/resource-servers/{}", s.rs.id),
             Some(json!({"enabled": false})),
         )
         .await;
@@ -649,7 +545,7 @@ async fn the_resource_metadata_advertises_the_live_scopes() {
     let (status, body) = s
         .admin(
             reqwest::Method::POST,
-            &format!("/api/resource-servers/{}/scopes", s.rs),
+            &format!("/api/resource-servers/{}/scopes", s.rs.id),
             Some(json!({"name": "notes:export"})),
         )
         .await;
@@ -686,7 +582,7 @@ async fn a_revoked_token_is_refused_within_the_introspection_cache_ttl() {
     let (_layer, clock) = s
         .serve(
             s.config(PolicyMode::RemoteRequired)
-                .introspection(&introspect, &s.rs, &s.rs_secret)
+                .introspection(&introspect, &s.rs.id, &s.rs.secret)
                 .introspection_cache_ttl(Duration::from_secs(60)),
         )
         .await;
@@ -696,7 +592,7 @@ async fn a_revoked_token_is_refused_within_the_introspection_cache_ttl() {
     let resp = s
         .http
         .post(format!("{}/oauth/revoke", s.console.base))
-        .basic_auth(&s.client.0, Some(&s.client.1))
+        .basic_auth(&s.client.id, Some(&s.client.secret))
         .form(&[("token", token.as_str())])
         .send()
         .await
@@ -723,7 +619,7 @@ async fn introspection_only_accepts_console_tokens_and_refuses_a_revoked_one() {
     let (layer, clock) = s
         .serve(
             s.config(PolicyMode::RemoteRequired)
-                .introspection(&introspect, &s.rs, &s.rs_secret)
+                .introspection(&introspect, &s.rs.id, &s.rs.secret)
                 .validation_mode(authsec::config::ValidationMode::IntrospectionOnly)
                 .introspection_cache_ttl(Duration::from_secs(10)),
         )
@@ -738,7 +634,7 @@ async fn introspection_only_accepts_console_tokens_and_refuses_a_revoked_one() {
     let resp = s
         .http
         .post(format!("{}/oauth/revoke", s.console.base))
-        .basic_auth(&s.rs, Some(&s.rs_secret))
+        .basic_auth(&s.rs.id, Some(&s.rs.secret))
         .form(&[("token", token.as_str())])
         .send()
         .await

@@ -728,6 +728,7 @@ impl Inner {
     async fn fetch_and_record(&self, wait_for: Option<i64>) -> Result<(), RemotePolicyError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self.client.fetch_policy(wait_for).await;
+        crate::telemetry::policy_fetch(result.is_ok());
         let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
         self.record(result);
         outcome

@@ -1,0 +1,203 @@
+//! The gateway with its policy from a running authsec console (`remote_required`), in front of
+//! `@modelcontextprotocol/server-everything`: tokens from the console's token service, tool
+//! mappings changed through the admin API and enforced without a restart, the policy's
+//! generation and staleness on `/metrics`. One test in this binary, so the process-wide
+//! metrics recorder sees only its requests.
+//!
+//! Time is the SDK's manual clock, so the TTL and maximum staleness pass without waiting.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use authsec::clock::Clock;
+use authsec::config::{Config, PolicyMode};
+use authsec_gateway::{Gateway, GatewayConfig};
+use authsec_testkit::console::TestConsole;
+use common::*;
+use serde_json::{json, Value};
+
+/// Polls `check` every 20 ms until it holds; panics after 10 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `tools/call` through the gateway: status and JSON-RPC reply or denial body.
+async fn call(mcp: &str, token: &str, session: &str, tool: &str, arguments: Value) -> (u16, Value) {
+    let resp = post(
+        mcp,
+        Some(token),
+        Some(session),
+        &call_request(1, tool, arguments),
+    )
+    .send()
+    .await
+    .unwrap();
+    let status = resp.status().as_u16();
+    let body = if status == 200 {
+        messages(resp).await.remove(0)
+    } else {
+        resp.json().await.unwrap()
+    };
+    (status, body)
+}
+
+async fn listed(mcp: &str, token: &str, session: &str) -> Vec<String> {
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let resp = post(mcp, Some(token), Some(session), &list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tool_names(&messages(resp).await[0])
+}
+
+/// The value of the sample named exactly `series` in a Prometheus scrape.
+async fn sample(origin: &str, series: &str) -> Option<f64> {
+    let text = http()
+        .get(format!("{origin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_policy_decides_changes_live_and_its_staleness_is_exported() {
+    let Some(server) = everything() else { return };
+    let mut console = TestConsole::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let mcp = format!("{origin}/mcp");
+    let rs = console
+        .resource_server("everything", &mcp, &["demo:read", "demo:math"])
+        .await;
+    let agent = console
+        .client(&rs.id, "agent", &["demo:read", "demo:math"])
+        .await;
+    console.map(&rs.id, "echo", &["demo:read"]).await;
+    console.map(&rs.id, "get-sum", &["demo:math"]).await;
+
+    let (clock, time) = Clock::manual(authsec::clock::system_now());
+    let config = Config::builder(&console.base, &mcp)
+        .jwks_url(console.jwks_url())
+        .policy_mode(PolicyMode::RemoteRequired)
+        .resource_server_id(&rs.id)
+        .console_credentials(&rs.id, &rs.secret)
+        .clock(clock)
+        .build()
+        .unwrap();
+    let layer = authsec_gateway::start_layer(config).await.unwrap();
+    let remote = layer
+        .remote_policy()
+        .expect("remote policy started")
+        .clone();
+    let gateway = Gateway::with_listener(
+        listener,
+        GatewayConfig::new(server.url().parse().unwrap()).unwrap(),
+        layer,
+    )
+    .unwrap();
+    tokio::spawn(gateway.serve(std::future::pending()));
+
+    // The console's mapping decides: echo allowed, get-sum needs demo:math, the rest unmapped.
+    let token = console.token(&agent, &mcp, "demo:read").await;
+    let session = initialize(&mcp, Some(&token)).await;
+    assert_eq!(listed(&mcp, &token, &session).await, ["echo"]);
+    let (status, reply) = call(&mcp, &token, &session, "echo", json!({"message": "hi"})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["result"]["content"][0]["text"], "Echo: hi");
+    let (status, body) = call(&mcp, &token, &session, "get-sum", json!({"a": 1, "b": 2})).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["reason"], "insufficient_scope");
+    assert_eq!(body["required_scopes"], json!(["demo:math"]));
+    let (status, body) = call(&mcp, &token, &session, "get-env", json!({})).await;
+    assert_eq!((status, &body["reason"]), (403, &json!("tool_unmapped")));
+
+    // A mapping change arrives through wait-for-change: the clock does not move.
+    let before = remote.status().generation.unwrap();
+    console.map(&rs.id, "get-sum", &["demo:read"]).await;
+    eventually("get-sum allowed for demo:read", || async {
+        call(&mcp, &token, &session, "get-sum", json!({"a": 1, "b": 2}))
+            .await
+            .0
+            == 200
+    })
+    .await;
+    assert_eq!(listed(&mcp, &token, &session).await, ["echo", "get-sum"]);
+    let generation = remote.status().generation.unwrap();
+    assert!(generation > before);
+
+    assert_eq!(
+        sample(&origin, "authsec_policy_generation").await,
+        Some(generation as f64)
+    );
+    assert_eq!(
+        sample(&origin, "authsec_policy_age_seconds").await,
+        Some(0.0)
+    );
+    assert_eq!(sample(&origin, "authsec_policy_stale").await, Some(0.0));
+    let fetched = sample(&origin, r#"authsec_policy_fetches_total{result="success"}"#)
+        .await
+        .unwrap();
+    assert!(fetched >= 2.0, "start-up fetch and the change: {fetched}");
+    assert_eq!(
+        sample(&origin, r#"authsec_policy_fetches_total{result="failure"}"#).await,
+        None
+    );
+
+    // The console stops: the held policy serves through the TTL and the maximum staleness
+    // (30 s + 120 s by default), then every tool call is refused with 503.
+    console.stop().await;
+    eventually("a failed policy fetch", || async {
+        remote.status().last_error.is_some()
+    })
+    .await;
+    assert!(
+        sample(&origin, r#"authsec_policy_fetches_total{result="failure"}"#)
+            .await
+            .is_some_and(|n| n >= 1.0)
+    );
+    time.advance(31);
+    assert_eq!(
+        call(&mcp, &token, &session, "echo", json!({"message": "hi"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(sample(&origin, "authsec_policy_stale").await, Some(1.0));
+    assert_eq!(
+        sample(&origin, "authsec_policy_age_seconds").await,
+        Some(31.0)
+    );
+    assert_eq!(
+        sample(&origin, "authsec_policy_generation").await,
+        Some(generation as f64)
+    );
+
+    time.advance(120);
+    let (status, body) = call(&mcp, &token, &session, "echo", json!({"message": "hi"})).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["reason"], "policy_unavailable");
+    assert_eq!(sample(&origin, "authsec_policy_stale").await, Some(2.0));
+    assert_eq!(
+        sample(&origin, "authsec_policy_age_seconds").await,
+        Some(151.0)
+    );
+}
