@@ -34,6 +34,10 @@ pub fn emit(record: &DecisionRecord<'_>, outcome: Result<(), &AuthError>) {
         Err(e) => ("deny", e.status().as_u16(), e.reason()),
     };
     crate::telemetry::decision(decision, reason, record.latency);
+    // The fields below are formatted only for a subscriber that keeps the event.
+    if !tracing::enabled!(target: "authsec::decision", tracing::Level::INFO) {
+        return;
+    }
     let p = record.principal;
     let fingerprint = record
         .fingerprint

@@ -124,8 +124,9 @@ impl Inspection {
 }
 
 #[derive(Deserialize)]
-struct RawMessage {
-    jsonrpc: Option<String>,
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
     id: Option<Value>,
     method: Option<String>,
@@ -162,11 +163,11 @@ pub fn inspect(body: &[u8]) -> Result<Inspection, AuthError> {
         .ok_or_else(malformed)?;
     let (raw, batch) = match body[start] {
         b'{' => (
-            vec![serde_json::from_slice::<RawMessage>(body).map_err(|_| malformed())?],
+            vec![serde_json::from_slice::<RawMessage<'_>>(body).map_err(|_| malformed())?],
             false,
         ),
         b'[' => (
-            serde_json::from_slice::<Vec<RawMessage>>(body).map_err(|_| malformed())?,
+            serde_json::from_slice::<Vec<RawMessage<'_>>>(body).map_err(|_| malformed())?,
             true,
         ),
         _ => return Err(malformed()),
@@ -181,7 +182,7 @@ pub fn inspect(body: &[u8]) -> Result<Inspection, AuthError> {
     Ok(Inspection { messages, batch })
 }
 
-fn classify(raw: RawMessage) -> Result<Message, AuthError> {
+fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
     if raw.jsonrpc.as_deref() != Some("2.0") {
         return Err(malformed());
     }
@@ -199,19 +200,16 @@ fn classify(raw: RawMessage) -> Result<Message, AuthError> {
         (None, None) => return Err(malformed()),
     };
     let method = raw.method;
-    let params = raw.params;
-    let param = |f: fn(&RawParams) -> &Option<Value>| -> Option<&Value> {
-        params.as_ref().and_then(|p| f(p).as_ref())
-    };
-    let routing_value = match method.as_deref() {
-        Some("tools/call" | "prompts/get") => param(|p| &p.name),
-        Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
-            param(|p| &p.uri)
-        }
-        Some("tasks/get" | "tasks/update" | "tasks/cancel") => param(|p| &p.task_id),
+    let routing_value = raw.params.and_then(|p| match method.as_deref() {
+        Some("tools/call" | "prompts/get") => p.name,
+        Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => p.uri,
+        Some("tasks/get" | "tasks/update" | "tasks/cancel") => p.task_id,
+        _ => None,
+    });
+    let routing_name = match routing_value {
+        Some(Value::String(name)) => Some(name),
         _ => None,
     };
-    let routing_name = routing_value.and_then(Value::as_str).map(str::to_owned);
     let tool = if method.as_deref() == Some("tools/call") {
         // Which tool is being called decides everything: no string name, no call.
         Some(routing_name.clone().ok_or_else(malformed)?)

@@ -78,12 +78,27 @@ pub fn extract_bearer<'h>(
 }
 
 /// RFC 6750 §2.1 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+///
+/// It runs on every request over every byte of the token, so it is written to vectorize:
+/// branch-free per byte, 32 bytes at a time.
 fn is_b64token(t: &str) -> bool {
-    let body = t.trim_end_matches('=');
+    let body = t.trim_end_matches('=').as_bytes();
     !body.is_empty()
         && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+            .chunks(32)
+            .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_b64token_char(b)))
+}
+
+fn is_b64token_char(b: u8) -> bool {
+    let lower = b | 0x20;
+    (lower.wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
 }
 
 fn query_has_access_token(query: &str) -> bool {
@@ -900,6 +915,26 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn b64token_is_the_rfc_6750_grammar() {
+        for ok in ["a", "AZaz09-._~+/", "abc==", "a.b.c", "x="] {
+            assert!(is_b64token(ok), "{ok}");
+        }
+        for bad in [
+            "=", "==", "a=b", "a b", "a,b", "a\"b", "a:b", "a%2F", "é", "a\u{0}",
+        ] {
+            assert!(!is_b64token(bad), "{bad:?}");
+        }
+        let allowed: Vec<u8> = (0..=255u8).filter(|&b| is_b64token_char(b)).collect();
+        let mut expected: Vec<u8> = (b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .collect();
+        expected.extend(b"-._~+/");
+        expected.sort();
+        assert_eq!(allowed, expected);
     }
 
     #[test]
