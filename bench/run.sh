@@ -8,6 +8,10 @@
 #                           (reuses the test suite's build); writes nothing; exits non-zero on
 #                           any failure
 #
+#   bench/run.sh --authsec-only --rounds 15 --duration 5
+#                           only rmcp bare vs authsec (the auth ÷ bare goal, many short rounds);
+#                           writes bench/results-authsec-only.md
+#
 # Other options go to bench/run.py (--rounds N, --duration S, --warmup S, --connections N,
 # --server-cpu N, --load-cpu N, --out FILE). Installs what is missing: the peers from their
 # lockfiles (npm ci into bench/peers/ts/node_modules; pip into bench/peers/py/.venv), and wrk

@@ -8,30 +8,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use authsec::clock::Clock;
 use authsec::config::{Config, PolicyMode};
 use authsec_gateway::{Gateway, GatewayConfig};
 use authsec_testkit::console::TestConsole;
+use authsec_testkit::eventually;
 use common::*;
 use serde_json::{json, Value};
-
-/// Polls `check` every 20 ms until it holds; panics after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "gave up waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A `tools/call` through the gateway: status and JSON-RPC reply or denial body.
 async fn call(mcp: &str, token: &str, session: &str, tool: &str, arguments: Value) -> (u16, Value) {

@@ -36,6 +36,25 @@ use serde_json::{json, Value};
 #[cfg(feature = "console")]
 pub mod console;
 
+/// Polls `check` every 20 ms until it holds; panics, naming `what`, after 10 s. Returns how
+/// long it took: for what must happen without a clock step (a pushed policy change, a
+/// background refresh).
+pub async fn eventually<F, Fut>(what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
 /// Base64url without padding.
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authsec::clock::{Clock, ManualClock};
 use authsec::config::{ConfigBuilder, PolicyMode};
@@ -16,6 +16,7 @@ use authsec::http::AuthSecLayer;
 use authsec::policy::remote::{Freshness, RemotePolicyError};
 use authsec::{Config, Validator};
 use authsec_testkit::console::{Credentials, TestConsole};
+use authsec_testkit::eventually;
 use common::{call, denial, list, messages, tool_names, ACCEPT};
 use notes_server::{manifest, protected_app, start_layer, Transport};
 use reqwest::StatusCode;
@@ -155,23 +156,6 @@ async fn post_call(
         .send()
         .await
         .unwrap()
-}
-
-/// Polls `check` every 20 ms until it holds; panics after 10 s. Returns how long it took.
-async fn eventually<F, Fut>(what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "gave up waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    started.elapsed()
 }
 
 /// After the console stops, its last answer (the pending wait-for-change request is answered

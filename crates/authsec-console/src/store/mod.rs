@@ -195,6 +195,27 @@ impl Store {
         &self.inner.pool
     }
 
+    /// The row `query` selects for `id` (it must include `secret_hash`), when `secret`
+    /// matches that hash. An unknown id costs the same work as a wrong secret, so timing does
+    /// not reveal which ids exist.
+    pub(crate) async fn row_with_secret(
+        &self,
+        query: &str,
+        id: &str,
+        secret: &str,
+    ) -> Result<Option<sqlx::any::AnyRow>, Error> {
+        let Some(row) = sqlx::query(query)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            crate::auth::verify_against_nothing(secret);
+            return Ok(None);
+        };
+        let hash: String = row.try_get("secret_hash")?;
+        Ok(crate::auth::verify_secret(secret, &hash).then_some(row))
+    }
+
     /// A receiver that changes when `rs_id`'s generation changes (see [`crate::notify`]).
     pub(crate) fn subscribe(&self, rs_id: &str) -> watch::Receiver<i64> {
         self.inner.hub.subscribe(rs_id)

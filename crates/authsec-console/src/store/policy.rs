@@ -609,22 +609,12 @@ impl Store {
         client_id: &str,
         secret: &str,
     ) -> Result<Option<ResourceServerRow>, Error> {
-        let row = sqlx::query(&format!(
-            "SELECT {SERVER_COLUMNS}, secret_hash FROM resource_servers WHERE id = $1"
-        ))
-        .bind(client_id)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else {
-            // Same work as a real comparison, so timing does not reveal which ids exist.
-            auth::verify_against_nothing(secret);
-            return Ok(None);
-        };
-        let hash: String = row.try_get("secret_hash")?;
-        if !auth::verify_secret(secret, &hash) {
-            return Ok(None);
-        }
-        Ok(Some(server_from_row(&row)?))
+        let query =
+            format!("SELECT {SERVER_COLUMNS}, secret_hash FROM resource_servers WHERE id = $1");
+        self.row_with_secret(&query, client_id, secret)
+            .await?
+            .map(|row| server_from_row(&row))
+            .transpose()
     }
 
     /// A resource server's stored fields.

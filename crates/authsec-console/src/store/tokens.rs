@@ -316,21 +316,12 @@ impl Store {
         client_id: &str,
         secret: &str,
     ) -> Result<Option<Client>, Error> {
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS}, secret_hash FROM clients WHERE client_id = $1"
-        ))
-        .bind(client_id)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else {
-            auth::verify_against_nothing(secret);
-            return Ok(None);
-        };
-        let hash: String = row.try_get("secret_hash")?;
-        if !auth::verify_secret(secret, &hash) {
-            return Ok(None);
-        }
-        Ok(Some(client_from_row(&row)?))
+        let query =
+            format!("SELECT {CLIENT_COLUMNS}, secret_hash FROM clients WHERE client_id = $1");
+        self.row_with_secret(&query, client_id, secret)
+            .await?
+            .map(|row| client_from_row(&row))
+            .transpose()
     }
 
     /// A client by id, whatever its resource server.
