@@ -34,6 +34,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use authsec::http::{mount_mcp, AuthSecLayer};
+use authsec::policy::remote::ManifestTool;
 use authsec::validate::StartupError;
 use authsec::Validator;
 use axum::routing::{get, MethodRouter};
@@ -326,13 +327,39 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// The protection `run` puts in front of the upstream: installs the Prometheus recorder (first,
-/// so that the first JWKS fetch is counted), starts a validator for `authsec` and, in the
-/// remote policy modes, fetches the console's policy and keeps it fresh. The gateway publishes
-/// no tool manifest of its own: the upstream's tools are whatever it lists.
-pub async fn start_layer(authsec: authsec::Config) -> Result<AuthSecLayer, GatewayError> {
+/// so that the first JWKS fetch is counted), starts a validator for `authsec`, publishes the
+/// upstream's tools to the console when `publish_manifest` is on (read with
+/// [`Upstream::list_tools`]; a failure is logged, never fatal) and, in the remote policy modes,
+/// fetches the console's policy and keeps it fresh.
+pub async fn start_layer(
+    authsec: authsec::Config,
+    gateway: &GatewayConfig,
+) -> Result<AuthSecLayer, GatewayError> {
     let _ = prometheus::handle();
     let validator = Validator::new(authsec).await?;
-    Ok(AuthSecLayer::start(validator, &[]).await?)
+    let config = validator.config();
+    let tools = if config.publish_manifest {
+        let upstream = Upstream::new(
+            gateway.upstream.clone(),
+            gateway.identity.clone(),
+            gateway.timeouts,
+        );
+        match upstream.list_tools().await {
+            Ok(tools) => ManifestTool::from_mcp_tools(&tools, &config.tool_policy),
+            Err(e) => {
+                tracing::warn!(
+                    target: "authsec::gateway",
+                    upstream = %gateway.upstream,
+                    error = %e,
+                    "cannot read the upstream's tools/list; no tool manifest is published"
+                );
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    Ok(AuthSecLayer::start(validator, &tools).await?)
 }
 
 /// Starts the protection ([`start_layer`]), binds `gateway.listen` and serves until
@@ -345,6 +372,6 @@ pub async fn run<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let layer = start_layer(authsec).await?;
+    let layer = start_layer(authsec, &gateway).await?;
     Gateway::bind(gateway, layer).await?.serve(shutdown).await
 }

@@ -253,6 +253,148 @@ impl Upstream {
     }
 }
 
+/// The MCP protocol version the gateway offers when it opens its own session upstream (to
+/// read the tool list); the upstream answers with the version it speaks.
+const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// At most this many `tools/list` pages are read.
+const MAX_TOOL_PAGES: usize = 100;
+
+impl Upstream {
+    /// The upstream's tools, as its `tools/list` returns them: the gateway opens an MCP session
+    /// of its own (`initialize`, `notifications/initialized`), reads every page of
+    /// `tools/list` and ends the session (`DELETE`, when the upstream issued one). No identity
+    /// headers are sent: the upstream sees a client without a principal.
+    pub async fn list_tools(&self) -> Result<Vec<Value>, String> {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "authsec-gateway", "version": env!("CARGO_PKG_VERSION")},
+        }});
+        let (reply, session) = self.rpc(&init, None, PROTOCOL_VERSION).await?;
+        let version = reply["result"]["protocolVersion"]
+            .as_str()
+            .unwrap_or(PROTOCOL_VERSION)
+            .to_owned();
+        let session = session.as_deref();
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        self.rpc(&initialized, session, &version).await?;
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for page in 1..=MAX_TOOL_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({ "cursor": c }),
+                None => json!({}),
+            };
+            let list =
+                json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params});
+            let (reply, _) = self.rpc(&list, session, &version).await?;
+            let result = &reply["result"];
+            let Some(page_tools) = result["tools"].as_array() else {
+                return Err(format!(
+                    "tools/list answered without a tools array: {reply}"
+                ));
+            };
+            tools.extend(page_tools.iter().cloned());
+            cursor = result["nextCursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        if let Some(id) = session {
+            let _ = self
+                .client
+                .delete(self.url.clone())
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", &version)
+                .timeout(self.timeouts.response)
+                .send()
+                .await;
+        }
+        Ok(tools)
+    }
+
+    /// Sends one JSON-RPC message of the gateway's own session; returns the reply to a request
+    /// (`Null` for a notification) and the session id the upstream issued, if any.
+    async fn rpc(
+        &self,
+        message: &Value,
+        session: Option<&str>,
+        version: &str,
+    ) -> Result<(Value, Option<String>), String> {
+        let method = message["method"].as_str().unwrap_or("?");
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("mcp-protocol-version", version)
+            .timeout(self.timeouts.response)
+            .body(message.to_string());
+        if let Some(id) = session {
+            request = request.header("mcp-session-id", id);
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| format!("{method}: {}", ErrorChain(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("{method}: the upstream answered {status}"));
+        }
+        let session = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let sse = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let Some(id) = message.get("id") else {
+            return Ok((Value::Null, session));
+        };
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| format!("{method}: {}", ErrorChain(&e)))?;
+        let replies: Vec<Value> = if sse {
+            sse_data(&body)
+                .iter()
+                .filter_map(|d| serde_json::from_str(d).ok())
+                .collect()
+        } else {
+            serde_json::from_str(&body).into_iter().collect()
+        };
+        let reply = replies
+            .into_iter()
+            .find(|r| r.get("id") == Some(id))
+            .ok_or_else(|| format!("{method}: no reply with id {id} in the upstream's answer"))?;
+        if let Some(error) = reply.get("error") {
+            return Err(format!(
+                "{method}: the upstream answered with an error: {error}"
+            ));
+        }
+        Ok((reply, session))
+    }
+}
+
+/// The `data` of each event of an SSE stream (multi-line data joined with `\n`).
+fn sse_data(body: &str) -> Vec<String> {
+    body.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
 /// An error and its sources, `: `-separated (reqwest's own message omits the cause).
 struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
 
@@ -348,6 +490,12 @@ mod tests {
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out["mcp-session-id"], "s1");
         assert_eq!(out["mcp-protocol-version"], "2025-11-25");
+    }
+
+    #[test]
+    fn sse_data_joins_multi_line_data_and_accepts_crlf() {
+        let body = "event: message\r\nid: 1\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n: comment\n\ndata:2\n\n";
+        assert_eq!(sse_data(body), ["{\"a\":\n1}", "2"]);
     }
 
     #[test]

@@ -83,21 +83,48 @@ async fn the_console_policy_decides_changes_live_and_its_staleness_is_exported()
         .policy_mode(PolicyMode::RemoteRequired)
         .resource_server_id(&rs.id)
         .console_credentials(&rs.id, &rs.secret)
+        .publish_manifest(true)
+        .tool_scopes_json(r#"{"get-env": ["demo:admin"]}"#)
         .clock(clock)
         .build()
         .unwrap();
-    let layer = authsec_gateway::start_layer(config).await.unwrap();
+    let gw_config = GatewayConfig::new(server.url().parse().unwrap()).unwrap();
+    let layer = authsec_gateway::start_layer(config, &gw_config)
+        .await
+        .unwrap();
     let remote = layer
         .remote_policy()
         .expect("remote policy started")
         .clone();
-    let gateway = Gateway::with_listener(
-        listener,
-        GatewayConfig::new(server.url().parse().unwrap()).unwrap(),
-        layer,
-    )
-    .unwrap();
+    let gateway = Gateway::with_listener(listener, gw_config, layer).unwrap();
     tokio::spawn(gateway.serve(std::future::pending()));
+
+    // The upstream's tools are in the console's inventory: the mapped ones keep the admin's
+    // decision, the others are new and unmapped, with the local map's suggestion.
+    let tool = |name: &'static str| {
+        let console = &console;
+        let path = format!("/api/resource-servers/{}/tools/{name}", rs.id);
+        async move {
+            let (status, body) = console.admin(reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, 200, "{name}: {body}");
+            body
+        }
+    };
+    let echo = tool("echo").await;
+    assert_eq!(
+        (&echo["state"], &echo["in_latest_manifest"]),
+        (&json!("mapped"), &json!(true))
+    );
+    assert!(
+        echo["input_schema"]["properties"]["message"].is_object(),
+        "{echo}"
+    );
+    let env = tool("get-env").await;
+    assert_eq!(
+        (&env["state"], &env["in_latest_manifest"]),
+        (&json!("unmapped"), &json!(true))
+    );
+    assert_eq!(env["suggested_scopes"], json!(["demo:admin"]));
 
     // The console's mapping decides: echo allowed, get-sum needs demo:math, the rest unmapped.
     let token = console.token(&agent, &mcp, "demo:read").await;
