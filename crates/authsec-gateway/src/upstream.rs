@@ -494,7 +494,8 @@ mod tests {
 
     #[test]
     fn sse_data_joins_multi_line_data_and_accepts_crlf() {
-        let body = "event: message\r\nid: 1\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n: comment\n\ndata:2\n\n";
+        let body =
+            "event: message\r\nid: 1\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\n: comment\n\ndata:2\n\n";
         assert_eq!(sse_data(body), ["{\"a\":\n1}", "2"]);
     }
 
