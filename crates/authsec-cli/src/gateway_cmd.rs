@@ -64,6 +64,11 @@ pub struct GatewayArgs {
     /// On shutdown, how long in-flight requests and streams may run.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub drain_timeout_secs: u64,
+    /// Let browser-based MCP clients from ORIGIN (scheme://host[:port], or * for any) call the
+    /// gateway: CORS preflights are answered and WWW-Authenticate and Mcp-Session-Id exposed.
+    /// Repeat for several origins. Without it, no CORS headers are sent.
+    #[arg(long = "cors-allow-origin", value_name = "ORIGIN")]
+    pub cors_allow_origin: Vec<String>,
     /// The protection's configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -86,7 +91,9 @@ impl GatewayArgs {
                 response: Duration::from_secs(self.response_timeout_secs),
                 drain: Duration::from_secs(self.drain_timeout_secs),
                 ..Timeouts::default()
-            });
+            })
+            .cors_allow_origins(&self.cors_allow_origin)
+            .map_err(|e| format!("--cors-allow-origin: {e}"))?;
         if let Some(path) = &self.path {
             config = config.path(path);
         }

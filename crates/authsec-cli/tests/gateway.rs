@@ -38,6 +38,30 @@ fn gateway_refuses_an_upstream_that_is_not_http() {
     );
 }
 
+#[test]
+fn gateway_refuses_a_cors_origin_with_a_path() {
+    let r = authsec(
+        &[
+            "gateway",
+            "--upstream",
+            "http://127.0.0.1:9/mcp",
+            "--cors-allow-origin",
+            "https://app.example.com/mcp",
+        ],
+        "",
+        &[
+            ("AUTHSEC_ISSUER", "https://auth.example.com"),
+            ("AUTHSEC_RESOURCE_URI", "http://127.0.0.1:8080/mcp"),
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.trim(),
+        "authsec: --cors-allow-origin: CORS origin \"https://app.example.com/mcp\": expected \
+         scheme://host[:port] (no path), or * for any origin"
+    );
+}
+
 // Multi-threaded: the test reads the child's stderr with blocking I/O while the authorization
 // server fake runs on the runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

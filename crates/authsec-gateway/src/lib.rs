@@ -40,6 +40,7 @@ use authsec::Validator;
 use axum::routing::{get, MethodRouter};
 use axum::serve::ListenerExt;
 use axum::Router;
+use http::{HeaderName, HeaderValue};
 use url::Url;
 
 pub use upstream::{rpc_error, IdentityHeaders, Timeouts, Upstream};
@@ -69,6 +70,9 @@ pub struct GatewayConfig {
     pub identity: IdentityHeaders,
     /// Upstream and shutdown timeouts.
     pub timeouts: Timeouts,
+    /// Browser origins allowed to call the gateway (CORS); empty: no CORS headers, so
+    /// browsers refuse cross-origin calls. See [`GatewayConfig::cors_allow_origins`].
+    pub cors: Vec<HeaderValue>,
 }
 
 impl GatewayConfig {
@@ -93,6 +97,7 @@ impl GatewayConfig {
             path: None,
             identity: IdentityHeaders::default(),
             timeouts: Timeouts::default(),
+            cors: Vec::new(),
         })
     }
 
@@ -118,6 +123,26 @@ impl GatewayConfig {
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
+    }
+
+    /// Lets browser-based MCP clients from these origins call the gateway: preflight requests
+    /// are answered without a token, and responses carry `Access-Control-Allow-Origin` and
+    /// expose `WWW-Authenticate` (so the client can find the resource metadata of a 401) and
+    /// `Mcp-Session-Id`. Each origin is `scheme://host[:port]`, or `*` for any origin.
+    pub fn cors_allow_origins<I, S>(mut self, origins: I) -> Result<Self, GatewayError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for origin in origins {
+            let origin = origin.as_ref();
+            self.cors.push(
+                parse_origin(origin).ok_or_else(|| GatewayError::InvalidOrigin {
+                    origin: origin.to_owned(),
+                })?,
+            );
+        }
+        Ok(self)
     }
 
     /// The path the MCP endpoint is served at: [`GatewayConfig::path`], else the resource
@@ -149,6 +174,14 @@ pub enum GatewayError {
     PathConflict {
         /// The colliding path.
         path: String,
+    },
+    /// A CORS origin is not `scheme://host[:port]` or `*`.
+    #[error(
+        "CORS origin {origin:?}: expected scheme://host[:port] (no path), or * for any origin"
+    )]
+    InvalidOrigin {
+        /// The origin as given.
+        origin: String,
     },
     /// The validator could not start (e.g. the issuer's metadata names another issuer).
     #[error(transparent)]
@@ -204,7 +237,53 @@ pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router
                 async move { response }
             }),
         );
-    mount_mcp(own, &path, mcp, layer)
+    let app = mount_mcp(own, &path, mcp, layer);
+    if gateway.cors.is_empty() {
+        app
+    } else {
+        app.layer(cors_layer(&gateway.cors))
+    }
+}
+
+/// An origin as browsers send it: `*`, or `scheme://host[:port]` with nothing after.
+fn parse_origin(origin: &str) -> Option<HeaderValue> {
+    if origin != "*" {
+        let url = Url::parse(origin).ok()?;
+        let canonical = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https") || canonical != origin.trim_end_matches('/') {
+            return None;
+        }
+    }
+    HeaderValue::from_str(origin.trim_end_matches('/')).ok()
+}
+
+/// The CORS layer for `origins`: outermost, so a preflight never reaches the token check.
+fn cors_layer(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
+    use http::{header, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().cloned())
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("mcp-name"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .max_age(Duration::from_secs(3600))
 }
 
 /// A gateway bound to its address, not yet serving (so a caller can learn the address first).
