@@ -59,7 +59,10 @@ pub enum Command {
 
 const CONSOLE_EXAMPLES: &str = "\
 The admin token is created at first start and printed once on stderr (stored only hashed), unless
-AUTHSEC_CONSOLE_ADMIN_TOKEN (16+ characters) is set. Ctrl-C (or SIGTERM) stops it gracefully.
+AUTHSEC_CONSOLE_ADMIN_TOKEN (16+ characters) is set. The token service's signing keys are
+encrypted in the database with AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY (32 random bytes, base64:
+openssl rand -base64 32; keep it outside the database); without it they are stored in the clear
+and a warning says so. Ctrl-C (or SIGTERM) stops it gracefully.
 
 Examples:
   authsec console

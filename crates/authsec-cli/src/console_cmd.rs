@@ -21,7 +21,9 @@ pub fn run(args: ConsoleArgs) -> Result<ExitCode, String> {
         println!("{token}");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut config = ConsoleConfig::new(args.database_url, args.listen).with_admin_token_from_env();
+    let mut config = ConsoleConfig::new(args.database_url, args.listen)
+        .with_admin_token_from_env()
+        .with_key_encryption_key_from_env();
     config.public_url = args.public_url;
     match runtime.block_on(authsec_console::run(config, shutdown_signal())) {
         Ok(()) => {

@@ -83,11 +83,14 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot read the MCP server's address: {e}"))?;
     let mcp_url = format!("http://{mcp_addr}{MCP_PATH}");
 
-    let console_config = ConsoleConfig::new(
+    let mut console_config = ConsoleConfig::new(
         database.to_string_lossy().into_owned(),
         listen(args.console_port),
     )
     .with_admin_token_from_env();
+    // A throwaway database: its signing key is encrypted with a throwaway key.
+    console_config.key_encryption_key =
+        Some(authsec_console::oauth::jwt::KeyEncryptionKey::generate().map_err(|e| e.to_string())?);
     let console = Console::bind(console_config).await.map_err(|e| match e {
         e @ authsec_console::Error::Bind { .. } => {
             format!("{e}. Pick another port with --console-port (0: any free port)")

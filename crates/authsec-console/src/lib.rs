@@ -60,6 +60,9 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 /// The environment variable that sets the admin token (instead of a stored, generated one).
 pub const ADMIN_TOKEN_ENV: &str = "AUTHSEC_CONSOLE_ADMIN_TOKEN";
 
+/// The environment variable that sets the key encrypting the signing keys at rest.
+pub const KEY_ENCRYPTION_KEY_ENV: &str = "AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY";
+
 /// The shortest admin token accepted from the environment.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
@@ -81,6 +84,11 @@ pub struct ConsoleConfig {
     pub token_lifetime: Duration,
     /// How long `?wait_for_generation=N` waits before answering unchanged (default 25 s).
     pub long_poll_timeout: Duration,
+    /// The key that encrypts the token service's signing keys in the database: 32 random bytes,
+    /// base64 (`openssl rand -base64 32`), e.g. from `AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY`. Keep
+    /// it outside the database. Without it the private keys are stored in the clear (logged as
+    /// a warning at start-up).
+    pub key_encryption_key: Option<String>,
     /// The clock (tests move time with [`Clock::with_offset`]).
     pub clock: Clock,
 }
@@ -97,6 +105,10 @@ impl std::fmt::Debug for ConsoleConfig {
             )
             .field("token_lifetime", &self.token_lifetime)
             .field("long_poll_timeout", &self.long_poll_timeout)
+            .field(
+                "key_encryption_key",
+                &self.key_encryption_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("clock", &self.clock)
             .finish()
     }
@@ -117,6 +129,7 @@ impl ConsoleConfig {
             admin_token: None,
             token_lifetime: Duration::from_secs(3600),
             long_poll_timeout: Duration::from_secs(25),
+            key_encryption_key: None,
             clock: Clock::system(),
         }
     }
@@ -126,6 +139,17 @@ impl ConsoleConfig {
         if let Ok(t) = std::env::var(ADMIN_TOKEN_ENV) {
             if !t.is_empty() {
                 self.admin_token = Some(t);
+            }
+        }
+        self
+    }
+
+    /// Takes the key encryption key from `AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY` when it is set
+    /// and non-empty.
+    pub fn with_key_encryption_key_from_env(mut self) -> Self {
+        if let Ok(k) = std::env::var(KEY_ENCRYPTION_KEY_ENV) {
+            if !k.is_empty() {
+                self.key_encryption_key = Some(k);
             }
         }
         self
@@ -189,6 +213,19 @@ impl Console {
                 });
             }
         }
+        let key_encryption_key = match &config.key_encryption_key {
+            Some(k) => Some(std::sync::Arc::new(
+                oauth::jwt::KeyEncryptionKey::from_base64(k)?,
+            )),
+            None => {
+                tracing::warn!(
+                    target: "authsec::console",
+                    "the token service's signing keys are stored unencrypted in the database; \
+                     set {KEY_ENCRYPTION_KEY_ENV} (openssl rand -base64 32) to encrypt them"
+                );
+                None
+            }
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -209,6 +246,7 @@ impl Console {
                 token_lifetime: config.token_lifetime,
                 long_poll_timeout: config.long_poll_timeout,
                 admin_token: config.admin_token,
+                key_encryption_key,
             },
         );
         state.signer().await?;

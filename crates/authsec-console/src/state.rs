@@ -23,6 +23,8 @@ pub struct Settings {
     pub long_poll_timeout: Duration,
     /// The admin token given by the environment (not stored); `None` uses the stored one.
     pub admin_token: Option<String>,
+    /// Encrypts signing keys at rest; `None` stores them in the clear.
+    pub key_encryption_key: Option<Arc<jwt::KeyEncryptionKey>>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -35,6 +37,7 @@ impl std::fmt::Debug for Settings {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("key_encryption_key", &self.key_encryption_key)
             .finish()
     }
 }
@@ -118,7 +121,8 @@ impl AppState {
                 return Ok((kid.clone(), pair.clone()));
             }
         }
-        let pair = Arc::new(jwt::parse_private_key(newest)?);
+        let kek = self.0.settings.key_encryption_key.as_deref();
+        let pair = Arc::new(jwt::parse_private_key(newest, kek)?);
         *self.0.signer.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((newest.kid.clone(), pair.clone()));
         Ok((newest.kid.clone(), pair))
@@ -127,7 +131,8 @@ impl AppState {
     /// Generates a new signing key, which signs from now on; older keys stay in the JWKS until
     /// retired. Returns the new key id.
     pub(crate) async fn rotate_signing_key(&self, actor: &Actor) -> Result<String, Error> {
-        let key = jwt::generate_key(self.store().now())?;
+        let kek = self.0.settings.key_encryption_key.as_deref();
+        let key = jwt::generate_key(self.store().now(), kek)?;
         self.store().insert_signing_key(actor, &key).await?;
         Ok(key.kid)
     }

@@ -167,7 +167,70 @@ async fn sqlite_creates_its_file_and_uses_wal() {
     c.stop().await;
 }
 
+/// The key id a token was signed with.
+fn kid(token: &str) -> String {
+    common::decode_jwt(token).0["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn signing_keys_are_encrypted_at_rest_with_a_key_encryption_key(db: &TestDb) {
+    use base64::Engine as _;
+    let kek = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let with_kek = |k: Option<String>| Options {
+        key_encryption_key: k,
+        ..opts(Some(ADMIN))
+    };
+    let c = TestConsole::start_with(db, with_kek(Some(kek(7)))).await;
+    let (rs, rs_secret) = c.create_rs(URI, &["notes:read"]).await;
+    let (client, client_secret) = c.create_client(&rs, &["notes:read"]).await;
+    let before = c.token((&client, &client_secret), &[]).await;
+    c.stop().await;
+
+    // In the database: only ciphertext.
+    let store = authsec_console::Store::open(&db.url, authsec_console::Clock::system())
+        .await
+        .unwrap();
+    let keys = store.signing_keys(true).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, kid(&before));
+    assert!(
+        keys[0].private_key.starts_with("enc:v1:"),
+        "{}",
+        keys[0].private_key
+    );
+    store.close().await;
+
+    // The same key encryption key: the same signing key signs, old tokens still verify.
+    let c = TestConsole::start_with(db, with_kek(Some(kek(7)))).await;
+    let after = c.token((&client, &client_secret), &[]).await;
+    assert_eq!(kid(&after), kid(&before));
+    assert_eq!(
+        introspect(&c, (&rs, &rs_secret), &before).await["active"],
+        true
+    );
+    c.stop().await;
+
+    // Another key, or none: the console refuses to start, saying why.
+    for (k, expected) in [
+        (
+            Some(kek(8)),
+            "does not decrypt with AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY",
+        ),
+        (None, "AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY is not set"),
+    ] {
+        let mut config =
+            authsec_console::ConsoleConfig::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+        config.admin_token = Some(ADMIN.to_owned());
+        config.key_encryption_key = k;
+        let err = authsec_console::Console::bind(config).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
+
 backend_tests!(
+    signing_keys_are_encrypted_at_rest_with_a_key_encryption_key,
     data_survives_a_restart,
     a_configured_admin_token_replaces_the_stored_one,
     a_lost_admin_token_can_be_reset_and_rotated,

@@ -2,8 +2,9 @@
 //! aws-lc-rs, persisted as PKCS#8, identified by their RFC 7638 thumbprint; compact JWS
 //! signing, and verification of tokens this console issued (for introspection and revocation).
 
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
 use aws_lc_rs::digest;
-use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{
     EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
     ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -42,8 +43,97 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
-/// Generates a new P-256 signing key.
-pub(crate) fn generate_key(now: i64) -> Result<StoredKey, Error> {
+/// How an encrypted private key is stored: this prefix, then base64 of nonce ‖ ciphertext ‖ tag.
+const ENCRYPTED_PREFIX: &str = "enc:v1:";
+
+/// The key that encrypts signing keys at rest (AES-256-GCM; the key id is the associated data,
+/// so a stored key cannot be moved to another row). From `AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY`.
+pub struct KeyEncryptionKey(LessSafeKey);
+
+impl std::fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyEncryptionKey(<redacted>)")
+    }
+}
+
+impl KeyEncryptionKey {
+    /// A fresh random key in its base64 form (for throwaway consoles such as `authsec demo`;
+    /// a real deployment generates its key once and keeps it outside the database).
+    pub fn generate() -> Result<String, Error> {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| Error::Crypto("random key"))?;
+        Ok(STANDARD.encode(bytes))
+    }
+
+    /// The key from its base64 form (standard alphabet): 32 random bytes.
+    pub fn from_base64(encoded: &str) -> Result<Self, Error> {
+        let invalid = |what: String| Error::Config {
+            field: "key_encryption_key",
+            value: "<redacted>".into(),
+            reason: format!(
+                "{what}; it must be 32 random bytes in base64. Fix: generate one with \
+                 `openssl rand -base64 32` and keep it outside the database"
+            ),
+        };
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| invalid(format!("not base64 ({e})")))?;
+        if bytes.len() != 32 {
+            return Err(invalid(format!("{} bytes", bytes.len())));
+        }
+        let key = UnboundKey::new(&aead::AES_256_GCM, &bytes)
+            .map_err(|_| Error::Crypto("AES-256-GCM key"))?;
+        Ok(KeyEncryptionKey(LessSafeKey::new(key)))
+    }
+
+    fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<String, Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| Error::Crypto("random nonce"))?;
+        let mut sealed = plaintext.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| Error::Crypto("signing key encryption"))?;
+        let mut stored = nonce.to_vec();
+        stored.extend_from_slice(&sealed);
+        Ok(format!("{ENCRYPTED_PREFIX}{}", STANDARD.encode(stored)))
+    }
+
+    fn open(&self, kid: &str, encoded: &str) -> Result<Vec<u8>, Error> {
+        let mut stored = STANDARD
+            .decode(encoded)
+            .map_err(|e| Error::corrupt("signing key", e))?;
+        if stored.len() < NONCE_LEN {
+            return Err(Error::corrupt("signing key", "encrypted key too short"));
+        }
+        let mut sealed = stored.split_off(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&stored)
+            .map_err(|_| Error::corrupt("signing key", "bad nonce"))?;
+        let plaintext = self
+            .0
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut sealed)
+            .map_err(|_| {
+                Error::corrupt(
+                    "signing key",
+                    format!(
+                        "key {kid} does not decrypt with AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY: \
+                         the variable holds another key than the one it was stored with"
+                    ),
+                )
+            })?;
+        Ok(plaintext.to_vec())
+    }
+}
+
+/// Generates a new P-256 signing key; its private key is encrypted with `kek` when given.
+pub(crate) fn generate_key(now: i64, kek: Option<&KeyEncryptionKey>) -> Result<StoredKey, Error> {
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
         .map_err(|_| Error::Crypto("P-256 key generation"))?;
     let pkcs8 = pair
@@ -56,10 +146,14 @@ pub(crate) fn generate_key(now: i64) -> Result<StoredKey, Error> {
     let public_jwk = json!({
         "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": ALG, "use": "sig",
     });
+    let private_key = match kek {
+        Some(kek) => kek.seal(&kid, pkcs8.as_ref())?,
+        None => STANDARD.encode(pkcs8.as_ref()),
+    };
     Ok(StoredKey {
         kid,
         alg: ALG.to_owned(),
-        private_key: STANDARD.encode(pkcs8.as_ref()),
+        private_key,
         public_jwk,
         created_at: now,
         retired_at: None,
@@ -77,17 +171,33 @@ fn coordinates(point: &[u8]) -> Result<(String, String), Error> {
     ))
 }
 
-/// Parses a stored private key.
-pub(crate) fn parse_private_key(key: &StoredKey) -> Result<EcdsaKeyPair, Error> {
+/// Parses a stored private key, decrypting it with `kek` when it was stored encrypted. A key
+/// stored in the clear (before a key encryption key was configured) still parses.
+pub(crate) fn parse_private_key(
+    key: &StoredKey,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<EcdsaKeyPair, Error> {
     if key.alg != ALG {
         return Err(Error::corrupt(
             "signing key",
             format!("unsupported alg {}", key.alg),
         ));
     }
-    let der = STANDARD
-        .decode(&key.private_key)
-        .map_err(|e| Error::corrupt("signing key", e))?;
+    let der = match (key.private_key.strip_prefix(ENCRYPTED_PREFIX), kek) {
+        (Some(encrypted), Some(kek)) => kek.open(&key.kid, encrypted)?,
+        (Some(_), None) => {
+            return Err(Error::corrupt(
+                "signing key",
+                format!(
+                    "key {} is stored encrypted and AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY is not set",
+                    key.kid
+                ),
+            ))
+        }
+        (None, _) => STANDARD
+            .decode(&key.private_key)
+            .map_err(|e| Error::corrupt("signing key", e))?,
+    };
     EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
         .map_err(|e| Error::corrupt("signing key", e))
 }
@@ -174,9 +284,9 @@ mod tests {
 
     #[test]
     fn a_signed_token_verifies_with_its_key_only() {
-        let k1 = generate_key(1).unwrap();
-        let k2 = generate_key(2).unwrap();
-        let token = sign(&parse_private_key(&k1).unwrap(), &k1.kid, &claims()).unwrap();
+        let k1 = generate_key(1, None).unwrap();
+        let k2 = generate_key(2, None).unwrap();
+        let token = sign(&parse_private_key(&k1, None).unwrap(), &k1.kid, &claims()).unwrap();
         assert_eq!(verify(&token, &[k2.clone(), k1.clone()]), Some(claims()));
         assert_eq!(verify(&token, std::slice::from_ref(&k2)), None);
         let retired = StoredKey {
@@ -188,8 +298,8 @@ mod tests {
 
     #[test]
     fn a_tampered_token_does_not_verify() {
-        let k = generate_key(1).unwrap();
-        let token = sign(&parse_private_key(&k).unwrap(), &k.kid, &claims()).unwrap();
+        let k = generate_key(1, None).unwrap();
+        let token = sign(&parse_private_key(&k, None).unwrap(), &k.kid, &claims()).unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
         let mut c = claims();
         c.scope = "a b admin".into();
@@ -205,10 +315,66 @@ mod tests {
 
     #[test]
     fn kid_is_the_rfc7638_thumbprint_and_the_jwk_is_public() {
-        let k = generate_key(1).unwrap();
+        let k = generate_key(1, None).unwrap();
         assert_eq!(k.public_jwk["kid"], k.kid);
         assert_eq!(k.kid.len(), 43);
         assert!(k.public_jwk.get("d").is_none());
         assert_eq!(k.public_jwk["alg"], "ES256");
+    }
+
+    fn kek(byte: u8) -> KeyEncryptionKey {
+        KeyEncryptionKey::from_base64(&STANDARD.encode([byte; 32])).unwrap()
+    }
+
+    #[test]
+    fn with_a_key_encryption_key_the_private_key_is_stored_encrypted_and_still_signs() {
+        let kek = kek(7);
+        let k = generate_key(1, Some(&kek)).unwrap();
+        assert!(k.private_key.starts_with("enc:v1:"), "{}", k.private_key);
+        let plain = generate_key(1, None).unwrap();
+        assert!(!plain.private_key.starts_with("enc:v1:"));
+        let token = sign(
+            &parse_private_key(&k, Some(&kek)).unwrap(),
+            &k.kid,
+            &claims(),
+        )
+        .unwrap();
+        assert_eq!(verify(&token, std::slice::from_ref(&k)), Some(claims()));
+        // A key stored in the clear before the variable was set still loads.
+        assert!(parse_private_key(&plain, Some(&kek)).is_ok());
+    }
+
+    #[test]
+    fn an_encrypted_key_needs_the_same_key_encryption_key_and_its_own_kid() {
+        let k = generate_key(1, Some(&kek(7))).unwrap();
+        let err = parse_private_key(&k, None).unwrap_err().to_string();
+        assert!(
+            err.contains("AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY is not set"),
+            "{err}"
+        );
+        let err = parse_private_key(&k, Some(&kek(8)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not decrypt"), "{err}");
+        // The kid is authenticated: the ciphertext cannot be moved to another key's row.
+        let moved = StoredKey {
+            kid: "another-kid".into(),
+            ..k.clone()
+        };
+        assert!(parse_private_key(&moved, Some(&kek(7))).is_err());
+    }
+
+    #[test]
+    fn a_key_encryption_key_is_32_bytes_of_base64() {
+        for bad in ["", "not base64!", &STANDARD.encode([1u8; 16])] {
+            let err = KeyEncryptionKey::from_base64(bad).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config { field: "key_encryption_key", value, .. } if value == "<redacted>"),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("openssl rand -base64 32"), "{err}");
+        }
+        assert!(KeyEncryptionKey::from_base64(&STANDARD.encode([1u8; 32])).is_ok());
+        assert_eq!(format!("{:?}", kek(1)), "KeyEncryptionKey(<redacted>)");
     }
 }

@@ -145,6 +145,7 @@ pub struct Options {
     pub clock_offset: Arc<AtomicI64>,
     pub token_lifetime: Duration,
     pub public_url: Option<String>,
+    pub key_encryption_key: Option<String>,
 }
 
 impl Default for Options {
@@ -155,6 +156,7 @@ impl Default for Options {
             clock_offset: Arc::new(AtomicI64::new(0)),
             token_lifetime: Duration::from_secs(3600),
             public_url: None,
+            key_encryption_key: None,
         }
     }
 }
@@ -188,6 +190,7 @@ impl TestConsole {
         config.token_lifetime = opts.token_lifetime;
         config.clock = Clock::with_offset(opts.clock_offset.clone());
         config.public_url = opts.public_url.clone();
+        config.key_encryption_key = opts.key_encryption_key.clone();
         let console = Console::bind(config).await.expect("console starts");
         let base = format!("http://{}", console.local_addr());
         let issuer = console.public_url().to_owned();
