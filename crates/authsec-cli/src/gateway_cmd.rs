@@ -24,8 +24,9 @@ The upstream receives the caller's identity in X-Authsec-Subject, X-Authsec-Clie
 X-Authsec-Scopes (never the token; any X-Authsec-* header a client sends is dropped), so it must
 be reachable only through the gateway.
 
-Routes: the MCP endpoint (POST, GET, DELETE), its protected resource metadata, /healthz and
-/metrics (Prometheus). Ctrl-C or SIGTERM stops accepting connections and lets in-flight
+Routes: the MCP endpoint (POST, GET, DELETE), its protected resource metadata, /healthz
+(liveness), /readyz (503 naming what is missing until keys and, in remote_required, the console
+policy are loaded) and /metrics (Prometheus). Ctrl-C or SIGTERM stops accepting connections and lets in-flight
 requests and streams finish (at most --drain-timeout-secs).
 
 Examples:

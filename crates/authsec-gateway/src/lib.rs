@@ -52,6 +52,9 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// The liveness route.
 pub const HEALTH_PATH: &str = "/healthz";
 
+/// The readiness route: 200 once the gateway can decide requests (see [`readiness`]).
+pub const READY_PATH: &str = "/readyz";
+
 /// The Prometheus scrape route.
 pub const METRICS_PATH: &str = "/metrics";
 
@@ -203,14 +206,14 @@ pub enum GatewayError {
 }
 
 /// The gateway's router: the MCP endpoint (`POST`, `GET` for SSE, `DELETE`) behind the authsec
-/// layer and forwarded to the upstream, the RFC 9728 metadata route, [`HEALTH_PATH`] and
-/// [`METRICS_PATH`].
+/// layer and forwarded to the upstream, the RFC 9728 metadata route, [`HEALTH_PATH`],
+/// [`READY_PATH`] and [`METRICS_PATH`].
 ///
 /// `layer` is an [`AuthSecLayer`] or a [`Validator`].
 ///
 /// # Panics
 ///
-/// When the MCP path is [`HEALTH_PATH`] or [`METRICS_PATH`] ([`Gateway::bind`] checks this
+/// When the MCP path is [`HEALTH_PATH`], [`READY_PATH`] or [`METRICS_PATH`] ([`Gateway::bind`] checks this
 /// and returns [`GatewayError::PathConflict`] instead).
 pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router {
     let layer = layer.into();
@@ -225,10 +228,18 @@ pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router
         .post_service(upstream.clone())
         .get_service(upstream.clone())
         .delete_service(upstream);
+    let ready = layer.clone();
     let own = Router::new()
         .route(
             HEALTH_PATH,
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            READY_PATH,
+            get(move || {
+                let layer = ready.clone();
+                async move { readiness(&layer).await }
+            }),
         )
         .route(
             METRICS_PATH,
@@ -242,6 +253,48 @@ pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router
         app
     } else {
         app.layer(cors_layer(&gateway.cors))
+    }
+}
+
+/// Whether the gateway can decide requests: signing keys are loaded (unless every token is
+/// introspected) and, in `remote_required`, the console's policy is usable. What is missing is
+/// fetched now (each within its own retry limits), so a gateway started while its
+/// authorization server or console was down becomes ready without waiting for traffic that a
+/// load balancer would not send it. 200 `{"status":"ready"}`, or 503
+/// `{"status":"not_ready","reasons":[…]}`.
+pub async fn readiness(layer: &AuthSecLayer) -> axum::response::Response {
+    use authsec::config::{PolicyMode, ValidationMode};
+    use axum::response::IntoResponse;
+    let mut reasons = Vec::new();
+    let validator = layer.validator();
+    if validator.mode() != ValidationMode::IntrospectionOnly {
+        let keys = validator.keys();
+        if keys.current().is_empty() {
+            keys.refresh_if_allowed().await;
+        }
+        if keys.current().is_empty() {
+            reasons.push(format!(
+                "no signing keys loaded from the authorization server's JWKS: {}",
+                keys.last_error()
+                    .unwrap_or_else(|| "not fetched yet".to_owned())
+            ));
+        }
+    }
+    if let Some(remote) = layer.remote_policy() {
+        if layer.config().policy_mode == PolicyMode::RemoteRequired {
+            if let Err(why) = remote.current().await {
+                reasons.push(why);
+            }
+        }
+    }
+    if reasons.is_empty() {
+        axum::Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "not_ready", "reasons": reasons})),
+        )
+            .into_response()
     }
 }
 
@@ -320,7 +373,7 @@ impl Gateway {
     ) -> Result<Self, GatewayError> {
         let layer = layer.into();
         let path = config.mcp_path(layer.config());
-        if path == HEALTH_PATH || path == METRICS_PATH {
+        if [HEALTH_PATH, READY_PATH, METRICS_PATH].contains(&path.as_str()) {
             return Err(GatewayError::PathConflict { path });
         }
         if config.upstream.scheme() == "http" && !is_loopback(&config.upstream) {

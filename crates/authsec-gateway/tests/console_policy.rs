@@ -210,4 +210,15 @@ async fn the_console_policy_decides_changes_live_and_its_staleness_is_exported()
         sample(&origin, "authsec_policy_age_seconds").await,
         Some(151.0)
     );
+    // And the gateway says it is not ready, and why.
+    let resp = http().get(format!("{origin}/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    let reason = body["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "the console policy (generation {generation}) is 151s old, past the 30s TTL + 120s maximum staleness"
+        )),
+        "{reason}"
+    );
 }

@@ -84,6 +84,62 @@ async fn healthz_is_200_without_a_token() {
 }
 
 #[tokio::test]
+async fn readyz_is_200_once_the_keys_are_loaded() {
+    let down = closed_port().await;
+    let gw = gateway(&format!("http://{down}/mcp")).await;
+    let resp = http()
+        .get(format!("{}/readyz", gw.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"status": "ready"})
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_while_the_jwks_cannot_be_loaded_and_fetches_it_when_asked() {
+    use authsec_gateway::{Gateway, GatewayConfig};
+    use authsec_testkit::{jwks, FakeAuthServer, TestKey};
+    let key = TestKey::es256("ready-1");
+    let auth = FakeAuthServer::start(jwks(&[&key])).await;
+    auth.set_jwks_status(500);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let config = authsec::Config::builder(auth.issuer(), format!("{origin}/mcp"))
+        .jwks_url(auth.jwks_url())
+        .tool_scopes_json(TOOL_SCOPES)
+        .jwks_min_refresh_interval(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let validator = authsec::Validator::new(config).await.unwrap();
+    let down = closed_port().await;
+    let gw_config = GatewayConfig::new(format!("http://{down}/mcp").parse().unwrap()).unwrap();
+    let gateway = Gateway::with_listener(listener, gw_config, validator).unwrap();
+    tokio::spawn(gateway.serve(std::future::pending()));
+
+    let ready = || async {
+        let resp = http().get(format!("{origin}/readyz")).send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    let (status, body) = ready().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "not_ready");
+    let reason = body["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with("no signing keys loaded from the authorization server's JWKS: "),
+        "{reason}"
+    );
+    assert!(reason.contains("500"), "{reason}");
+
+    // The authorization server is back: the probe itself loads the keys.
+    auth.set_jwks_status(200);
+    assert_eq!(ready().await, (200, json!({"status": "ready"})));
+}
+
+#[tokio::test]
 async fn methods_other_than_post_get_and_delete_are_405() {
     let down = closed_port().await;
     let gw = gateway(&format!("http://{down}/mcp")).await;
