@@ -12,6 +12,7 @@ use clap::Args;
 use http::HeaderName;
 
 use crate::cli::ConfigArgs;
+use crate::console_cmd::{init_logging, shutdown_signal};
 
 /// `--help` examples.
 pub const GATEWAY_EXAMPLES: &str = "\
@@ -106,7 +107,7 @@ impl GatewayArgs {
 pub fn run(args: &GatewayArgs) -> Result<ExitCode, String> {
     let authsec = crate::diagnose_cmd::build_config(&args.config).map_err(|e| e.to_string())?;
     let gateway = args.gateway_config()?;
-    init_logging();
+    init_logging("info");
     if authsec.tool_policy.is_empty() && authsec.policy_mode == PolicyMode::LocalOnly {
         tracing::warn!(
             target: "authsec::config",
@@ -122,40 +123,4 @@ pub fn run(args: &GatewayArgs) -> Result<ExitCode, String> {
         .block_on(authsec_gateway::run(gateway, authsec, shutdown_signal()))
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `AUTHSEC_LOG` (a tracing filter, default `info`) to stderr; colour only on a terminal
-/// without `NO_COLOR`, as the other commands do.
-fn init_logging() {
-    use std::io::IsTerminal;
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTHSEC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .try_init();
-}
-
-/// Completes on Ctrl-C, or SIGTERM on Unix (what container runtimes send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }
