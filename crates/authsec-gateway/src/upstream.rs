@@ -109,6 +109,36 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Every header with this prefix is the gateway's to set: a client's are dropped.
 const IDENTITY_PREFIX: &str = "x-authsec-";
 
+impl IdentityHeaders {
+    /// Whether a client header would reach the upstream as an identity header: its name,
+    /// lowercased with `_` read as `-` (WSGI and CGI servers read `X_Authsec_Subject` and
+    /// `X-Authsec-Subject` into the same variable), starts with `x-authsec-` or is one of the
+    /// configured names.
+    fn claims_identity(&self, name: &HeaderName) -> bool {
+        let same = |a: &str, b: &str| {
+            a.len() == b.len()
+                && a.bytes()
+                    .zip(b.bytes())
+                    .all(|(x, y)| normalize(x) == normalize(y))
+        };
+        let name = name.as_str();
+        name.get(..IDENTITY_PREFIX.len())
+            .is_some_and(|prefix| same(prefix, IDENTITY_PREFIX))
+            || [&self.subject, &self.client_id, &self.scopes]
+                .iter()
+                .any(|configured| same(name, configured.as_str()))
+    }
+}
+
+/// A header-name byte as WSGI/CGI read it: `_` and `-` alike (names are already lowercase).
+fn normalize(b: u8) -> u8 {
+    if b == b'_' {
+        b'-'
+    } else {
+        b
+    }
+}
+
 /// The header names a `Connection` header lists: hop-by-hop too (RFC 9110 §7.6.1).
 fn connection_listed(headers: &HeaderMap) -> Vec<String> {
     headers
@@ -158,7 +188,7 @@ impl Upstream {
     /// `Content-Length` (the proxy frames the body itself), `Accept-Encoding` (a compressed
     /// `tools/list` result could not be filtered), `Authorization` (the MCP spec forbids token
     /// passthrough) and every identity header the client sent itself (any `X-Authsec-*` and the
-    /// configured names); plus the identity of the validated principal.
+    /// configured names, with `_` read as `-`); plus the identity of the validated principal.
     pub fn upstream_headers(
         &self,
         incoming: &HeaderMap,
@@ -174,10 +204,7 @@ impl Upstream {
                 || name == header::CONTENT_LENGTH
                 // The layer filters tools/list results: it must read them uncompressed.
                 || name == header::ACCEPT_ENCODING
-                || name.as_str().starts_with(IDENTITY_PREFIX)
-                || *name == id.subject
-                || *name == id.client_id
-                || *name == id.scopes
+                || id.claims_identity(name)
                 || listed.iter().any(|l| l == name.as_str());
             if !strip {
                 out.append(name.clone(), value.clone());
@@ -541,6 +568,41 @@ mod tests {
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(out["mcp-session-id"], "s1");
         assert_eq!(out["mcp-protocol-version"], "2025-11-25");
+    }
+
+    #[test]
+    fn identity_headers_under_another_spelling_are_stripped() {
+        let identity = IdentityHeaders {
+            subject: HeaderName::from_static("x-user"),
+            ..IdentityHeaders::default()
+        };
+        let up = Upstream::new(
+            Url::parse("http://127.0.0.1:9/mcp").unwrap(),
+            identity,
+            Timeouts::default(),
+        );
+        let mut h = HeaderMap::new();
+        for spoof in [
+            "x_authsec_subject",
+            "x_authsec-scopes",
+            "x-authsec_client_id",
+            "x_authsec_anything",
+            "x_user",
+            "x-user",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(spoof.as_bytes()).unwrap(),
+                HeaderValue::from_static("admin"),
+            );
+        }
+        h.insert("x_other", HeaderValue::from_static("kept"));
+        h.insert("x-authsecx", HeaderValue::from_static("kept"));
+        let out = up.upstream_headers(&h, None);
+        assert_eq!(
+            out.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["x_other", "x-authsecx"],
+            "{out:?}"
+        );
     }
 
     #[test]

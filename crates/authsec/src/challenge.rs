@@ -73,7 +73,8 @@ pub fn render(err: &AuthError, ctx: &ChallengeContext) -> Denial {
         AuthError::ValidationUnavailable { .. }
         | AuthError::PolicyUnavailable { .. }
         | AuthError::PayloadTooLarge { .. }
-        | AuthError::SessionPrincipalMismatch => None,
+        | AuthError::SessionPrincipalMismatch
+        | AuthError::SessionUnknown => None,
         AuthError::NoToken => {
             params.push(rm);
             push_scope(&mut params, &ctx.scope);

@@ -283,9 +283,16 @@ pub struct Config {
     /// Opt-in: report denials of JSON-RPC requests in band (JSON-RPC errors and `isError`
     /// tool results with structured `_meta`) instead of HTTP 401/403 (default off).
     pub in_band_denials: bool,
+    /// The secret that binds each `Mcp-Session-Id` to its principal (a MAC carried in the
+    /// session id). Give every instance behind one load balancer the same key; unset, a random
+    /// key per process is used, so sessions do not survive a restart or span instances.
+    pub session_key: Option<Secret>,
     /// Where "now" comes from. Override only in tests.
     pub clock: Clock,
 }
+
+/// The shortest accepted [`Config::session_key`].
+pub const MIN_SESSION_KEY_BYTES: usize = 32;
 
 /// A configuration error: which field, what value, what is wrong, how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -400,6 +407,8 @@ pub struct RawConfig {
     pub filter_tools_list: Option<bool>,
     /// See [`Config::in_band_denials`].
     pub in_band_denials: Option<bool>,
+    /// See [`Config::session_key`].
+    pub session_key: Option<Secret>,
     #[serde(skip)]
     tool_scopes_json: Option<String>,
     #[serde(skip)]
@@ -564,6 +573,7 @@ impl RawConfig {
             max_body_bytes: parse_num("max_body_bytes", "MAX_BODY_BYTES")?.map(|n| n as usize),
             filter_tools_list: flag("filter_tools_list", "FILTER_TOOLS_LIST")?,
             in_band_denials: flag("in_band_denials", "IN_BAND_DENIALS")?,
+            session_key: var("SESSION_KEY").map(Secret),
             clock: None,
         })
     }
@@ -642,6 +652,7 @@ impl RawConfig {
             max_body_bytes,
             filter_tools_list,
             in_band_denials,
+            session_key,
             clock
         )
     }
@@ -841,6 +852,20 @@ impl RawConfig {
             ));
         }
 
+        if let Some(key) = &self.session_key {
+            if key.expose().len() < MIN_SESSION_KEY_BYTES {
+                return Err(err(
+                    "session_key",
+                    None,
+                    format!(
+                        "is {} bytes; at least {MIN_SESSION_KEY_BYTES} are needed",
+                        key.expose().len()
+                    ),
+                    "use a random secret, e.g. the output of `openssl rand -base64 32`, the same on every instance",
+                ));
+            }
+        }
+
         Ok(Config {
             issuer,
             authorization_servers,
@@ -873,6 +898,7 @@ impl RawConfig {
             max_body_bytes,
             filter_tools_list: self.filter_tools_list.unwrap_or(true),
             in_band_denials: self.in_band_denials.unwrap_or(false),
+            session_key: self.session_key,
             clock: self.clock.unwrap_or_default(),
         })
     }
@@ -1172,6 +1198,12 @@ impl ConfigBuilder {
     /// Report policy denials in band (JSON-RPC errors / `isError` results) instead of HTTP 401/403.
     pub fn in_band_denials(mut self, on: bool) -> Self {
         self.0.in_band_denials = Some(on);
+        self
+    }
+    /// The secret binding session ids to principals (see [`Config::session_key`]; at least
+    /// 32 bytes).
+    pub fn session_key(mut self, key: impl Into<String>) -> Self {
+        self.0.session_key = Some(Secret::new(key));
         self
     }
     /// Overrides the clock. For tests: a fixed clock in production is logged as a warning.

@@ -156,6 +156,11 @@ pub enum AuthError {
     /// An `Mcp-Session-Id` created for one principal was presented by another.
     #[error("session belongs to another principal")]
     SessionPrincipalMismatch,
+    /// An `Mcp-Session-Id` this deployment did not issue (or issued under another session
+    /// key, e.g. before a restart without `AUTHSEC_SESSION_KEY`): the client must start a new
+    /// session.
+    #[error("unknown session")]
+    SessionUnknown,
     /// The request body is larger than the inspection cap.
     #[error("request body above {limit} bytes")]
     PayloadTooLarge {
@@ -203,6 +208,11 @@ pub enum InvalidRequest {
     MalformedBody,
     /// The `Mcp-Name` header disagrees with the tool named in the body.
     McpNameMismatch,
+    /// A `GET` or `DELETE` (any method but `POST`) carries a body; MCP messages travel only in
+    /// `POST` bodies.
+    BodyNotAllowed,
+    /// The `Mcp-Session-Id` header is repeated, empty or not visible ASCII.
+    MalformedSessionId,
 }
 
 impl InvalidRequest {
@@ -215,6 +225,8 @@ impl InvalidRequest {
             Self::MalformedAuthorizationHeader => "malformed_authorization_header",
             Self::MalformedBody => "malformed_body",
             Self::McpNameMismatch => "mcp_name_mismatch",
+            Self::BodyNotAllowed => "body_not_allowed",
+            Self::MalformedSessionId => "malformed_session_id",
         }
     }
 }
@@ -228,6 +240,8 @@ impl fmt::Display for InvalidRequest {
             Self::MalformedAuthorizationHeader => "malformed Authorization header",
             Self::MalformedBody => "request body is not valid JSON-RPC",
             Self::McpNameMismatch => "Mcp-Name header does not match the request body",
+            Self::BodyNotAllowed => "only POST requests carry a body",
+            Self::MalformedSessionId => "malformed Mcp-Session-Id header",
         })
     }
 }
@@ -306,6 +320,7 @@ impl AuthError {
             | Self::ToolUnmapped { .. }
             | Self::PolicyIncomplete { .. }
             | Self::SessionPrincipalMismatch => S::FORBIDDEN,
+            Self::SessionUnknown => S::NOT_FOUND,
             Self::ValidationUnavailable { .. } | Self::PolicyUnavailable { .. } => {
                 S::SERVICE_UNAVAILABLE
             }
@@ -317,7 +332,7 @@ impl AuthError {
     /// except for [`AuthError::NoToken`], whose challenge carries none).
     pub fn error_code(&self) -> &'static str {
         match self.status().as_u16() {
-            400 | 413 => "invalid_request",
+            400 | 404 | 413 => "invalid_request",
             403 => "insufficient_scope",
             503 => "temporarily_unavailable",
             _ => "invalid_token",
@@ -349,6 +364,7 @@ impl AuthError {
             Self::ToolUnmapped { .. } => "tool_unmapped",
             Self::PolicyIncomplete { .. } => "policy_incomplete",
             Self::SessionPrincipalMismatch => "session_principal_mismatch",
+            Self::SessionUnknown => "session_unknown",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::ValidationUnavailable { .. } => "validation_unavailable",
             Self::PolicyUnavailable { .. } => "policy_unavailable",
@@ -397,6 +413,7 @@ impl AuthError {
             }
             Self::ValidationUnavailable { .. } => "token validation unavailable".into(),
             Self::PolicyUnavailable { .. } => "policy unavailable".into(),
+            Self::SessionUnknown => "unknown session: start a new session".into(),
             other => other.to_string(),
         }
     }

@@ -413,6 +413,8 @@ fn infer_reason(e: &McpAuthError) -> Option<&'static str> {
             "malformed Authorization header" => "malformed_authorization_header",
             "request body is not valid JSON-RPC" => "malformed_body",
             "Mcp-Name header does not match the request body" => "mcp_name_mismatch",
+            "only POST requests carry a body" => "body_not_allowed",
+            "malformed Mcp-Session-Id header" => "malformed_session_id",
             _ => return None,
         });
     }
@@ -428,6 +430,7 @@ fn infer_reason(e: &McpAuthError) -> Option<&'static str> {
         "algorithm not allowed" => "alg_not_allowed",
         "token validation unavailable" => "validation_unavailable",
         "policy unavailable" => "policy_unavailable",
+        "unknown session: start a new session" => "session_unknown",
         "nested JWTs (cty: JWT) are not accepted" => "nested_jwt",
         d if d.starts_with("missing ") => "missing_claim",
         d if d.starts_with("token is ") && d.ends_with("-byte limit") => "token_too_large",
@@ -649,7 +652,7 @@ impl McpAuthError {
                         .into(),
                 }
             }
-            Some("session_principal_mismatch") => return NextStep::NewSession,
+            Some("session_principal_mismatch" | "session_unknown") => return NextStep::NewSession,
             Some("validation_unavailable" | "policy_unavailable") => return NextStep::RetryLater,
             _ => {}
         }
@@ -737,6 +740,11 @@ impl McpAuthError {
             }
             Some("policy_unavailable") => "the server could not load its tool policy",
             Some("session_principal_mismatch") => "the MCP session belongs to a different caller",
+            Some("session_unknown") => {
+                "the server does not know this MCP session (ended, or issued before a restart)"
+            }
+            Some("body_not_allowed") => "only POST requests to the MCP endpoint may carry a body",
+            Some("malformed_session_id") => "the Mcp-Session-Id header is repeated or malformed",
             Some(r) if r.starts_with("token_in_") => {
                 "the token was sent somewhere other than the Authorization header"
             }
@@ -937,6 +945,8 @@ mod tests {
                     Just(Ir::MalformedAuthorizationHeader),
                     Just(Ir::MalformedBody),
                     Just(Ir::McpNameMismatch),
+                    Just(Ir::BodyNotAllowed),
+                    Just(Ir::MalformedSessionId),
                 ]
                 .prop_map(AuthError::InvalidRequest),
                 (1usize..100_000, 64usize..20_000)
@@ -999,6 +1009,7 @@ mod tests {
                 word().prop_map(|tool| ToolUnmapped { tool }),
                 (word(), word()).prop_map(|(tool, reason)| PolicyIncomplete { tool, reason }),
                 Just(SessionPrincipalMismatch),
+                Just(SessionUnknown),
                 (1usize..10_000_000).prop_map(|limit| PayloadTooLarge { limit }),
                 word().prop_map(|detail| ValidationUnavailable { detail }),
                 word().prop_map(|detail| PolicyUnavailable { detail }),

@@ -10,17 +10,21 @@
 //! 2. requires a valid bearer token ([`Validator::validate`]); a 401 names, in `scope`, what the
 //!    operation needs (a mapped tool's scopes for its `tools/call`, else the base scopes or
 //!    `scopes_supported`);
-//! 3. refuses unparsable bodies (400 `malformed_body`) and an `Mcp-Name` header that disagrees
-//!    with the body (400 `mcp_name_mismatch`);
-//! 4. refuses an `Mcp-Session-Id` created for another principal (403
-//!    `session_principal_mismatch`);
+//! 3. refuses unparsable bodies (400 `malformed_body`), a body on any method but `POST` (400
+//!    `body_not_allowed`) and an `Mcp-Name` header that disagrees with the body (400
+//!    `mcp_name_mismatch`);
+//! 4. opens the `Mcp-Session-Id`: it must have been issued by this deployment for this
+//!    principal (403 `session_principal_mismatch`, 404 `session_unknown`; see
+//!    [`crate::session`]'s table), and the inner service sees its own id;
 //! 5. decides every `tools/call` with the policy in force ([`PolicyView`]: the local map, or
 //!    the console's policy in the remote modes); one denied call denies a batch whole
 //!    (403 `insufficient_scope` / `tool_unmapped` / `policy_incomplete`, naming the tool;
 //!    503 `policy_unavailable` without a usable policy in `remote_required`);
 //! 6. inserts the [`Principal`] into the request extensions and calls the inner service;
-//! 7. filters `tools/list` results (JSON and SSE) to the tools the principal may call, and binds
-//!    a newly issued `Mcp-Session-Id` to the principal.
+//! 7. seals a session id the inner service issues to the principal, and filters every
+//!    `tools/list` result in the response (JSON and SSE, whatever its id) to the tools the
+//!    principal may call; a response that may carry one but cannot be read is withheld (502,
+//!    see [`crate::filter`]).
 //!
 //! Exactly one `authsec::decision` event is emitted per request.
 //!
@@ -38,10 +42,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -55,11 +58,13 @@ use crate::challenge::{self, ChallengeContext};
 use crate::config::{Config, PolicyMode};
 use crate::decision::{self, DecisionRecord};
 use crate::error::{AuthError, InvalidRequest};
-use crate::mcp::{self, Inspection, ListMatch, SseToolsFilter};
+use crate::filter::{self, SseFilter};
+use crate::mcp::{self, Inspection};
 use crate::metadata;
 use crate::policy::remote::{ManifestTool, RemotePolicy, RemotePolicyError};
 use crate::policy::{ConsolePolicy, PolicyView, ToolRule};
 use crate::principal::Principal;
+use crate::session::SessionSeal;
 use crate::token::{self, Fingerprint};
 use crate::validate::Validator;
 
@@ -69,15 +74,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type the inner service receives: the buffered request body.
 pub type RequestBody = Full<Bytes>;
 
-/// How many `Mcp-Session-Id` → principal bindings are kept by default.
-pub const DEFAULT_SESSION_CAPACITY: usize = 10_000;
-
-/// Longest `Mcp-Session-Id` that is bound (rmcp issues 36-character UUIDs).
-const MAX_SESSION_ID_BYTES: usize = 256;
-
 struct Shared {
     validator: Validator,
-    sessions: SessionBindings,
+    sessions: SessionSeal,
     remote: Option<RemotePolicy>,
 }
 
@@ -94,7 +93,7 @@ impl Shared {
 }
 
 /// The tower layer protecting an MCP Streamable HTTP endpoint. Cheap to clone; every clone
-/// shares the validator and the session bindings.
+/// shares the validator and the session key.
 #[derive(Clone)]
 pub struct AuthSecLayer {
     shared: Arc<Shared>,
@@ -111,7 +110,7 @@ impl std::fmt::Debug for AuthSecLayer {
 impl AuthSecLayer {
     /// A layer deciding with `validator` and its configuration.
     pub fn new(validator: Validator) -> Self {
-        Self::with_session_capacity(validator, DEFAULT_SESSION_CAPACITY)
+        Self::build(validator, None)
     }
 
     /// Starts a layer for `validator`'s configuration: publishes `tools` as the manifest when
@@ -133,20 +132,15 @@ impl AuthSecLayer {
             }
             PolicyMode::LocalOnly | PolicyMode::Open => None,
         };
-        Ok(Self::build(validator, DEFAULT_SESSION_CAPACITY, remote))
+        Ok(Self::build(validator, remote))
     }
 
     /// A layer deciding with the console's policy held by `remote` (in the remote modes).
     pub fn with_remote_policy(validator: Validator, remote: RemotePolicy) -> Self {
-        Self::build(validator, DEFAULT_SESSION_CAPACITY, Some(remote))
+        Self::build(validator, Some(remote))
     }
 
-    /// A layer that keeps at most `capacity` session bindings (least recently used go first).
-    pub fn with_session_capacity(validator: Validator, capacity: usize) -> Self {
-        Self::build(validator, capacity, None)
-    }
-
-    fn build(validator: Validator, capacity: usize, remote: Option<RemotePolicy>) -> Self {
+    fn build(validator: Validator, remote: Option<RemotePolicy>) -> Self {
         let mode = validator.config().policy_mode;
         if remote.is_none()
             && matches!(
@@ -168,10 +162,20 @@ impl AuthSecLayer {
                 "policy_mode = open: any valid token may call any tool; per-tool scopes are NOT enforced"
             );
         }
+        let key = validator.config().session_key.as_ref();
+        if key.is_none() {
+            tracing::info!(
+                target: "authsec::config",
+                "no session_key set: session ids are sealed with a random key, so sessions end \
+                 with this process and are not shared with other instances (set \
+                 AUTHSEC_SESSION_KEY to the same secret on every instance)"
+            );
+        }
+        let sessions = SessionSeal::new(key.map(|k| k.expose().as_bytes()));
         AuthSecLayer {
             shared: Arc::new(Shared {
                 validator,
-                sessions: SessionBindings::new(capacity),
+                sessions,
                 remote,
             }),
         }
@@ -466,15 +470,20 @@ where
         Ok(b) => b,
         Err(e) => return Ok(attempt.deny(e)),
     };
-    // MCP messages travel in POST bodies; a body on any other method is inspected too, so
-    // that no inner service can be handed an undecided tool call.
-    if parts.method == Method::POST || !bytes.is_empty() {
+    // MCP messages travel in POST bodies only. A body on another method is refused (after
+    // authentication): it can neither call a tool nor change how a response is filtered.
+    let is_post = parts.method == Method::POST;
+    if is_post {
         attempt.inspection = Some(mcp::inspect(&bytes));
     }
 
     // In-band mode lets the handshake and liveness through without a token, so clients that
     // cannot act on HTTP challenges still connect and then learn in band why a call fails.
+    // Only a POST that opens no existing session: a request without a valid token never
+    // touches a session.
     let lifecycle_pass = config.in_band_denials
+        && is_post
+        && !parts.headers.contains_key(mcp::SESSION_HEADER)
         && attempt
             .inspected()
             .is_some_and(Inspection::is_lifecycle_only);
@@ -502,6 +511,9 @@ where
         Err(e) => return Ok(attempt.deny(e)),
     };
 
+    if !is_post && !bytes.is_empty() {
+        return Ok(attempt.deny(AuthError::InvalidRequest(InvalidRequest::BodyNotAllowed)));
+    }
     if let Some(Err(e)) = &attempt.inspection {
         return Ok(attempt.deny(e.clone()));
     }
@@ -511,10 +523,19 @@ where
         }
     }
 
-    if let Some(p) = &principal {
-        if let Err(e) = shared.sessions.check(&parts.headers, p) {
-            return Ok(attempt.deny(e));
-        }
+    match shared.sessions.open(&parts.headers, principal.as_ref()) {
+        Ok(Some(inner_id)) => match HeaderValue::from_str(&inner_id) {
+            Ok(v) => {
+                parts.headers.insert(mcp::SESSION_HEADER, v);
+            }
+            Err(_) => {
+                return Ok(attempt.deny(AuthError::InvalidRequest(
+                    InvalidRequest::MalformedSessionId,
+                )))
+            }
+        },
+        Ok(None) => {}
+        Err(e) => return Ok(attempt.deny(e)),
     }
 
     if let (Some(principal), Some(inspection)) = (&principal, attempt.inspected()) {
@@ -526,19 +547,7 @@ where
     }
 
     attempt.emit(Ok(()));
-    let list_match = match (&principal, attempt.inspected()) {
-        _ if !config.filter_tools_list || attempt.policy.is_open() => None,
-        (None, _) => None,
-        (Some(_), Some(inspection)) => {
-            let ids = inspection.tools_list_ids();
-            (!ids.is_empty()).then_some(ListMatch::Ids(ids))
-        }
-        (Some(_), None) if parts.method == Method::GET => Some(ListMatch::AnyToolsResult),
-        (Some(_), None) => None,
-    };
-    let deleted_session = (parts.method == Method::DELETE)
-        .then(|| session_id(&parts.headers).map(str::to_owned))
-        .flatten();
+    let filtering = config.filter_tools_list && !attempt.policy.is_open();
     drop(attempt);
 
     if let Some(p) = &principal {
@@ -548,188 +557,116 @@ where
         .call(Request::from_parts(parts, Full::new(bytes)))
         .await?;
     let (mut rparts, rbody) = response.into_parts();
+    shared
+        .sessions
+        .seal_response(&mut rparts.headers, principal.as_ref());
 
-    if let (Some(p), Some(id)) = (&principal, session_id(&rparts.headers)) {
-        shared.sessions.bind(id, p);
-    }
-    if let Some(id) = deleted_session.filter(|_| rparts.status.is_success()) {
-        shared.sessions.remove(&id);
-    }
-
-    let (Some(which), Some(principal)) = (list_match, principal) else {
+    if !filtering {
         return Ok(Response::from_parts(rparts, ResponseBody::inner(rbody)));
-    };
+    }
+    // Without a principal (the in-band handshake) nothing may be listed.
     let allow = {
         let shared = shared.clone();
         move |tool: &str| {
-            PolicyView::select(shared.validator.config(), console.as_ref())
-                .decide(principal.scopes(), tool)
-                .is_ok()
+            principal.as_ref().is_some_and(|p| {
+                PolicyView::select(shared.validator.config(), console.as_ref())
+                    .decide(p.scopes(), tool)
+                    .is_ok()
+            })
         }
     };
+    Ok(filter_response(rparts, rbody, Box::new(allow)).await)
+}
+
+/// Filters every list result of a response for the caller (see [`crate::filter`]): event
+/// streams as they flow, anything else buffered. A response that may carry a list but cannot
+/// be read — an unknown `Content-Encoding`, invalid JSON, a list in a body of another media
+/// type — is withheld: 502 with a JSON-RPC error.
+async fn filter_response<B>(
+    mut rparts: http::response::Parts,
+    rbody: B,
+    allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
+) -> Response<ResponseBody<B>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if rbody.size_hint().exact() == Some(0) && rbody.is_end_stream() {
+        return Response::from_parts(rparts, ResponseBody::inner(rbody));
+    }
+    let encoded = rparts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        return withheld(rparts, "the response is compressed");
+    }
     let media = rparts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
-    match media.as_deref() {
-        Some("text/event-stream") => {
+    if media.as_deref() == Some("text/event-stream") {
+        rparts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(rparts, ResponseBody::sse(rbody, SseFilter::new(allow)));
+    }
+    let Ok(collected) = rbody.collect().await else {
+        return withheld(rparts, "the response body failed mid-way");
+    };
+    let original = collected.to_bytes();
+    let is_json = media
+        .as_deref()
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+    let filtered = if is_json {
+        filter::filter_json(&original, &*allow)
+    } else if filter::may_carry_list(&original) {
+        Err(filter::Unreadable)
+    } else {
+        Ok(None)
+    };
+    let body = match filtered {
+        Ok(None) => original,
+        Ok(Some(body)) => {
             rparts.headers.remove(header::CONTENT_LENGTH);
-            let filter = SseToolsFilter::new(which, Box::new(allow));
-            Ok(Response::from_parts(
-                rparts,
-                ResponseBody::sse(rbody, filter),
-            ))
+            Bytes::from(body)
         }
-        Some("application/json") => {
-            let Ok(collected) = rbody.collect().await else {
-                // The inner body failed mid-way; nothing trustworthy to forward.
-                rparts.status = StatusCode::BAD_GATEWAY;
-                rparts.headers.remove(header::CONTENT_LENGTH);
-                return Ok(Response::from_parts(
-                    rparts,
-                    ResponseBody::full(Bytes::new()),
-                ));
-            };
-            let original = collected.to_bytes();
-            let body = mcp::filter_tools_list(&original, &which, &allow)
-                .map(Bytes::from)
-                .unwrap_or(original);
-            rparts.headers.remove(header::CONTENT_LENGTH);
-            Ok(Response::from_parts(rparts, ResponseBody::full(body)))
+        Err(filter::Unreadable) if is_json => return withheld(rparts, "invalid JSON"),
+        Err(filter::Unreadable) => {
+            return withheld(rparts, "an unknown media type that may carry a list")
         }
-        _ => Ok(Response::from_parts(rparts, ResponseBody::inner(rbody))),
-    }
+    };
+    Response::from_parts(rparts, ResponseBody::full(body))
 }
 
-fn session_id(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(mcp::SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID_BYTES)
-}
-
-/// Who a session belongs to: the issuer and the subject (or, for tokens without `sub`, the
-/// client).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct SessionOwner {
-    issuer: String,
-    who: Who,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Who {
-    Subject(String),
-    Client(String),
-    Anonymous,
-}
-
-impl SessionOwner {
-    fn of(p: &Principal) -> Self {
-        let who = match (p.subject(), p.client_id()) {
-            (Some(sub), _) => Who::Subject(sub.to_owned()),
-            (None, Some(client)) => Who::Client(client.to_owned()),
-            (None, None) => Who::Anonymous,
-        };
-        SessionOwner {
-            issuer: p.issuer().to_owned(),
-            who,
-        }
+/// The 502 that replaces a response that cannot be filtered.
+fn withheld<B>(mut rparts: http::response::Parts, why: &str) -> Response<ResponseBody<B>> {
+    tracing::warn!(
+        target: "authsec::filter",
+        why,
+        status = rparts.status.as_u16(),
+        "a response of the MCP server could not be read for list filtering; answered 502"
+    );
+    let mut resp = json_response(
+        StatusCode::BAD_GATEWAY,
+        filter::withheld_error().to_string(),
+    );
+    // Keep what is not about the body (the session id a client needs, for one).
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+    ] {
+        rparts.headers.remove(name);
     }
-
-    /// Compares without allocating (this runs on every request of a session).
-    fn is(&self, p: &Principal) -> bool {
-        self.issuer == p.issuer()
-            && match (&self.who, p.subject(), p.client_id()) {
-                (Who::Subject(s), Some(sub), _) => s == sub,
-                (Who::Client(c), None, Some(client)) => c == client,
-                (Who::Anonymous, None, None) => true,
-                _ => false,
-            }
+    for (name, value) in rparts
+        .headers
+        .drain()
+        .filter_map(|(n, v)| n.map(|n| (n, v)))
+    {
+        resp.headers_mut().entry(name).or_insert(value);
     }
-}
-
-/// A bounded map `Mcp-Session-Id` → owner, least recently used evicted first.
-///
-/// A session id this map has not seen (issued by another instance, or evicted) is bound to the
-/// first principal that presents it.
-struct SessionBindings {
-    capacity: usize,
-    inner: Mutex<SessionMap>,
-}
-
-#[derive(Default)]
-struct SessionMap {
-    tick: u64,
-    map: HashMap<String, (SessionOwner, u64)>,
-}
-
-impl SessionBindings {
-    fn new(capacity: usize) -> Self {
-        SessionBindings {
-            capacity,
-            inner: Mutex::new(SessionMap::default()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, SessionMap> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Every `Mcp-Session-Id` value the request carries must belong to `principal`.
-    fn check(&self, headers: &HeaderMap, principal: &Principal) -> Result<(), AuthError> {
-        for value in headers.get_all(mcp::SESSION_HEADER) {
-            let Some(id) = value
-                .to_str()
-                .ok()
-                .filter(|id| !id.is_empty() && id.len() <= MAX_SESSION_ID_BYTES)
-            else {
-                continue;
-            };
-            let mut m = self.lock();
-            m.tick += 1;
-            let tick = m.tick;
-            match m.map.get_mut(id) {
-                Some((bound, used)) if bound.is(principal) => *used = tick,
-                Some(_) => return Err(AuthError::SessionPrincipalMismatch),
-                None => {
-                    drop(m);
-                    self.bind(id, principal);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Binds `id` to `principal` unless it is already bound.
-    fn bind(&self, id: &str, principal: &Principal) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut m = self.lock();
-        if m.map.contains_key(id) {
-            return;
-        }
-        if m.map.len() >= self.capacity {
-            if let Some(oldest) = m
-                .map
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            {
-                m.map.remove(&oldest);
-            }
-        }
-        m.tick += 1;
-        let tick = m.tick;
-        m.map
-            .insert(id.to_owned(), (SessionOwner::of(principal), tick));
-    }
-
-    fn remove(&self, id: &str) {
-        self.lock().map.remove(id);
-    }
+    resp
 }
 
 pin_project! {
@@ -746,7 +683,7 @@ pin_project! {
     enum Kind<B> {
         Inner { #[pin] body: B },
         Full { data: Option<Bytes> },
-        Sse { #[pin] body: B, filter: SseToolsFilter, done: bool },
+        Sse { #[pin] body: B, filter: SseFilter, done: bool },
     }
 }
 
@@ -763,7 +700,7 @@ impl<B> ResponseBody<B> {
             },
         }
     }
-    fn sse(body: B, filter: SseToolsFilter) -> Self {
+    fn sse(body: B, filter: SseFilter) -> Self {
         ResponseBody {
             kind: Kind::Sse {
                 body,
@@ -816,20 +753,25 @@ where
                 match body.as_mut().poll_frame(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) => {
-                            let out = filter.push(&data);
-                            if !out.is_empty() {
-                                return Poll::Ready(Some(Ok(Frame::data(out))));
+                        Ok(data) => match filter.push(&data) {
+                            Ok(out) if out.is_empty() => {}
+                            Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
+                            Err(filter::Unreadable) => {
+                                *done = true;
+                                return Poll::Ready(Some(Ok(Frame::data(withheld_event()))));
                             }
-                        }
+                        },
                         Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
                     },
                     Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                     Poll::Ready(None) => {
                         *done = true;
-                        let rest = filter.finish();
-                        if !rest.is_empty() {
-                            return Poll::Ready(Some(Ok(Frame::data(rest))));
+                        match filter.finish() {
+                            Ok(rest) if rest.is_empty() => {}
+                            Ok(rest) => return Poll::Ready(Some(Ok(Frame::data(rest)))),
+                            Err(filter::Unreadable) => {
+                                return Poll::Ready(Some(Ok(Frame::data(withheld_event()))))
+                            }
                         }
                     }
                 }
@@ -854,6 +796,15 @@ where
             Kind::Sse { .. } => SizeHint::default(),
         }
     }
+}
+
+/// The event that ends a stream in place of an event that cannot be filtered.
+fn withheld_event() -> Bytes {
+    tracing::warn!(
+        target: "authsec::filter",
+        "an event of the MCP server's stream could not be read for list filtering; the stream was ended"
+    );
+    filter::withheld_event()
 }
 
 /// Mounts `service` at `path` behind the authsec layer, and the RFC 9728 protected resource
@@ -995,88 +946,5 @@ pub mod rmcp_support {
                 )
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::principal::TokenKind;
-    use crate::token::Claims;
-
-    fn principal(claims: serde_json::Value) -> Principal {
-        let map = claims.as_object().cloned().unwrap();
-        let claims = Claims::from_map(map).unwrap();
-        Principal::from_claims(
-            &claims,
-            "https://as.example",
-            Fingerprint::of("t"),
-            TokenKind::Jwt,
-        )
-    }
-
-    fn user(sub: &str) -> Principal {
-        principal(serde_json::json!({"sub": sub, "client_id": "c1"}))
-    }
-
-    fn with_session(id: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(mcp::SESSION_HEADER, id.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn session_is_refused_to_another_principal() {
-        let b = SessionBindings::new(10);
-        b.bind("s1", &user("alice"));
-        assert_eq!(b.check(&with_session("s1"), &user("alice")), Ok(()));
-        assert_eq!(
-            b.check(&with_session("s1"), &user("mallory")),
-            Err(AuthError::SessionPrincipalMismatch)
-        );
-        b.remove("s1");
-        assert_eq!(b.check(&with_session("s1"), &user("mallory")), Ok(()));
-    }
-
-    #[test]
-    fn tokens_without_sub_are_bound_to_their_client() {
-        let b = SessionBindings::new(10);
-        let c1 = principal(serde_json::json!({"client_id": "c1"}));
-        let c2 = principal(serde_json::json!({"client_id": "c2"}));
-        b.bind("s1", &c1);
-        assert_eq!(b.check(&with_session("s1"), &c1), Ok(()));
-        assert_eq!(
-            b.check(&with_session("s1"), &c2),
-            Err(AuthError::SessionPrincipalMismatch)
-        );
-        // A subject named like the client is still another principal.
-        assert_eq!(
-            b.check(&with_session("s1"), &user("c1")),
-            Err(AuthError::SessionPrincipalMismatch)
-        );
-    }
-
-    #[test]
-    fn unknown_session_is_bound_on_first_use() {
-        let b = SessionBindings::new(10);
-        assert_eq!(b.check(&with_session("s9"), &user("bob")), Ok(()));
-        assert_eq!(
-            b.check(&with_session("s9"), &user("alice")),
-            Err(AuthError::SessionPrincipalMismatch)
-        );
-    }
-
-    #[test]
-    fn bindings_are_bounded_and_the_least_recently_used_goes_first() {
-        let b = SessionBindings::new(3);
-        for i in 0..3 {
-            b.bind(&format!("s{i}"), &user("a"));
-        }
-        // Touch s0 so that s1 is the least recently used.
-        b.check(&with_session("s0"), &user("a")).unwrap();
-        b.bind("s3", &user("a"));
-        let m = b.lock();
-        assert_eq!(m.map.len(), 3);
-        assert!(m.map.contains_key("s0") && !m.map.contains_key("s1"));
     }
 }

@@ -6,8 +6,6 @@
 //!   closed instead of guessing which tool is being called.
 //! * [`check_mcp_name`] compares the `Mcp-Name` routing header with the body: intermediaries
 //!   route on the header, the server acts on the body, so they must agree.
-//! * [`filter_tools_list`] and [`SseToolsFilter`] remove the tools a principal may not call
-//!   from `tools/list` results, in plain JSON and in `text/event-stream` responses.
 //! * [`in_band_denial`] renders a denial as JSON-RPC (an `isError` tool result for
 //!   `tools/call`, a JSON-RPC error otherwise) with the structured denial under
 //!   `_meta["authsec/denial"]`.
@@ -23,10 +21,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::challenge::Denial;
 use crate::error::{AuthError, InvalidRequest};
@@ -98,15 +95,6 @@ impl Inspection {
     /// The tool names of every `tools/call` in the body, in order.
     pub fn tool_calls(&self) -> impl Iterator<Item = &str> {
         self.messages.iter().filter_map(|m| m.tool.as_deref())
-    }
-
-    /// The ids of the `tools/list` requests in the body (their responses get filtered).
-    pub fn tools_list_ids(&self) -> Vec<Value> {
-        self.messages
-            .iter()
-            .filter(|m| m.kind == MessageKind::Request && m.method.as_deref() == Some("tools/list"))
-            .filter_map(|m| m.id.clone())
-            .collect()
     }
 
     /// True when every message is a lifecycle message (see [`LIFECYCLE_METHODS`]).
@@ -264,217 +252,6 @@ fn decode_header_value(value: &str) -> Option<String> {
     }
 }
 
-/// Which JSON-RPC responses a filter applies to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ListMatch {
-    /// Responses whose `id` is one of these `tools/list` request ids.
-    Ids(Vec<Value>),
-    /// Any response carrying a `result.tools` array (streams whose requests are unknown,
-    /// such as a resumed `GET` stream).
-    AnyToolsResult,
-}
-
-impl ListMatch {
-    fn matches(&self, message: &Map<String, Value>) -> bool {
-        let has_tools = message
-            .get("result")
-            .and_then(|r| r.get("tools"))
-            .is_some_and(Value::is_array);
-        has_tools
-            && match self {
-                ListMatch::Ids(ids) => message.get("id").is_some_and(|id| ids.contains(id)),
-                ListMatch::AnyToolsResult => true,
-            }
-    }
-}
-
-/// Removes the tools `allow` rejects from every matching `tools/list` result in `value`
-/// (one message or a batch). Tools without a string `name` are removed. Returns true when
-/// something matched.
-pub fn filter_tools_value(
-    value: &mut Value,
-    which: &ListMatch,
-    allow: &dyn Fn(&str) -> bool,
-) -> bool {
-    let filter_one = |m: &mut Value| -> bool {
-        let Some(obj) = m.as_object_mut() else {
-            return false;
-        };
-        if !which.matches(obj) {
-            return false;
-        }
-        if let Some(Value::Array(tools)) = obj.get_mut("result").and_then(|r| r.get_mut("tools")) {
-            tools.retain(|t| t.get("name").and_then(Value::as_str).is_some_and(allow));
-        }
-        true
-    };
-    match value {
-        Value::Array(items) => {
-            // Every element is filtered: no short-circuit.
-            let mut hit = false;
-            for m in items.iter_mut() {
-                hit |= filter_one(m);
-            }
-            hit
-        }
-        other => filter_one(other),
-    }
-}
-
-/// Filters a plain JSON response body. `None` when the body is not JSON or holds no matching
-/// `tools/list` result (the caller sends it unchanged).
-pub fn filter_tools_list(
-    body: &[u8],
-    which: &ListMatch,
-    allow: &dyn Fn(&str) -> bool,
-) -> Option<Vec<u8>> {
-    let mut value: Value = serde_json::from_slice(body).ok()?;
-    if filter_tools_value(&mut value, which, allow) {
-        serde_json::to_vec(&value).ok()
-    } else {
-        None
-    }
-}
-
-/// Incremental `text/event-stream` filter: feed it chunks as they arrive, forward what it
-/// returns. Complete events are forwarded as soon as they end; events that are not a
-/// matching `tools/list` result pass byte for byte.
-pub struct SseToolsFilter {
-    buf: BytesMut,
-    which: ListMatch,
-    allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
-}
-
-impl std::fmt::Debug for SseToolsFilter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SseToolsFilter")
-            .field("buffered", &self.buf.len())
-            .field("which", &self.which)
-            .finish()
-    }
-}
-
-impl SseToolsFilter {
-    /// A filter for the responses `which` selects, keeping the tools `allow` accepts.
-    pub fn new(which: ListMatch, allow: Box<dyn Fn(&str) -> bool + Send + Sync>) -> Self {
-        SseToolsFilter {
-            buf: BytesMut::new(),
-            which,
-            allow,
-        }
-    }
-
-    /// Feeds a chunk; returns the bytes of every event completed by it (possibly empty).
-    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
-        self.buf.extend_from_slice(chunk);
-        let mut out = BytesMut::new();
-        while let Some(end) = event_end(&self.buf) {
-            let event = self.buf.split_to(end);
-            self.emit(&event, &mut out);
-        }
-        out.freeze()
-    }
-
-    /// The end of the stream: whatever is buffered (an unterminated event) passes unchanged.
-    pub fn finish(&mut self) -> Bytes {
-        self.buf.split().freeze()
-    }
-
-    fn emit(&self, event: &[u8], out: &mut BytesMut) {
-        // Cheap pre-check: a tools/list result always contains `"tools"`.
-        if !contains(event, b"\"tools\"") {
-            out.extend_from_slice(event);
-            return;
-        }
-        let mut data = Vec::new();
-        let mut other_lines: Vec<&[u8]> = Vec::new();
-        let mut data_lines = 0;
-        for line in lines(event) {
-            if let Some(rest) = line.strip_prefix(b"data:") {
-                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-                if data_lines > 0 {
-                    data.push(b'\n');
-                }
-                data.extend_from_slice(rest);
-                data_lines += 1;
-            } else if !line.is_empty() {
-                other_lines.push(line);
-            }
-        }
-        let filtered = serde_json::from_slice::<Value>(&data)
-            .ok()
-            .and_then(|mut v| filter_tools_value(&mut v, &self.which, &*self.allow).then_some(v));
-        match filtered {
-            None => out.extend_from_slice(event),
-            Some(value) => {
-                for line in other_lines {
-                    out.extend_from_slice(line);
-                    out.extend_from_slice(b"\n");
-                }
-                out.extend_from_slice(b"data: ");
-                out.extend_from_slice(value.to_string().as_bytes());
-                out.extend_from_slice(b"\n\n");
-            }
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Lines of an event, split on CRLF, LF or CR (the three SSE line endings).
-fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = event;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-            None => {
-                let line = rest;
-                rest = &[];
-                Some(line)
-            }
-            Some(i) => {
-                let line = &rest[..i];
-                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
-                rest = &rest[i + skip..];
-                Some(line)
-            }
-        }
-    })
-}
-
-/// The index just past the blank line that ends the first complete event, if any.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    let mut at_line_start = true;
-    while i < buf.len() {
-        let eol = match buf[i] {
-            b'\r' if buf.get(i + 1) == Some(&b'\n') => 2,
-            // A lone CR at the end of the buffer may be the first half of CRLF: wait.
-            b'\r' if i + 1 == buf.len() => return None,
-            b'\r' | b'\n' => 1,
-            _ => {
-                at_line_start = false;
-                i += 1;
-                continue;
-            }
-        };
-        if at_line_start {
-            return Some(i + eol);
-        }
-        at_line_start = true;
-        i += eol;
-    }
-    None
-}
-
 /// The structured detail of a denial as carried in band: the JSON body of the HTTP denial
 /// plus `status` and, when there is one, the `www_authenticate` challenge.
 pub fn denial_meta(denial: &Denial) -> Value {
@@ -560,7 +337,7 @@ mod tests {
         let i = inspect(br#" {"jsonrpc":"2.0","id":"a","method":"tools/list"}"#).unwrap();
         assert!(!i.batch);
         assert_eq!(i.messages[0].kind, MessageKind::Request);
-        assert_eq!(i.tools_list_ids(), [json!("a")]);
+        assert_eq!(i.messages[0].id, Some(json!("a")));
         let n = inspect(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert_eq!(n.messages[0].kind, MessageKind::Notification);
         assert!(n.is_lifecycle_only());
@@ -652,74 +429,6 @@ mod tests {
         assert_eq!(check_mcp_name(&headers(&["notes://1"]), &read), Ok(()));
     }
 
-    fn allow_read(name: &str) -> bool {
-        name == "list_notes" || name == "server_time"
-    }
-
-    const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"list_notes"},{"name":"add_note"},{"name":"server_time"},{"title":"nameless"}]}}"#;
-
-    #[test]
-    fn json_tools_list_keeps_only_allowed_tools() {
-        let out = filter_tools_list(
-            LIST.as_bytes(),
-            &ListMatch::Ids(vec![json!(2)]),
-            &allow_read,
-        )
-        .unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(
-            v["result"]["tools"],
-            json!([{"name":"list_notes"},{"name":"server_time"}])
-        );
-        // Another id: untouched.
-        assert_eq!(
-            filter_tools_list(
-                LIST.as_bytes(),
-                &ListMatch::Ids(vec![json!(3)]),
-                &allow_read
-            ),
-            None
-        );
-        assert!(
-            filter_tools_list(LIST.as_bytes(), &ListMatch::AnyToolsResult, &allow_read).is_some()
-        );
-    }
-
-    #[test]
-    fn sse_filter_rewrites_only_the_matching_event_across_chunk_boundaries() {
-        let stream = format!(
-            "id: 0\nretry: 3000\ndata:\n\n: keep-alive\n\nid: 1\r\ndata: {LIST}\r\n\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"x\"}}\n\n"
-        );
-        for split in [1, 7, 40, stream.len()] {
-            let mut f = SseToolsFilter::new(ListMatch::Ids(vec![json!(2)]), Box::new(allow_read));
-            let mut out = Vec::new();
-            for chunk in stream.as_bytes().chunks(split) {
-                out.extend_from_slice(&f.push(chunk));
-            }
-            out.extend_from_slice(&f.finish());
-            let text = String::from_utf8(out).unwrap();
-            assert!(
-                text.starts_with("id: 0\nretry: 3000\ndata:\n\n: keep-alive\n\n"),
-                "{text}"
-            );
-            assert!(text.contains("id: 1\ndata: {"), "{text}");
-            assert!(!text.contains("add_note"), "{text}");
-            assert!(text.contains("list_notes"), "{text}");
-            assert!(
-                text.ends_with("data: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n"),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn sse_event_split_inside_crlf_waits_for_the_lf() {
-        assert_eq!(event_end(b"data: x\r\n\r"), None);
-        assert_eq!(event_end(b"data: x\r\n\r\n"), Some(11));
-        assert_eq!(event_end(b"data: x\n\ndata: y"), Some(9));
-        assert_eq!(event_end(b"data: x\r\rmore"), Some(9));
-    }
-
     fn denial(status: u16, body: Value) -> Denial {
         Denial {
             status: http::StatusCode::from_u16(status).unwrap(),
@@ -793,30 +502,6 @@ mod tests {
                                   "params": {"name": name, "arguments": {"name": "decoy"}}});
                 let i = inspect(body.to_string().as_bytes()).unwrap();
                 prop_assert_eq!(i.tool_calls().collect::<Vec<_>>(), vec![name.as_str()]);
-            }
-
-            #[test]
-            fn sse_output_does_not_depend_on_chunking(splits in proptest::collection::vec(1usize..64, 1..20)) {
-                let stream = format!(
-                    "id: 0\nretry: 3000\ndata:\n\n: ping\r\n\r\nid: 1\r\ndata: {LIST}\r\n\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"tools\"}}\n\ntail"
-                );
-                let run = |sizes: &[usize]| {
-                    let mut f = SseToolsFilter::new(ListMatch::Ids(vec![json!(2)]), Box::new(allow_read));
-                    let mut out = Vec::new();
-                    let mut rest = stream.as_bytes();
-                    let mut k = 0;
-                    while !rest.is_empty() {
-                        let n = sizes[k % sizes.len()].min(rest.len());
-                        out.extend_from_slice(&f.push(&rest[..n]));
-                        rest = &rest[n..];
-                        k += 1;
-                    }
-                    out.extend_from_slice(&f.finish());
-                    out
-                };
-                let whole = run(&[stream.len()]);
-                prop_assert_eq!(run(&splits), whole.clone());
-                prop_assert!(!String::from_utf8_lossy(&whole).contains("add_note"));
             }
         }
     }

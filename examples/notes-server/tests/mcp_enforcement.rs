@@ -667,20 +667,21 @@ async fn session_presented_with_another_principals_token_is_403() {
 async fn in_band_mode_answers_denials_as_json_rpc_and_lets_the_handshake_pass() {
     let h = Harness::start_with(Transport::Sessions, |b| b.in_band_denials(true)).await;
 
-    // The handshake and ping pass without a token.
-    let session = h.initialize(None).await;
-    let resp = h
-        .send(
-            None,
-            Some(&session),
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
-        )
-        .await;
+    // The handshake passes without a token; the session it opens belongs to no principal, so
+    // a later request without a token is denied in band instead of reaching it.
+    let anonymous = h.initialize(None).await;
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let resp = h.send(None, Some(&anonymous), &ping).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(messages(resp).await[0]["result"], json!({}));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        v["error"]["data"]["_meta"]["authsec/denial"]["reason"],
+        "no_token"
+    );
 
     // A tool call without the scope: an isError tool result with the structured denial.
     let token = h.token("notes:read");
+    let session = h.initialize(Some(&token)).await;
     let resp = h
         .send(
             Some(&token),
@@ -754,7 +755,7 @@ async fn in_band_mode_answers_denials_as_json_rpc_and_lets_the_handshake_pass() 
 }
 
 #[tokio::test]
-async fn a_tool_call_in_the_body_of_another_method_is_decided_too() {
+async fn a_tool_call_in_the_body_of_another_method_is_refused() {
     let h = Harness::start().await;
     let token = h.token("notes:read");
     let resp = h
@@ -767,6 +768,6 @@ async fn a_tool_call_in_the_body_of_another_method_is_decided_too() {
         .await
         .unwrap();
     let (status, _, b) = denial(resp).await;
-    assert_eq!(status, 403);
-    assert_eq!(b["tool"], "delete_note");
+    assert_eq!(status, 400);
+    assert_eq!(b["reason"], "body_not_allowed");
 }
