@@ -76,6 +76,38 @@ async fn tools_list_through_the_gateway_has_only_the_tools_the_token_may_call() 
 }
 
 #[tokio::test]
+async fn tools_list_through_the_gateway_is_filtered_however_the_request_id_is_spelled() {
+    let Some(server) = everything() else { return };
+    let gw = gateway(&server.url()).await;
+    let reader = gw.token("demo:read");
+    let session = initialize(&gw.mcp, Some(&reader)).await;
+    for id in ["1", "2.0", "2e0", "20E-1", "-0", "\"7\""] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"}}"#);
+        let resp = http()
+            .post(&gw.mcp)
+            .bearer_auth(&reader)
+            .header("accept", ACCEPT)
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .header("mcp-session-id", &session)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "id {id}");
+        assert_eq!(
+            tool_names(&messages(resp).await[0]),
+            [
+                "echo",
+                "toggle-simulated-logging",
+                "trigger-long-running-operation"
+            ],
+            "id {id}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_allowed_tool_is_forwarded_and_answered_by_the_upstream() {
     let Some(server) = everything() else { return };
     let gw = gateway(&server.url()).await;
@@ -303,9 +335,15 @@ async fn the_upstream_never_receives_the_bearer_token_but_the_identity_and_mcp_h
         3
     );
     assert_eq!(lower.matches("x-authsec-scopes: demo:read\r\n").count(), 3);
+    // The upstream sees its own session id; the client sees it sealed to its principal.
+    let inner = upstream_session_id(&session);
+    assert!(!lower.contains(&session.to_ascii_lowercase()), "{sent}");
     assert_eq!(
         lower
-            .matches(&format!("mcp-session-id: {session}\r\n"))
+            .matches(&format!(
+                "mcp-session-id: {}\r\n",
+                inner.to_ascii_lowercase()
+            ))
             .count(),
         2
     );
@@ -331,6 +369,10 @@ async fn identity_headers_sent_by_the_client_are_stripped() {
         .header("X-Authsec-Client-Id", "spoofed-client")
         .header("X-Authsec-Scopes", "spoofed:admin")
         .header("X-Authsec-Role", "spoofed-role")
+        // WSGI/CGI upstreams read these as X-Authsec-Subject / -Scopes.
+        .header("X_Authsec_Subject", "spoofed-admin")
+        .header("x_authsec_scopes", "spoofed:everything")
+        .header("X-Authsec_Client_Id", "spoofed-client")
         .send()
         .await
         .unwrap();
@@ -398,7 +440,7 @@ async fn the_standalone_sse_stream_delivers_server_notifications_live() {
     assert!(log["params"]["data"]
         .as_str()
         .unwrap()
-        .ends_with(&format!("SessionId {session}")));
+        .ends_with(&format!("SessionId {}", upstream_session_id(&session))));
 
     let stop = call_request(9, "toggle-simulated-logging", json!({}));
     let resp = post(&gw.mcp, Some(&token), Some(&session), &stop)

@@ -237,12 +237,25 @@ impl<'de> Deserialize<'de> for ResultShape {
 /// Incremental `text/event-stream` filter: feed it chunks as they arrive, forward what it
 /// returns. Complete events are forwarded as soon as they end; an event whose data cannot hold
 /// a list passes byte for byte, one that holds a list is rewritten filtered, and one that may
-/// hold a list but cannot be read is [`Unreadable`] (the stream must end there).
+/// hold a list but cannot be read ends the stream: it is replaced by [`withheld_event`] and
+/// nothing after it is forwarded.
 pub struct SseFilter {
     buf: BytesMut,
     /// True until the first bytes were seen (a UTF-8 BOM may open the stream).
     at_start: bool,
+    /// True once an event could not be read: the stream is over.
+    ended: bool,
     allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+/// What one chunk (or the end of the stream) yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseOutput {
+    /// The bytes to forward.
+    pub bytes: Bytes,
+    /// True when an event could not be read: `bytes` ends with [`withheld_event`] and the
+    /// stream must end now.
+    pub ended: bool,
 }
 
 impl fmt::Debug for SseFilter {
@@ -261,18 +274,22 @@ impl SseFilter {
         SseFilter {
             buf: BytesMut::new(),
             at_start: true,
+            ended: false,
             allow,
         }
     }
 
-    /// Feeds a chunk; returns the bytes of every event completed by it (possibly empty).
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Bytes, Unreadable> {
+    /// Feeds a chunk; returns the bytes of every event completed by it (possibly none).
+    pub fn push(&mut self, chunk: &[u8]) -> SseOutput {
+        if self.ended {
+            return self.output(BytesMut::new());
+        }
         self.buf.extend_from_slice(chunk);
         if self.at_start {
             // The stream may open with a BOM, which clients drop before parsing: drop it too,
             // so that the first field name is read as they read it.
             if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
-                return Ok(Bytes::new());
+                return self.output(BytesMut::new());
             }
             if self.buf.starts_with(BOM) {
                 let _ = self.buf.split_to(BOM.len());
@@ -282,17 +299,37 @@ impl SseFilter {
         let mut out = BytesMut::new();
         while let Some(end) = event_end(&self.buf) {
             let event = self.buf.split_to(end);
-            self.emit(&event, &mut out)?;
+            self.emit_or_end(&event, &mut out);
+            if self.ended {
+                break;
+            }
         }
-        Ok(out.freeze())
+        self.output(out)
     }
 
     /// The end of the stream: an unterminated last event is filtered like any other.
-    pub fn finish(&mut self) -> Result<Bytes, Unreadable> {
-        let event = self.buf.split();
+    pub fn finish(&mut self) -> SseOutput {
         let mut out = BytesMut::new();
-        self.emit(&event, &mut out)?;
-        Ok(out.freeze())
+        if !self.ended {
+            let event = self.buf.split();
+            self.emit_or_end(&event, &mut out);
+        }
+        self.output(out)
+    }
+
+    fn output(&self, bytes: BytesMut) -> SseOutput {
+        SseOutput {
+            bytes: bytes.freeze(),
+            ended: self.ended,
+        }
+    }
+
+    fn emit_or_end(&mut self, event: &[u8], out: &mut BytesMut) {
+        if self.emit(event, out).is_err() {
+            self.ended = true;
+            self.buf.clear();
+            out.extend_from_slice(&withheld_event());
+        }
     }
 
     fn emit(&self, event: &[u8], out: &mut BytesMut) -> Result<(), Unreadable> {
@@ -477,14 +514,20 @@ mod tests {
         assert_eq!(tools(&out), json!([{"name":"list_notes"}]));
     }
 
-    fn run_sse(stream: &[u8], split: usize) -> Result<Vec<u8>, Unreadable> {
+    /// The filtered stream, and whether it ended on an unreadable event.
+    fn run_sse(stream: &[u8], split: usize) -> (Vec<u8>, bool) {
         let mut f = SseFilter::new(Box::new(allow_read));
         let mut out = Vec::new();
         for chunk in stream.chunks(split.max(1)) {
-            out.extend_from_slice(&f.push(chunk)?);
+            let o = f.push(chunk);
+            out.extend_from_slice(&o.bytes);
+            if o.ended {
+                return (out, true);
+            }
         }
-        out.extend_from_slice(&f.finish()?);
-        Ok(out)
+        let o = f.finish();
+        out.extend_from_slice(&o.bytes);
+        (out, o.ended)
     }
 
     #[test]
@@ -493,7 +536,7 @@ mod tests {
             "id: 0\nretry: 3000\ndata:\n\n: keep-alive\n\nid: 1\r\ndata: {LIST}\r\n\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"x\"}}\n\n"
         );
         for split in [1, 7, 40, stream.len()] {
-            let text = String::from_utf8(run_sse(stream.as_bytes(), split).unwrap()).unwrap();
+            let text = String::from_utf8(run_sse(stream.as_bytes(), split).0).unwrap();
             assert!(
                 text.starts_with("id: 0\nretry: 3000\ndata:\n\n: keep-alive\n\n"),
                 "{text}"
@@ -521,7 +564,7 @@ mod tests {
             format!("data:{LIST}\n\n"),
         ] {
             for split in [1, 2, 5, stream.len()] {
-                let out = String::from_utf8(run_sse(stream.as_bytes(), split).unwrap()).unwrap();
+                let out = String::from_utf8(run_sse(stream.as_bytes(), split).0).unwrap();
                 assert!(!out.contains("add_note"), "{stream:?} -> {out:?}");
                 assert!(out.contains("list_notes"), "{stream:?} -> {out:?}");
             }
@@ -530,11 +573,19 @@ mod tests {
 
     #[test]
     fn an_unreadable_sse_event_that_may_hold_a_list_is_an_error() {
-        let stream = b"data: {\"ok\":1}\n\ndata: {\"result\":{\"tools\":[\n\n";
-        assert_eq!(run_sse(stream, 3), Err(Unreadable));
+        let stream = b"data: {\"ok\":1}\n\ndata: {\"result\":{\"tools\":[\n\ndata: {\"ok\":2}\n\n";
+        for split in [1, 3, stream.len()] {
+            let (out, ended) = run_sse(stream, split);
+            let mut expected = b"data: {\"ok\":1}\n\n".to_vec();
+            expected.extend_from_slice(&withheld_event());
+            assert_eq!(
+                (String::from_utf8(out).unwrap(), ended),
+                (String::from_utf8(expected).unwrap(), true)
+            );
+        }
         // Not JSON, but no list either: passes.
         let stream = b"data: hello\n\n";
-        assert_eq!(run_sse(stream, 3).unwrap(), stream);
+        assert_eq!(run_sse(stream, 3), (stream.to_vec(), false));
     }
 
     #[test]
@@ -562,11 +613,11 @@ mod tests {
                     let mut k = 0;
                     while !rest.is_empty() {
                         let n = sizes[k % sizes.len()].min(rest.len());
-                        out.extend_from_slice(&f.push(&rest[..n]).unwrap());
+                        out.extend_from_slice(&f.push(&rest[..n]).bytes);
                         rest = &rest[n..];
                         k += 1;
                     }
-                    out.extend_from_slice(&f.finish().unwrap());
+                    out.extend_from_slice(&f.finish().bytes);
                     out
                 };
                 let whole = run(&[stream.len()]);

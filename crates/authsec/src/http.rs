@@ -753,25 +753,27 @@ where
                 match body.as_mut().poll_frame(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                        Ok(data) => match filter.push(&data) {
-                            Ok(out) if out.is_empty() => {}
-                            Ok(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
-                            Err(filter::Unreadable) => {
+                        Ok(data) => {
+                            let out = filter.push(&data);
+                            if out.ended {
                                 *done = true;
-                                return Poll::Ready(Some(Ok(Frame::data(withheld_event()))));
+                                log_withheld_event();
                             }
-                        },
+                            if !out.bytes.is_empty() {
+                                return Poll::Ready(Some(Ok(Frame::data(out.bytes))));
+                            }
+                        }
                         Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
                     },
                     Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                     Poll::Ready(None) => {
                         *done = true;
-                        match filter.finish() {
-                            Ok(rest) if rest.is_empty() => {}
-                            Ok(rest) => return Poll::Ready(Some(Ok(Frame::data(rest)))),
-                            Err(filter::Unreadable) => {
-                                return Poll::Ready(Some(Ok(Frame::data(withheld_event()))))
-                            }
+                        let out = filter.finish();
+                        if out.ended {
+                            log_withheld_event();
+                        }
+                        if !out.bytes.is_empty() {
+                            return Poll::Ready(Some(Ok(Frame::data(out.bytes))));
                         }
                     }
                 }
@@ -798,13 +800,11 @@ where
     }
 }
 
-/// The event that ends a stream in place of an event that cannot be filtered.
-fn withheld_event() -> Bytes {
+fn log_withheld_event() {
     tracing::warn!(
         target: "authsec::filter",
         "an event of the MCP server's stream could not be read for list filtering; the stream was ended"
     );
-    filter::withheld_event()
 }
 
 /// Mounts `service` at `path` behind the authsec layer, and the RFC 9728 protected resource

@@ -247,7 +247,12 @@ pub fn initialize_request() -> Value {
     }})
 }
 
-/// The handshake; returns the session id the upstream issued.
+/// The upstream's own id inside the session id the gateway hands out (`INNER.TAGS`).
+pub fn upstream_session_id(session: &str) -> &str {
+    session.rsplit_once('.').expect("a sealed session id").0
+}
+
+/// The handshake; returns the session id the client sees (sealed).
 pub async fn initialize(url: &str, token: Option<&str>) -> String {
     let resp = post(url, token, None, &initialize_request())
         .send()
