@@ -137,7 +137,8 @@ async fn readable_answers_pass_filtered_or_unchanged() {
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
-        json!({"jsonrpc": "2.0", "id": 1.0, "result": {"tools": [{"name": "echo"}]}})
+        json!({"jsonrpc": "2.0", "id": 1.0,
+               "result": {"tools": [{"name": "echo"}], "cacheScope": "private"}})
     );
     // A body of another media type that cannot hold a list passes unchanged.
     let resp = s
@@ -166,7 +167,8 @@ async fn an_unreadable_event_ends_the_stream_with_an_error_event() {
     assert_eq!(
         events,
         [
-            json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": [{"name": "echo"}]}}),
+            json!({"jsonrpc": "2.0", "id": 1,
+                   "result": {"tools": [{"name": "echo"}], "cacheScope": "private"}}),
             withheld()
         ]
     );

@@ -11,6 +11,9 @@
 //! one counts) — is [`Unreadable`]: the layer withholds it (502 with a JSON-RPC error, or, in
 //! an event stream already under way, a final error event), never passes it through.
 //!
+//! A filtered list depends on its caller, so it is marked `"cacheScope": "private"` (an
+//! upstream's `"public"` is overwritten): no shared cache may serve it to another caller.
+//!
 //! Bodies that cannot hold a list are forwarded byte for byte: a body can only name a `tools`
 //! member if the bytes `tools` appear in it or it uses `\u` escapes (which could spell them).
 //! Only bodies that pass that cheap test are parsed, and only bodies that hold a list are
@@ -22,7 +25,10 @@
 //! let allow = |tool: &str| tool == "list_notes";
 //! let body = br#"{"jsonrpc":"2.0","id":2.0,"result":{"tools":[{"name":"list_notes"},{"name":"delete_note"}]}}"#;
 //! let out = filter_json(body, &allow).unwrap().unwrap();
-//! assert_eq!(out, br#"{"id":2.0,"jsonrpc":"2.0","result":{"tools":[{"name":"list_notes"}]}}"#);
+//! assert_eq!(
+//!     out,
+//!     br#"{"id":2.0,"jsonrpc":"2.0","result":{"cacheScope":"private","tools":[{"name":"list_notes"}]}}"#
+//! );
 //! assert_eq!(filter_json(br#"{"result":{"tools":"#, &allow), Err(Unreadable));
 //! assert_eq!(filter_json(br#"{"jsonrpc":"2.0","id":3,"result":{}}"#, &allow), Ok(None));
 //! ```
@@ -37,6 +43,8 @@ use serde_json::Value;
 
 /// The member of a list result that holds the listed items.
 const LIST_MEMBER: &str = "tools";
+/// The caching hint of list results (MCP 2026-07-28): `"public"` or `"private"`.
+const CACHE_SCOPE: &str = "cacheScope";
 
 /// A response that may carry a list result but cannot be read; it must be withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -87,17 +95,19 @@ pub fn filter_json(
 /// Filters every list result in a parsed message or batch.
 fn filter_value(value: &mut Value, allow: &dyn Fn(&str) -> bool) -> Result<(), Unreadable> {
     let filter_one = |message: &mut Value| -> Result<(), Unreadable> {
-        let Some(list) = message
-            .get_mut("result")
-            .and_then(Value::as_object_mut)
-            .and_then(|result| result.get_mut(LIST_MEMBER))
-        else {
+        let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else {
+            return Ok(());
+        };
+        let Some(list) = result.get_mut(LIST_MEMBER) else {
             return Ok(());
         };
         let Value::Array(items) = list else {
             return Err(Unreadable);
         };
         items.retain(|t| t.get("name").and_then(Value::as_str).is_some_and(allow));
+        // The list now depends on the caller: no shared cache may serve it to another
+        // (MCP 2026-07-28 caching; older clients ignore the member).
+        result.insert(CACHE_SCOPE.into(), Value::from("private"));
         Ok(())
     };
     match value {
@@ -472,6 +482,17 @@ mod tests {
                 .unwrap();
         assert_eq!(out[0]["result"]["tools"].as_array().unwrap().len(), 2);
         assert_eq!(out[2]["result"]["tools"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_filtered_list_is_marked_private() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"cacheScope":"public","ttlMs":60000}}"#;
+        let out: Value =
+            serde_json::from_slice(&filter_json(body, &allow_read).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            out["result"],
+            json!({"tools": [], "cacheScope": "private", "ttlMs": 60000})
+        );
     }
 
     #[test]
