@@ -33,7 +33,8 @@ pub struct ChallengeContext {
     pub resource_metadata: String,
     /// For 401s: the scopes the requested operation needs (see [`scope_for_401`]).
     pub scope: Vec<String>,
-    /// For 403s: required only, or required plus granted.
+    /// For 403s: required only, or required plus granted ([`ChallengeScope::ByProtocol`] not
+    /// resolved for a request counts as required plus granted).
     pub challenge_scope: ChallengeScope,
 }
 
@@ -99,7 +100,7 @@ pub fn render(err: &AuthError, ctx: &ChallengeContext) -> Denial {
                 body["scope_match"] = json!("all");
             }
             let mut scope = required.clone();
-            if ctx.challenge_scope == ChallengeScope::RequiredAndGranted {
+            if ctx.challenge_scope != ChallengeScope::RequiredOnly {
                 for g in granted {
                     if !scope.contains(g) {
                         scope.push(g.clone());

@@ -91,12 +91,35 @@ pub enum TypPolicy {
 /// What the `scope` of a 403 step-up challenge contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChallengeScope {
-    /// The tool's scopes plus those already granted — safe for clients that replace their
-    /// token rather than accumulate scopes. The default.
+    /// Follows the request's MCP protocol revision (the `MCP-Protocol-Version` header, else
+    /// the body's `_meta`): 2026-07-28 and later name the operation's scopes only (their
+    /// clients accumulate, SEP-2350); earlier revisions, or none, get required plus granted.
+    /// The default.
     #[default]
+    ByProtocol,
+    /// The tool's scopes plus those already granted — safe for clients that replace their
+    /// token rather than accumulate scopes.
     RequiredAndGranted,
     /// Only the tool's scopes.
     RequiredOnly,
+}
+
+/// The first MCP revision whose clients accumulate scopes on step-up (SEP-2350).
+pub const ACCUMULATING_PROTOCOL: &str = "2026-07-28";
+
+impl ChallengeScope {
+    /// The rule for one request of MCP revision `protocol` (`YYYY-MM-DD`, if known).
+    pub fn for_protocol(self, protocol: Option<&str>) -> ChallengeScope {
+        match self {
+            ChallengeScope::ByProtocol
+                if protocol.is_some_and(|p| p.len() == 10 && p >= ACCUMULATING_PROTOCOL) =>
+            {
+                ChallengeScope::RequiredOnly
+            }
+            ChallengeScope::ByProtocol => ChallengeScope::RequiredAndGranted,
+            fixed => fixed,
+        }
+    }
 }
 
 /// How the introspection client authenticates (RFC 7591 names).
@@ -169,6 +192,7 @@ keyword_enum!(
     ChallengeScope,
     "challenge_scope",
     [
+        ("by_protocol", ChallengeScope::ByProtocol),
         ("required_and_granted", ChallengeScope::RequiredAndGranted),
         ("required", ChallengeScope::RequiredOnly),
     ]
@@ -399,7 +423,7 @@ pub struct RawConfig {
     pub jwks_min_refresh_secs: Option<u64>,
     /// See [`Config::token_cache_entries`].
     pub token_cache_entries: Option<usize>,
-    /// `required_and_granted` | `required`.
+    /// `by_protocol` | `required_and_granted` | `required`.
     pub challenge_scope: Option<String>,
     /// See [`Config::max_body_bytes`].
     pub max_body_bytes: Option<usize>,

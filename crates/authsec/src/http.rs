@@ -304,6 +304,8 @@ struct Attempt<'a> {
     policy: PolicyView<'a>,
     started: Instant,
     http_method: Method,
+    /// The `MCP-Protocol-Version` header.
+    protocol_version: Option<String>,
     inspection: Option<Result<Inspection, AuthError>>,
     fingerprint: Option<Fingerprint>,
     principal: Option<Principal>,
@@ -318,10 +320,16 @@ impl Attempt<'_> {
         self.inspection.as_ref().and_then(|r| r.as_ref().ok())
     }
 
-    /// The challenge context: a 401's `scope` names what this request needs.
+    /// The challenge context: a 401's `scope` names what this request needs; a 403's follows
+    /// the request's protocol revision.
     fn challenge_context(&self) -> ChallengeContext {
         let config = self.config();
         let mut ctx = ChallengeContext::for_request(config, None);
+        let protocol = self
+            .protocol_version
+            .as_deref()
+            .or_else(|| self.inspected().and_then(Inspection::protocol_version));
+        ctx.challenge_scope = config.challenge_scope.for_protocol(protocol);
         if config.base_scopes.is_empty() {
             ctx.scope = self.policy.scopes_supported(config);
         }
@@ -461,6 +469,11 @@ where
         policy: PolicyView::select(config, console.as_ref()),
         started,
         http_method: parts.method.clone(),
+        protocol_version: parts
+            .headers
+            .get(mcp::PROTOCOL_VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         inspection: None,
         fingerprint: None,
         principal: None,

@@ -67,6 +67,9 @@ pub struct Message {
     pub method: Option<String>,
     /// For `tools/call`: `params.name`.
     pub tool: Option<String>,
+    /// The MCP revision the message says it speaks (`params._meta` key
+    /// `io.modelcontextprotocol/protocolVersion`, MCP 2026-07-28).
+    pub protocol_version: Option<String>,
     /// What the `Mcp-Name` header must say for this message, if its method carries a name:
     /// `params.name` (`tools/call`, `prompts/get`), `params.uri` (`resources/read`,
     /// `resources/subscribe`, `resources/unsubscribe`) or `params.taskId` (`tasks/*`).
@@ -95,6 +98,13 @@ impl Inspection {
     /// The tool names of every `tools/call` in the body, in order.
     pub fn tool_calls(&self) -> impl Iterator<Item = &str> {
         self.messages.iter().filter_map(|m| m.tool.as_deref())
+    }
+
+    /// The protocol revision the body names (the first message that names one).
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.messages
+            .iter()
+            .find_map(|m| m.protocol_version.as_deref())
     }
 
     /// True when every message is a lifecycle message (see [`LIFECYCLE_METHODS`]).
@@ -133,7 +143,21 @@ struct RawParams {
     uri: Option<Value>,
     #[serde(rename = "taskId")]
     task_id: Option<Value>,
+    #[serde(rename = "_meta")]
+    meta: Option<RawMeta>,
 }
+
+#[derive(Deserialize)]
+struct RawMeta {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
+    protocol_version: Option<Value>,
+}
+
+/// The `_meta` key of a request's protocol revision (MCP 2026-07-28).
+pub const PROTOCOL_VERSION_META_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// The header naming a request's protocol revision.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 
 fn malformed() -> AuthError {
     AuthError::InvalidRequest(InvalidRequest::MalformedBody)
@@ -188,7 +212,13 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         (None, None) => return Err(malformed()),
     };
     let method = raw.method;
-    let routing_value = raw.params.and_then(|p| match method.as_deref() {
+    let mut params = raw.params;
+    let protocol_version = params
+        .as_mut()
+        .and_then(|p| p.meta.take())
+        .and_then(|m| m.protocol_version)
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let routing_value = params.and_then(|p| match method.as_deref() {
         Some("tools/call" | "prompts/get") => p.name,
         Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => p.uri,
         Some("tasks/get" | "tasks/update" | "tasks/cancel") => p.task_id,
@@ -209,6 +239,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         id,
         method,
         tool,
+        protocol_version,
         routing_name,
     })
 }
