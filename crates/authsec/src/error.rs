@@ -208,6 +208,8 @@ pub enum InvalidRequest {
     MalformedBody,
     /// The `Mcp-Name` header disagrees with the tool named in the body.
     McpNameMismatch,
+    /// The `Mcp-Method` header disagrees with the method in the body.
+    McpMethodMismatch,
     /// A `GET` or `DELETE` (any method but `POST`) carries a body; MCP messages travel only in
     /// `POST` bodies.
     BodyNotAllowed,
@@ -225,6 +227,7 @@ impl InvalidRequest {
             Self::MalformedAuthorizationHeader => "malformed_authorization_header",
             Self::MalformedBody => "malformed_body",
             Self::McpNameMismatch => "mcp_name_mismatch",
+            Self::McpMethodMismatch => "mcp_method_mismatch",
             Self::BodyNotAllowed => "body_not_allowed",
             Self::MalformedSessionId => "malformed_session_id",
         }
@@ -240,6 +243,7 @@ impl fmt::Display for InvalidRequest {
             Self::MalformedAuthorizationHeader => "malformed Authorization header",
             Self::MalformedBody => "request body is not valid JSON-RPC",
             Self::McpNameMismatch => "Mcp-Name header does not match the request body",
+            Self::McpMethodMismatch => "Mcp-Method header does not match the request body",
             Self::BodyNotAllowed => "only POST requests carry a body",
             Self::MalformedSessionId => "malformed Mcp-Session-Id header",
         })

@@ -413,6 +413,7 @@ fn infer_reason(e: &McpAuthError) -> Option<&'static str> {
             "malformed Authorization header" => "malformed_authorization_header",
             "request body is not valid JSON-RPC" => "malformed_body",
             "Mcp-Name header does not match the request body" => "mcp_name_mismatch",
+            "Mcp-Method header does not match the request body" => "mcp_method_mismatch",
             "only POST requests carry a body" => "body_not_allowed",
             "malformed Mcp-Session-Id header" => "malformed_session_id",
             _ => return None,
@@ -945,6 +946,7 @@ mod tests {
                     Just(Ir::MalformedAuthorizationHeader),
                     Just(Ir::MalformedBody),
                     Just(Ir::McpNameMismatch),
+                    Just(Ir::McpMethodMismatch),
                     Just(Ir::BodyNotAllowed),
                     Just(Ir::MalformedSessionId),
                 ]

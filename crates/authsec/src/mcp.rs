@@ -38,6 +38,9 @@ pub const DENIAL_ERROR_CODE: i64 = -32001;
 /// The routing header naming the tool, prompt or resource a request targets (SEP-2243).
 pub const MCP_NAME_HEADER: &str = "mcp-name";
 
+/// The routing header naming a request's JSON-RPC method (MCP 2026-07-28).
+pub const MCP_METHOD_HEADER: &str = "mcp-method";
+
 /// The session header of the Streamable HTTP transport.
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -248,6 +251,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
 /// (plain, or `=?base64?…?=` wrapped) equal to the name every name-carrying message targets,
 /// and the body must carry at least one such message.
 pub fn check_mcp_name(headers: &http::HeaderMap, inspection: &Inspection) -> Result<(), AuthError> {
+    check_mcp_method(headers, inspection)?;
     let mismatch = || AuthError::InvalidRequest(InvalidRequest::McpNameMismatch);
     let mut values = headers.get_all(MCP_NAME_HEADER).iter();
     let Some(value) = values.next() else {
@@ -267,6 +271,31 @@ pub fn check_mcp_name(headers: &http::HeaderMap, inspection: &Inspection) -> Res
         return Err(mismatch());
     }
     if named.all(|n| n == header) {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
+/// The `Mcp-Method` routing header (MCP 2026-07-28), when present, must be a single value equal
+/// to the method of every message that has one: an intermediary routing on the header must see
+/// what the server acts on.
+fn check_mcp_method(headers: &http::HeaderMap, inspection: &Inspection) -> Result<(), AuthError> {
+    let mismatch = || AuthError::InvalidRequest(InvalidRequest::McpMethodMismatch);
+    let mut values = headers.get_all(MCP_METHOD_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(());
+    };
+    if values.next().is_some() {
+        return Err(mismatch());
+    }
+    let header = value.to_str().map_err(|_| mismatch())?;
+    let mut methods = inspection
+        .messages
+        .iter()
+        .filter_map(|m| m.method.as_deref())
+        .peekable();
+    if methods.peek().is_some() && methods.all(|m| m == header) {
         Ok(())
     } else {
         Err(mismatch())
@@ -458,6 +487,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(check_mcp_name(&headers(&["notes://1"]), &read), Ok(()));
+    }
+
+    #[test]
+    fn mcp_method_must_match_the_body() {
+        let call = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note"}}"#,
+        )
+        .unwrap();
+        let with = |values: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for v in values {
+                h.append(MCP_METHOD_HEADER, v.parse().unwrap());
+            }
+            h
+        };
+        let mismatch = Err(AuthError::InvalidRequest(InvalidRequest::McpMethodMismatch));
+        assert_eq!(check_mcp_name(&with(&["tools/call"]), &call), Ok(()));
+        assert_eq!(check_mcp_name(&with(&["tools/list"]), &call), mismatch);
+        assert_eq!(
+            check_mcp_name(&with(&["tools/call", "tools/call"]), &call),
+            mismatch
+        );
+        let response = inspect(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap();
+        assert_eq!(check_mcp_name(&with(&["tools/call"]), &response), mismatch);
     }
 
     fn denial(status: u16, body: Value) -> Denial {

@@ -111,3 +111,28 @@ async fn filtered_lists_are_private_in_both_eras() {
 fn token_for(h: &Harness) -> String {
     h.token("notes:read")
 }
+
+#[tokio::test]
+async fn an_mcp_method_header_that_disagrees_with_the_body_is_400() {
+    let h = Harness::start_with(Transport::StatelessJson, |b| b).await;
+    let token = h.token("notes:admin");
+    let mut body = call(1, "delete_note", json!({"id": 1}));
+    body["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": MODERN,
+                                     "io.modelcontextprotocol/clientCapabilities": {}});
+    let resp = h
+        .post(Some(&token), None)
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "tools/list")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, b) = denial(resp).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        b,
+        json!({"error": "invalid_request",
+               "error_description": "invalid request: Mcp-Method header does not match the request body",
+               "reason": "mcp_method_mismatch"})
+    );
+}
