@@ -1,7 +1,8 @@
 //! Decision events: one `tracing` event per decision on target `authsec::decision`.
 //!
 //! Fields: decision, status, reason, subject, client_id, issuer, tool, method, required and
-//! granted scopes, token fingerprint, latency. Never the token. Each decision is also counted
+//! granted scopes, token fingerprint, latency, and — when the request names them — its MCP
+//! protocol revision and W3C `traceparent`. Never the token. Each decision is also counted
 //! and timed through [`crate::telemetry`].
 
 use std::time::Duration;
@@ -25,6 +26,10 @@ pub struct DecisionRecord<'a> {
     pub required_scopes: &'a [String],
     /// Time spent deciding.
     pub latency: Duration,
+    /// The request's MCP protocol revision (header or `_meta`), when it names one.
+    pub protocol_version: Option<&'a str>,
+    /// The W3C trace context of the request (`_meta.traceparent`), when well-formed.
+    pub traceparent: Option<&'a str>,
 }
 
 /// Emits the event for an allow (`Ok`) or a deny (`Err`).
@@ -57,6 +62,8 @@ pub fn emit(record: &DecisionRecord<'_>, outcome: Result<(), &AuthError>) {
         required_scopes = %record.required_scopes.join(" "),
         granted_scopes = granted.as_deref(),
         token_fingerprint = fingerprint.as_deref(),
+        protocol_version = record.protocol_version,
+        traceparent = record.traceparent,
         latency_us = record.latency.as_micros() as u64,
         "authsec decision"
     );

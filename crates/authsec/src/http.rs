@@ -377,6 +377,11 @@ impl Attempt<'_> {
                 tool,
                 required_scopes: required,
                 latency: self.started.elapsed(),
+                protocol_version: self
+                    .protocol_version
+                    .as_deref()
+                    .or_else(|| self.inspected().and_then(Inspection::protocol_version)),
+                traceparent: self.inspected().and_then(Inspection::traceparent),
             },
             outcome,
         );

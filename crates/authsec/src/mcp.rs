@@ -73,6 +73,9 @@ pub struct Message {
     /// The MCP revision the message says it speaks (`params._meta` key
     /// `io.modelcontextprotocol/protocolVersion`, MCP 2026-07-28).
     pub protocol_version: Option<String>,
+    /// The W3C trace context the message carries (`params._meta.traceparent`), when it is
+    /// well-formed (`00-<32 hex>-<16 hex>-<2 hex>`; anything else is not logged).
+    pub traceparent: Option<String>,
     /// What the `Mcp-Name` header must say for this message, if its method carries a name:
     /// `params.name` (`tools/call`, `prompts/get`), `params.uri` (`resources/read`,
     /// `resources/subscribe`, `resources/unsubscribe`) or `params.taskId` (`tasks/*`).
@@ -108,6 +111,11 @@ impl Inspection {
         self.messages
             .iter()
             .find_map(|m| m.protocol_version.as_deref())
+    }
+
+    /// The trace context of the first message that carries one.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.messages.iter().find_map(|m| m.traceparent.as_deref())
     }
 
     /// True when every message is a lifecycle message (see [`LIFECYCLE_METHODS`]).
@@ -154,6 +162,23 @@ struct RawParams {
 struct RawMeta {
     #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
     protocol_version: Option<Value>,
+    traceparent: Option<Value>,
+}
+
+/// A W3C `traceparent` (version 00): `00-` 32 hex `-` 16 hex `-` 2 hex, lowercase.
+fn is_traceparent(v: &str) -> bool {
+    let b = v.as_bytes();
+    let hex = |r: std::ops::Range<usize>| {
+        b[r].iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    };
+    b.len() == 55
+        && b.starts_with(b"00-")
+        && b[35] == b'-'
+        && b[52] == b'-'
+        && hex(3..35)
+        && hex(36..52)
+        && hex(53..55)
 }
 
 /// The `_meta` key of a request's protocol revision (MCP 2026-07-28).
@@ -216,11 +241,16 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
     };
     let method = raw.method;
     let mut params = raw.params;
-    let protocol_version = params
-        .as_mut()
-        .and_then(|p| p.meta.take())
-        .and_then(|m| m.protocol_version)
-        .and_then(|v| v.as_str().map(str::to_owned));
+    let meta = params.as_mut().and_then(|p| p.meta.take());
+    let (protocol_version, traceparent) = match meta {
+        Some(m) => (
+            m.protocol_version
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            m.traceparent
+                .and_then(|v| v.as_str().filter(|t| is_traceparent(t)).map(str::to_owned)),
+        ),
+        None => (None, None),
+    };
     let routing_value = params.and_then(|p| match method.as_deref() {
         Some("tools/call" | "prompts/get") => p.name,
         Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => p.uri,
@@ -243,6 +273,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         method,
         tool,
         protocol_version,
+        traceparent,
         routing_name,
     })
 }
@@ -487,6 +518,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(check_mcp_name(&headers(&["notes://1"]), &read), Ok(()));
+    }
+
+    #[test]
+    fn protocol_revision_and_trace_context_come_from_meta() {
+        let i = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{
+                "io.modelcontextprotocol/protocolVersion":"2026-07-28",
+                "traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(i.protocol_version(), Some("2026-07-28"));
+        assert_eq!(
+            i.traceparent(),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+        // A malformed trace context is not kept (it would go into logs as is).
+        let i = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"traceparent":"00-x\nforged log line"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(i.traceparent(), None);
     }
 
     #[test]

@@ -146,6 +146,25 @@ async fn one_decision_event_per_request_with_its_fields_and_never_the_token() {
         Fingerprint::of(garbage).to_string()
     );
 
+    // A 2026-07-28 request: its revision and trace context are in the event.
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut body = call(5, "add_note", json!({"text": "y"}));
+    body["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                     "traceparent": traceparent});
+    let resp = h
+        .post(Some(&token), Some(&session))
+        .header("mcp-protocol-version", "2026-07-28")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let d = captured.decisions();
+    assert_eq!(d.len(), 7);
+    assert_eq!(d[6]["protocol_version"], "2026-07-28");
+    assert_eq!(d[6]["traceparent"], traceparent);
+    assert!(!d[2].contains_key("protocol_version") && !d[2].contains_key("traceparent"));
+
     let everything = captured.everything.lock().unwrap().join("\n");
     assert!(!everything.contains(&token), "the token was logged");
     assert!(!everything.contains(garbage), "the token was logged");
