@@ -109,8 +109,11 @@ fn assert_denied_401(v: &Value, description: &str, reason: &str, scope: &str) {
 
 const ALL_SCOPES: &str = "rs-525da3b4:tools:read rs-525da3b4:tools:write";
 
+/// A file under Cargo's scratch folder for integration tests (inside `target/`, so the system
+/// temp folder is left clean).
 fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("authsec-cli-test-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("authsec-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
