@@ -15,7 +15,8 @@
 //! upstream's `"public"` is overwritten): no shared cache may serve it to another caller.
 //!
 //! Bodies that cannot hold a list are forwarded byte for byte: a body can only name a `tools`
-//! member if the bytes `tools` appear in it or it uses `\u` escapes (which could spell them).
+//! member if the bytes `tools` appear in it, it uses `\u` escapes (which could spell them) or
+//! it holds NUL bytes (JSON in UTF-16 or UTF-32, which some parsers decode).
 //! Only bodies that pass that cheap test are parsed, and only bodies that hold a list are
 //! re-serialised, so tool results are never rewritten.
 //!
@@ -64,9 +65,13 @@ pub fn withheld_error() -> Value {
 }
 
 /// Whether `bytes` could name a `tools` member under any JSON parser: the name appears
-/// literally, or `\u` escapes appear (they could spell it).
+/// literally, `\u` escapes appear (they could spell it), or NUL bytes appear (UTF-8 JSON never
+/// holds one, but JSON in UTF-16 or UTF-32, which some parsers detect and decode, spells every
+/// ASCII character with them).
 pub fn may_carry_list(bytes: &[u8]) -> bool {
-    memmem::find(bytes, LIST_MEMBER.as_bytes()).is_some() || memmem::find(bytes, b"\\u").is_some()
+    memmem::find(bytes, LIST_MEMBER.as_bytes()).is_some()
+        || memmem::find(bytes, b"\\u").is_some()
+        || memchr::memchr(0, bytes).is_some()
 }
 
 /// Filters one JSON body (a message or a batch).
@@ -533,6 +538,21 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(tools(&out), json!([{"name":"list_notes"}]));
+    }
+
+    #[test]
+    fn a_list_in_utf16_or_utf32_is_unreadable_not_forwarded() {
+        // Some parsers (Python's `json.loads` on bytes, RFC 4627 detection) decode these and
+        // would read every tool; `tools` never appears in them as UTF-8 bytes.
+        let utf16le: Vec<u8> = LIST.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16be: Vec<u8> = LIST.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let utf32le: Vec<u8> = LIST
+            .chars()
+            .flat_map(|c| u32::from(c).to_le_bytes())
+            .collect();
+        for body in [utf16le, utf16be, utf32le] {
+            assert_eq!(filter_json(&body, &allow_read), Err(Unreadable));
+        }
     }
 
     /// The filtered stream, and whether it ended on an unreadable event.
