@@ -7,13 +7,12 @@ use std::process::Command;
 use common::authsec;
 
 /// Runs `authsec ARGS` on a pseudo-terminal (util-linux `script`), returning what it printed.
-fn on_a_terminal(args: &str, no_color: Option<&str>) -> Option<String> {
-    if Command::new("script").arg("--version").output().is_err() {
-        println!(
-            "skipped: `script` (util-linux) is not installed, no pseudo-terminal to test with"
-        );
-        return None;
-    }
+/// Its tests are `#[ignore]`d with the reason and fail when run without `script`.
+fn on_a_terminal(args: &str, no_color: Option<&str>) -> String {
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is not installed: no pseudo-terminal to test with"
+    );
     let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_authsec"));
     let mut c = Command::new("script");
     c.args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR");
@@ -21,24 +20,22 @@ fn on_a_terminal(args: &str, no_color: Option<&str>) -> Option<String> {
         c.env("NO_COLOR", v);
     }
     let out = c.output().expect("run script");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 const EXPLAIN: &str = "explain 'Bearer error=\"invalid_token\", error_description=\"expired\"'";
 
+#[ignore = "needs util-linux `script` (a pseudo-terminal): cargo nextest run --run-ignored all"]
 #[test]
 fn a_terminal_gets_colour() {
-    let Some(out) = on_a_terminal(EXPLAIN, None) else {
-        return;
-    };
+    let out = on_a_terminal(EXPLAIN, None);
     assert!(out.contains("\x1b[1mwhat happened:\x1b[0m"), "{out:?}");
 }
 
+#[ignore = "needs util-linux `script` (a pseudo-terminal): cargo nextest run --run-ignored all"]
 #[test]
 fn no_color_turns_colour_off_even_on_a_terminal() {
-    let Some(out) = on_a_terminal(EXPLAIN, Some("1")) else {
-        return;
-    };
+    let out = on_a_terminal(EXPLAIN, Some("1"));
     assert!(out.contains("what happened:"), "{out:?}");
     assert!(!out.contains('\x1b'), "{out:?}");
 }

@@ -36,13 +36,14 @@ const JWS_BY_DESIGN: &[(u64, &str)] = &[
     (350, "key pinned to PS256, token alg PS384"),
 ];
 
-fn vectors_dir() -> Option<PathBuf> {
+/// The vectors' folder; the tests that read it are `#[ignore]`d with the reason, and fail when
+/// run without it.
+fn vectors_dir() -> PathBuf {
     match std::env::var_os("AUTHSEC_WYCHEPROOF_DIR") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => {
-            println!("skipped: AUTHSEC_WYCHEPROOF_DIR is not set (no Wycheproof vectors run)");
-            None
-        }
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => panic!(
+            "AUTHSEC_WYCHEPROOF_DIR is not set: point it at the Wycheproof testvectors_v1 folder"
+        ),
     }
 }
 
@@ -145,9 +146,10 @@ impl Tally {
     }
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_json_web_signature_vectors() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, "json_web_signature_test.json");
     let mut tally = Tally::default();
     let mut total = 0;
@@ -191,9 +193,10 @@ fn wycheproof_json_web_signature_vectors() {
     assert!(tally.ran > 300, "{tally:?}");
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_json_web_key_vectors() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, "json_web_key_test.json");
     let mut tally = Tally::default();
     for group in groups(&doc) {
@@ -228,9 +231,10 @@ fn wycheproof_json_web_key_vectors() {
     tally.report("json_web_key_test.json");
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn json_web_key_sets_with_private_mixed_or_duplicate_keys_yield_no_key_for_their_tokens() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, "json_web_key_test.json");
     let mut seen = 0;
     for group in groups(&doc) {
@@ -290,7 +294,7 @@ fn assert_secret_keys_unusable(name: &str, doc: &Value, set: &KeySet) {
 
 /// Runs a signature-verification file: JWK → `VerifyKey` → `verify(alg, msg, sig)`.
 fn run_signature_file(file: &str, alg: Algorithm) {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, file);
     let mut tally = Tally::default();
     for group in groups(&doc) {
@@ -355,34 +359,40 @@ fn ec_jwk_from_point(group: &Value) -> Value {
     })
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_rsa_pkcs1_2048_sha256_vectors() {
     run_signature_file("rsa_signature_2048_sha256_test.json", Algorithm::RS256);
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_rsa_pss_2048_sha256_vectors() {
     run_signature_file("rsa_pss_2048_sha256_mgf1_32_test.json", Algorithm::PS256);
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_ecdsa_p256_p1363_vectors() {
     run_signature_file("ecdsa_secp256r1_sha256_p1363_test.json", Algorithm::ES256);
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_ecdsa_p384_p1363_vectors() {
     run_signature_file("ecdsa_secp384r1_sha384_p1363_test.json", Algorithm::ES384);
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_ed25519_vectors() {
     run_signature_file("ed25519_test.json", Algorithm::EdDSA);
 }
 
+#[ignore = "needs the Wycheproof vectors in AUTHSEC_WYCHEPROOF_DIR: cargo nextest run --run-ignored all"]
 #[test]
 fn wycheproof_roca_key_is_refused_for_its_fingerprint() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, "json_web_key_test.json");
     let group = groups(&doc)
         .iter()
