@@ -83,6 +83,14 @@ pub struct ConsoleArgs {
     /// advertises (default: http://<listen address>).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Lifetime of the access tokens the token service issues, in seconds (1 to 86400).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub token_lifetime: u64,
     /// Replace the stored admin token with a new one, print it once, and exit.
     #[arg(long)]
     pub reset_admin_token: bool,

@@ -25,6 +25,7 @@ pub fn run(args: ConsoleArgs) -> Result<ExitCode, String> {
         .with_admin_token_from_env()
         .with_key_encryption_key_from_env();
     config.public_url = args.public_url;
+    config.token_lifetime = std::time::Duration::from_secs(args.token_lifetime);
     match runtime.block_on(authsec_console::run(config, shutdown_signal())) {
         Ok(()) => {
             eprintln!("authsec console: stopped");
