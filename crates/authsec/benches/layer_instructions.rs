@@ -82,18 +82,28 @@ fn main() {
     let mut protected = AuthSecLayer::new(validator).layer(Echo);
     let mut bare = Echo;
     // One request through the layer in both runs: the first verification fills the cache.
-    let first = rt.block_on(protected.call(request(&token))).expect("infallible");
+    let first = rt
+        .block_on(protected.call(request(&token)))
+        .expect("infallible");
     assert_eq!(first.status(), 200, "the measured request must be allowed");
     for _ in 0..n {
         // The response body is read in both cases, as a server would.
         let len = match which.as_str() {
             "bare" => rt.block_on(async {
                 let resp = bare.call(request(&token)).await.expect("infallible");
-                resp.into_body().collect().await.ok().map(|b| b.to_bytes().len())
+                resp.into_body()
+                    .collect()
+                    .await
+                    .ok()
+                    .map(|b| b.to_bytes().len())
             }),
             "protected" => rt.block_on(async {
                 let resp = protected.call(request(&token)).await.expect("infallible");
-                resp.into_body().collect().await.ok().map(|b| b.to_bytes().len())
+                resp.into_body()
+                    .collect()
+                    .await
+                    .ok()
+                    .map(|b| b.to_bytes().len())
             }),
             other => panic!("unknown variant {other:?}"),
         };
