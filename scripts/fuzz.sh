@@ -55,20 +55,23 @@ else
   fuzz build
 fi
 
+# Every target fuzzes this one build, even if the sources change meanwhile.
+bin="fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 failed=0
 summary=()
 for target in "${targets[@]}"; do
-  corpus="$PWD/fuzz/corpus/$target"
-  artifacts="$PWD/fuzz/artifacts/$target"
+  corpus="fuzz/corpus/$target"
+  artifacts="fuzz/artifacts/$target"
   mkdir -p "$corpus" "$artifacts"
   before="$(failures "$artifacts")"
   log="$logs/$target.log"
   echo "== $target: ${seconds} s"
   status=0
-  fuzz run "$target" "$corpus" "$PWD/fuzz/seeds/$target" -- \
-    -max_total_time="$seconds" -print_final_stats=1 -timeout=10 >"$log" 2>&1 || status=$?
+  "$bin/$target" -artifact_prefix="$artifacts/" -max_total_time="$seconds" -print_final_stats=1 \
+    -timeout=10 "$corpus" "fuzz/seeds/$target" >"$log" 2>&1 || status=$?
   executions="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   crashes=$(($(failures "$artifacts") - before))
   line="$target: ${seconds} s, ${executions:-0} executions, $crashes crashes"
@@ -77,7 +80,7 @@ for target in "${targets[@]}"; do
     tail -n 40 "$log" >&2
     newest="$(ls -t "$artifacts" | grep -E '^(crash|timeout|oom|leak)-' | head -n 1 || true)"
     if [ "$crashes" -gt 0 ] && [ -n "$newest" ]; then
-      line="$line: fuzz/artifacts/$target/$newest (replay: cargo +nightly fuzz run --fuzz-dir fuzz $target fuzz/artifacts/$target/$newest)"
+      line="$line: $artifacts/$newest (replay: cargo +nightly fuzz run --fuzz-dir fuzz $target $artifacts/$newest)"
     else
       line="$target: FAILED (exit $status) without a crashing input; see the log above"
     fi
