@@ -25,6 +25,11 @@ The upstream receives the caller's identity in X-Authsec-Subject, X-Authsec-Clie
 X-Authsec-Scopes (never the token; any X-Authsec-* header a client sends is dropped), so it must
 be reachable only through the gateway.
 
+DNS rebinding protection: the MCP endpoint and its metadata refuse (403) a request whose Origin
+is neither AUTHSEC_RESOURCE_URI's origin nor a --cors-allow-origin, or whose Host names another
+host than AUTHSEC_RESOURCE_URI's, the --listen address (and localhost on loopback) or an
+--allowed-host.
+
 Routes: the MCP endpoint (POST, GET, DELETE), its protected resource metadata, /healthz
 (liveness), /readyz (503 naming what is missing until keys and, in remote_required, the console
 policy are loaded) and /metrics (Prometheus). Ctrl-C or SIGTERM stops accepting connections and lets in-flight
@@ -71,6 +76,11 @@ pub struct GatewayArgs {
     /// Repeat for several origins. Without it, no CORS headers are sent.
     #[arg(long = "cors-allow-origin", value_name = "ORIGIN")]
     pub cors_allow_origin: Vec<String>,
+    /// Accept HOST in the Host header of MCP requests, besides the host of AUTHSEC_RESOURCE_URI
+    /// and the --listen address (DNS rebinding protection; the port is not compared). A bare
+    /// host name or IP address ([v6] in brackets); * accepts any Host. Repeat for several.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_host: Vec<String>,
     /// The protection's configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -95,7 +105,9 @@ impl GatewayArgs {
                 ..Timeouts::default()
             })
             .cors_allow_origins(&self.cors_allow_origin)
-            .map_err(|e| format!("--cors-allow-origin: {e}"))?;
+            .map_err(|e| format!("--cors-allow-origin: {e}"))?
+            .allowed_hosts(&self.allowed_host)
+            .map_err(|e| format!("--allowed-host: {e}"))?;
         if let Some(path) = &self.path {
             config = config.path(path);
         }

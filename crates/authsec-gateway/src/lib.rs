@@ -9,7 +9,8 @@
 //! One request's path: client → [`authsec::http::AuthSecLayer`] (token, session binding, tool
 //! policy; a denial is answered here) → [`Upstream`] (headers rewritten, body streamed) → the
 //! MCP server; its response streams back through the layer, which rewrites only `tools/list`
-//! results.
+//! results. Before the layer, [`rebinding`] refuses requests whose `Origin` or `Host` is not
+//! the gateway's (DNS rebinding protection).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,10 +28,12 @@
 #![warn(missing_docs)]
 
 pub mod prometheus;
+pub mod rebinding;
 pub mod upstream;
 
 use std::future::{Future, IntoFuture};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use authsec::http::{mount_mcp, AuthSecLayer};
@@ -43,6 +46,7 @@ use axum::Router;
 use http::{HeaderName, HeaderValue};
 use url::Url;
 
+pub use rebinding::{HostPolicy, Refusal};
 pub use upstream::{rpc_error, IdentityHeaders, Timeouts, Upstream};
 
 /// Where the gateway listens unless told otherwise: loopback only, port 8080.
@@ -75,7 +79,12 @@ pub struct GatewayConfig {
     pub timeouts: Timeouts,
     /// Browser origins allowed to call the gateway (CORS); empty: no CORS headers, so
     /// browsers refuse cross-origin calls. See [`GatewayConfig::cors_allow_origins`].
+    /// These are also the origins, besides the resource URI's, whose `Origin` header the
+    /// MCP endpoint accepts ([`rebinding`]).
     pub cors: Vec<HeaderValue>,
+    /// Host names accepted in `Host` besides the resource URI's host and the bound address;
+    /// `*` accepts any. See [`GatewayConfig::allowed_hosts`].
+    pub allowed_hosts: Vec<String>,
 }
 
 impl GatewayConfig {
@@ -101,6 +110,7 @@ impl GatewayConfig {
             identity: IdentityHeaders::default(),
             timeouts: Timeouts::default(),
             cors: Vec::new(),
+            allowed_hosts: Vec::new(),
         })
     }
 
@@ -148,6 +158,29 @@ impl GatewayConfig {
         Ok(self)
     }
 
+    /// Accepts these host names in the `Host` header of requests to the MCP endpoint and its
+    /// metadata, besides the resource URI's host and the address the gateway is bound to
+    /// (with `localhost` for a loopback address): the names clients use when they reach the
+    /// gateway by another name than the public URL (an internal DNS name, a pod IP). Each is
+    /// a bare host name or IP address (IPv6 in brackets), without port; `*` accepts any host,
+    /// which turns off the `Host` half of the DNS rebinding protection.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Result<Self, GatewayError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for host in hosts {
+            let host = host.as_ref();
+            if !rebinding::valid_host_entry(host) {
+                return Err(GatewayError::InvalidHost {
+                    host: host.to_owned(),
+                });
+            }
+            self.allowed_hosts.push(host.to_ascii_lowercase());
+        }
+        Ok(self)
+    }
+
     /// The path the MCP endpoint is served at: [`GatewayConfig::path`], else the resource
     /// URI's path.
     pub fn mcp_path(&self, authsec: &authsec::Config) -> String {
@@ -186,6 +219,12 @@ pub enum GatewayError {
         /// The origin as given.
         origin: String,
     },
+    /// An allowed host is not a bare host name or IP address, or `*`.
+    #[error("allowed host {host:?}: expected a host name or IP address without scheme, port or path (IPv6 in brackets), or * for any host")]
+    InvalidHost {
+        /// The host as given.
+        host: String,
+    },
     /// The validator could not start (e.g. the issuer's metadata names another issuer).
     #[error(transparent)]
     Startup(#[from] StartupError),
@@ -208,6 +247,10 @@ pub enum GatewayError {
 /// The gateway's router: the MCP endpoint (`POST`, `GET` for SSE, `DELETE`) behind the authsec
 /// layer and forwarded to the upstream, the RFC 9728 metadata route, [`HEALTH_PATH`],
 /// [`READY_PATH`] and [`METRICS_PATH`].
+///
+/// The MCP endpoint and the metadata route check `Origin` and `Host` first ([`rebinding`],
+/// with `gateway.listen` as the bound address). The operational routes do not: probes and
+/// scrapers address the gateway by whatever IP it has, and these routes carry no caller data.
 ///
 /// `layer` is an [`AuthSecLayer`] or a [`Validator`].
 ///
@@ -248,7 +291,16 @@ pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router
                 async move { response }
             }),
         );
-    let app = mount_mcp(own, &path, mcp, layer);
+    let hosts = HostPolicy::new(
+        &layer.config().resource_uri,
+        gateway.listen,
+        &gateway.cors,
+        &gateway.allowed_hosts,
+    );
+    let guarded = mount_mcp(Router::new(), &path, mcp, layer).layer(
+        axum::middleware::from_fn_with_state(Arc::new(hosts), rebinding::guard),
+    );
+    let app = own.merge(guarded);
     if gateway.cors.is_empty() {
         app
     } else {
@@ -364,11 +416,11 @@ impl Gateway {
         Self::with_listener(listener, config, layer)
     }
 
-    /// Serves on an already bound `listener` (`config.listen` is not used): for socket
-    /// activation, or to know the address before the resource URI is configured.
+    /// Serves on an already bound `listener` (`config.listen` is replaced by its address):
+    /// for socket activation, or to know the address before the resource URI is configured.
     pub fn with_listener(
         listener: tokio::net::TcpListener,
-        config: GatewayConfig,
+        mut config: GatewayConfig,
         layer: impl Into<AuthSecLayer>,
     ) -> Result<Self, GatewayError> {
         let layer = layer.into();
@@ -388,6 +440,7 @@ impl Gateway {
             addr: config.listen,
             source,
         })?;
+        config.listen = addr;
         tracing::info!(
             target: "authsec::gateway",
             listen = %addr,

@@ -1,7 +1,8 @@
 //! Browser-based MCP clients: with `cors_allow_origins` the gateway answers CORS preflights
 //! itself (no token needed, the upstream never sees them) and exposes `WWW-Authenticate` and
-//! `Mcp-Session-Id` to the allowed origins; without it, no CORS header is ever sent. No MCP
-//! server is needed: nothing here reaches the upstream.
+//! `Mcp-Session-Id` to the allowed origins; without it, no CORS header is ever sent, and a
+//! request from another origin is refused (DNS rebinding protection). No MCP server is needed:
+//! nothing here reaches the upstream.
 
 mod common;
 
@@ -105,12 +106,14 @@ async fn any_origin_with_a_star() {
 }
 
 #[tokio::test]
-async fn without_cors_a_preflight_is_refused_like_any_request_without_a_token() {
+async fn without_cors_a_preflight_from_another_origin_is_refused_as_origin_not_allowed() {
     let down = closed_port().await;
     let gw = gateway(&format!("http://{down}/mcp")).await;
     let resp = preflight(&gw.mcp, APP).send().await.unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.status(), 403);
     assert_eq!(header(&resp, "access-control-allow-origin"), None);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["data"]["reason"], "origin_not_allowed");
 }
 
 #[test]
