@@ -7,57 +7,13 @@
 //! RS256 token, as `benches/layer.rs` measures in time). Both first send one request through
 //! the layer, so that start-up work is the same in both runs and cancels out.
 
-use std::convert::Infallible;
-use std::future::{ready, Ready};
+mod common;
+
 use std::hint::black_box;
-use std::task::{Context, Poll};
 
-use authsec::config::Config;
-use authsec::http::{AuthSecLayer, RequestBody};
-use authsec::keys::KeySet;
-use authsec::validate::Validator;
-use authsec_testkit::{claims, jwks, TestKey};
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use tower_layer::Layer;
+use common::{protected_echo, request, Echo, REPLY};
+use http_body_util::BodyExt;
 use tower_service::Service;
-
-const ISSUER: &str = "https://as.example.com";
-const RESOURCE: &str = "https://mcp.example.com/mcp";
-const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}"#;
-const REPLY: &str =
-    r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hello"}]}}"#;
-
-#[derive(Clone)]
-struct Echo;
-
-impl<B> Service<Request<B>> for Echo {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        black_box(&req);
-        ready(Ok(Response::new(Full::new(Bytes::from_static(
-            REPLY.as_bytes(),
-        )))))
-    }
-}
-
-fn request(token: &str) -> Request<RequestBody> {
-    Request::post(RESOURCE)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("content-length", CALL.len())
-        .body(Full::new(Bytes::from_static(CALL.as_bytes())))
-        .expect("request")
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -71,15 +27,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let key = TestKey::rsa("k1", "RS256");
-    let token = key.token(&claims(ISSUER, RESOURCE, "demo:read"));
-    let config = Config::builder(ISSUER, RESOURCE)
-        .tool_scopes_json(r#"{"echo":["demo:read"]}"#)
-        .build()
-        .expect("config");
-    let keys = KeySet::from_json(jwks(&[&key]).to_string().as_bytes()).expect("jwks");
-    let validator = Validator::with_keys(config, keys);
-    let mut protected = AuthSecLayer::new(validator).layer(Echo);
+    let (mut protected, token) = protected_echo();
     let mut bare = Echo;
     // One request through the layer in both runs: the first verification fills the cache.
     let first = rt
