@@ -125,19 +125,24 @@ impl FromRequestParts<AppState> for Admin {
                 "the admin API needs Authorization: Bearer <admin token>",
             ));
         };
-        let ok = match &state.settings().admin_token {
-            Some(expected) => auth::secrets_equal(token, expected),
-            None => match state.store().admin_token_hash().await? {
-                Some(hash) => auth::verify_secret(token, &hash),
-                None => false,
-            },
-        };
-        if ok {
+        if is_admin_token(state, token).await? {
             Ok(Admin)
         } else {
             Err(ApiError::Unauthorized("wrong admin token"))
         }
     }
+}
+
+/// Is `token` the admin token (from the environment, or the stored one)? The one check behind
+/// the admin API and the web console's sign-in.
+pub(crate) async fn is_admin_token(state: &AppState, token: &str) -> Result<bool, Error> {
+    Ok(match &state.settings().admin_token {
+        Some(expected) => auth::secrets_equal(token, expected),
+        None => match state.store().admin_token_hash().await? {
+            Some(hash) => auth::verify_secret(token, &hash),
+            None => false,
+        },
+    })
 }
 
 /// A JSON body whose rejection is an [`ApiError`] (JSON), not axum's plain-text one.

@@ -336,6 +336,8 @@ pub struct Client {
     pub name: String,
     /// Scopes it may be granted.
     pub allowed_scopes: Vec<String>,
+    /// A disabled client gets no tokens, and its tokens introspect as inactive.
+    pub enabled: bool,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
@@ -514,19 +516,33 @@ pub fn tool_counts(tools: &[Tool]) -> ToolCounts {
     c
 }
 
+/// Every readiness rule, in the order [`readiness`] checks them, with whether it is met: the
+/// web console's launch checklist shows all of them, the first unmet one is the `reason`.
+pub fn readiness_checks(
+    server: &ResourceServerRow,
+    scope_count: usize,
+    counts: ToolCounts,
+) -> [(ReadinessReason, bool); 3] {
+    [
+        (ReadinessReason::RsDisabled, server.enabled),
+        (ReadinessReason::RsNeedsSetup, scope_count > 0),
+        (
+            ReadinessReason::NoToolsMapped,
+            counts.mapped + counts.public > 0,
+        ),
+    ]
+}
+
 /// The readiness rules (see the module docs).
 pub fn readiness(server: &ResourceServerRow, scope_count: usize, counts: ToolCounts) -> Readiness {
-    let (state, reason) = if !server.enabled {
-        (PolicyState::Disabled, Some(ReadinessReason::RsDisabled))
-    } else if scope_count == 0 {
-        (PolicyState::NeedsSetup, Some(ReadinessReason::RsNeedsSetup))
-    } else if counts.mapped + counts.public == 0 {
-        (
-            PolicyState::NeedsSetup,
-            Some(ReadinessReason::NoToolsMapped),
-        )
-    } else {
-        (PolicyState::Ready, None)
+    let reason = readiness_checks(server, scope_count, counts)
+        .into_iter()
+        .find(|(_, met)| !met)
+        .map(|(reason, _)| reason);
+    let state = match reason {
+        None => PolicyState::Ready,
+        Some(ReadinessReason::RsDisabled) => PolicyState::Disabled,
+        Some(_) => PolicyState::NeedsSetup,
     };
     Readiness {
         state,

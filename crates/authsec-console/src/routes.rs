@@ -134,9 +134,14 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// The console's HTTP router over `state`.
+/// The console's HTTP router over `state`: the API routes of [`route_table`] and the web
+/// console.
 pub fn router(state: AppState) -> Router {
-    routes().router.fallback(not_found).with_state(state)
+    routes()
+        .router
+        .merge(crate::web::router())
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// Every `(method, path)` the router serves, paths in axum/OpenAPI template syntax

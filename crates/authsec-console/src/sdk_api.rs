@@ -119,7 +119,9 @@ fn parse_wait(query: Option<&str>) -> Result<Option<i64>, SdkError> {
     Ok(wait)
 }
 
-fn policy_response(policy: SdkPolicy) -> Response {
+/// The policy answer; records what the SDK now holds (the console's SDK status).
+fn policy_response(state: &AppState, rs_id: &str, policy: SdkPolicy) -> Response {
+    state.record_sdk_fetch(rs_id, policy.generation, state.store().now());
     ([(header::CACHE_CONTROL, "no-store")], Json(policy)).into_response()
 }
 
@@ -133,8 +135,10 @@ pub(crate) async fn sdk_policy(
     authenticate(&state, &headers, &rs_id).await?;
     let wait_for = parse_wait(query.as_deref())?;
     let Some(known) = wait_for else {
-        return Ok(policy_response(state.store().sdk_policy(&rs_id).await?));
+        let policy = state.store().sdk_policy(&rs_id).await?;
+        return Ok(policy_response(&state, &rs_id, policy));
     };
+    let _waiting = state.sdk_waiting(&rs_id);
     // Subscribe before reading, so a change between the read and the wait is not missed.
     let mut changes = state.store().subscribe(&rs_id);
     let mut shutdown = state.shutdown_signal();
@@ -142,18 +146,20 @@ pub(crate) async fn sdk_policy(
     loop {
         let policy = state.store().sdk_policy(&rs_id).await?;
         if policy.generation != known || *shutdown.borrow() {
-            return Ok(policy_response(policy));
+            return Ok(policy_response(&state, &rs_id, policy));
         }
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
                     // The channel was dropped: re-read once, then answer.
-                    return Ok(policy_response(state.store().sdk_policy(&rs_id).await?));
+                    let policy = state.store().sdk_policy(&rs_id).await?;
+                    return Ok(policy_response(&state, &rs_id, policy));
                 }
             }
             _ = shutdown.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {
-                return Ok(policy_response(state.store().sdk_policy(&rs_id).await?));
+                let policy = state.store().sdk_policy(&rs_id).await?;
+                return Ok(policy_response(&state, &rs_id, policy));
             }
         }
     }

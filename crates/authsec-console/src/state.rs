@@ -1,5 +1,6 @@
 //! The state every handler shares.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Encrypts signing keys at rest; `None` stores them in the clear.
     pub key_encryption_key: Option<Arc<jwt::KeyEncryptionKey>>,
+    /// How long a web console sign-in lasts (absolute, not extended by use).
+    pub session_lifetime: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for Settings {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("key_encryption_key", &self.key_encryption_key)
+            .field("session_lifetime", &self.session_lifetime)
             .finish()
     }
 }
@@ -51,6 +55,19 @@ struct Inner {
     settings: Settings,
     signer: Mutex<Option<(String, Arc<EcdsaKeyPair>)>>,
     shutdown: watch::Sender<bool>,
+    sdk_status: Mutex<HashMap<String, SdkStatus>>,
+}
+
+/// What this console process has seen of a resource server's SDK (in memory: each console
+/// instance knows the fetches it answered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SdkStatus {
+    /// When an SDK last received the policy (Unix seconds).
+    pub last_fetch_at: Option<i64>,
+    /// The generation that answer carried: the one the SDK holds.
+    pub generation: Option<i64>,
+    /// Wait-for-change requests open right now (an SDK that waits for changes keeps one).
+    pub waiting: usize,
 }
 
 impl std::fmt::Debug for AppState {
@@ -70,6 +87,7 @@ impl AppState {
             settings,
             signer: Mutex::new(None),
             shutdown: watch::channel(false).0,
+            sdk_status: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -137,9 +155,52 @@ impl AppState {
         Ok(key.kid)
     }
 
+    /// What this process has seen of `rs_id`'s SDK.
+    pub fn sdk_status(&self, rs_id: &str) -> SdkStatus {
+        self.sdk_statuses().get(rs_id).copied().unwrap_or_default()
+    }
+
+    fn sdk_statuses(&self) -> std::sync::MutexGuard<'_, HashMap<String, SdkStatus>> {
+        self.0.sdk_status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that an SDK of `rs_id` received the policy of `generation` at `at`.
+    pub(crate) fn record_sdk_fetch(&self, rs_id: &str, generation: i64, at: i64) {
+        let mut all = self.sdk_statuses();
+        let s = all.entry(rs_id.to_owned()).or_default();
+        s.last_fetch_at = Some(at);
+        s.generation = Some(generation);
+    }
+
+    /// Counts an open wait-for-change request of `rs_id` until the guard is dropped.
+    pub(crate) fn sdk_waiting(&self, rs_id: &str) -> WaitingGuard {
+        self.sdk_statuses()
+            .entry(rs_id.to_owned())
+            .or_default()
+            .waiting += 1;
+        WaitingGuard {
+            state: self.clone(),
+            rs_id: rs_id.to_owned(),
+        }
+    }
+
     /// The long-poll timeout.
     pub(crate) fn long_poll_timeout(&self) -> Duration {
         self.0.settings.long_poll_timeout
+    }
+}
+
+/// An open wait-for-change request (see [`AppState::sdk_waiting`]).
+pub(crate) struct WaitingGuard {
+    state: AppState,
+    rs_id: String,
+}
+
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        if let Some(s) = self.state.sdk_statuses().get_mut(&self.rs_id) {
+            s.waiting = s.waiting.saturating_sub(1);
+        }
     }
 }
 

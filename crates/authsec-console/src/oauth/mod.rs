@@ -35,6 +35,11 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
+    /// `error: error_description`, for people (the access simulator).
+    pub(crate) fn explain(&self) -> String {
+        format!("{}: {}", self.error, self.description)
+    }
+
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
             status,
@@ -223,6 +228,12 @@ pub(crate) async fn token(
         .one("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
     let client = authenticate_client(&state, &creds).await?;
+    if !client.enabled {
+        return Err(OAuthError::invalid_client(
+            format!("client {} is disabled", client.client_id),
+            creds.basic,
+        ));
+    }
     if grant_type != "client_credentials" {
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -290,7 +301,10 @@ pub(crate) async fn token(
 }
 
 /// requested ∩ allowed, in the order requested; everything allowed when nothing is requested.
-fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, OAuthError> {
+pub(crate) fn granted_scope(
+    requested: Option<&str>,
+    allowed: &[String],
+) -> Result<String, OAuthError> {
     let requested: Vec<&str> = requested
         .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
@@ -324,7 +338,8 @@ fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, 
 }
 
 /// Verifies a token issued here and still valid at `now`: our signature with an active key,
-/// our issuer, not expired, not revoked, its client still registered. `None` otherwise.
+/// our issuer, not expired, not revoked, its client still registered and enabled. `None`
+/// otherwise.
 async fn active_claims(
     state: &AppState,
     token: &str,
@@ -341,8 +356,8 @@ async fn active_claims(
         return Ok(None);
     }
     match state.store().client_by_id(&claims.client_id).await? {
-        Some(_) => Ok(Some(claims)),
-        None => Ok(None),
+        Some(c) if c.enabled => Ok(Some(claims)),
+        _ => Ok(None),
     }
 }
 

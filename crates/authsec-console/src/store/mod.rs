@@ -14,6 +14,7 @@
 
 mod migrations;
 mod policy;
+mod sessions;
 mod tokens;
 
 use std::str::FromStr;
@@ -34,7 +35,19 @@ use crate::model::AuditEntry;
 use crate::notify::{self, GenerationHub};
 
 pub use policy::{ManifestOutcome, NewResourceServer, NewScope, ResourceServerPatch};
+pub use sessions::SessionKind;
 pub use tokens::{ClientPatch, StoredKey};
+
+/// Which audit entries to read; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries about this resource server.
+    pub resource_server_id: Option<String>,
+    /// Only entries by this actor (`admin`, `resource_server:<id>`, `client:<id>`, `system`).
+    pub actor: Option<String>,
+    /// Only actions starting with this, e.g. `mapping.` or `scope.deleted`.
+    pub action_prefix: Option<String>,
+}
 
 /// The database behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,15 +320,35 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, Error> {
+        let filter = AuditFilter {
+            resource_server_id: resource_server_id.map(str::to_owned),
+            ..AuditFilter::default()
+        };
+        self.audit_log_matching(&filter, before, limit).await
+    }
+
+    /// Audit entries matching `filter`, newest first: at most `limit` (1–500) entries with id
+    /// below `before`.
+    pub async fn audit_log_matching(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, Error> {
+        // The prefix is compared with substr, not LIKE, so `_` and `%` in it mean themselves.
         let rows = sqlx::query(
             "SELECT id, at, actor, action, resource_server_id, target, before_json, after_json \
              FROM audit_log \
              WHERE ($1 = '' OR resource_server_id = $1) AND id < $2 \
+             AND ($4 = '' OR actor = $4) \
+             AND ($5 = '' OR substr(action, 1, length($5)) = $5) \
              ORDER BY id DESC LIMIT $3",
         )
-        .bind(resource_server_id.unwrap_or(""))
+        .bind(filter.resource_server_id.as_deref().unwrap_or(""))
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit.clamp(1, 500))
+        .bind(filter.actor.as_deref().unwrap_or(""))
+        .bind(filter.action_prefix.as_deref().unwrap_or(""))
         .fetch_all(self.pool())
         .await?;
         rows.iter()

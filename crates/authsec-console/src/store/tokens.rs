@@ -19,6 +19,8 @@ pub struct ClientPatch {
     pub name: Option<String>,
     /// New allowed scopes (non-empty, defined on the resource server).
     pub allowed_scopes: Option<Vec<String>>,
+    /// Enable or disable (a disabled client gets no tokens; its tokens introspect inactive).
+    pub enabled: Option<bool>,
 }
 
 /// A signing key as stored. The private key never leaves the console.
@@ -59,13 +61,14 @@ fn client_from_row(row: &AnyRow) -> Result<Client, Error> {
             "client scopes",
             &row.try_get::<String, _>("allowed_scopes")?,
         )?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
 const CLIENT_COLUMNS: &str =
-    "client_id, resource_server_id, name, allowed_scopes, created_at, updated_at";
+    "client_id, resource_server_id, name, allowed_scopes, enabled, created_at, updated_at";
 
 pub(super) async fn load_clients(
     conn: &mut AnyConnection,
@@ -186,6 +189,7 @@ impl Store {
             resource_server_id: rs_id.to_owned(),
             name,
             allowed_scopes,
+            enabled: true,
             created_at: now,
             updated_at: now,
         };
@@ -202,8 +206,9 @@ impl Store {
         Ok((client, secret))
     }
 
-    /// Changes a client's name or allowed scopes (tokens already issued keep their scopes
-    /// until they expire or are revoked).
+    /// Changes a client's name, allowed scopes or enabled flag (tokens already issued keep
+    /// their scopes until they expire or are revoked; a disabled client's tokens introspect as
+    /// inactive).
     pub async fn update_client(
         &self,
         actor: &Actor,
@@ -225,15 +230,18 @@ impl Store {
             allowed_scopes: patch
                 .allowed_scopes
                 .unwrap_or_else(|| before.allowed_scopes.clone()),
+            enabled: patch.enabled.unwrap_or(before.enabled),
             updated_at: tx.now,
             ..before.clone()
         };
         sqlx::query(
-            "UPDATE clients SET name = $2, allowed_scopes = $3, updated_at = $4 WHERE client_id = $1",
+            "UPDATE clients SET name = $2, allowed_scopes = $3, enabled = $4, updated_at = $5 \
+             WHERE client_id = $1",
         )
         .bind(client_id)
         .bind(&after.name)
         .bind(to_json(&after.allowed_scopes)?)
+        .bind(i64::from(after.enabled))
         .bind(after.updated_at)
         .execute(tx.conn())
         .await?;

@@ -172,6 +172,8 @@ pub struct TestConsole {
     pub admin_token: String,
     /// The token generated at this start, if any.
     pub initial_admin_token: Option<String>,
+    /// A one-time web console sign-in link made at start.
+    pub sign_in_link: String,
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), authsec_console::Error>>>,
@@ -196,6 +198,7 @@ impl TestConsole {
         let base = format!("http://{}", console.local_addr());
         let issuer = console.public_url().to_owned();
         let initial_admin_token = console.initial_admin_token().map(str::to_owned);
+        let sign_in_link = console.sign_in_link().await.expect("a sign-in link");
         let admin_token = opts
             .admin_token
             .clone()
@@ -210,6 +213,7 @@ impl TestConsole {
             issuer,
             admin_token,
             initial_admin_token,
+            sign_in_link,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
                 .build()
