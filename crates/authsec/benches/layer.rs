@@ -9,6 +9,7 @@
 
 mod common;
 
+use authsec_testkit::TestKey;
 use common::{protected_echo, request, Echo};
 use criterion::{criterion_group, criterion_main, Criterion};
 use tower_service::Service;
@@ -18,7 +19,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (mut protected, token) = protected_echo();
+    let (mut protected, token) = protected_echo(TestKey::rsa("k1", "RS256"));
     let resp = rt
         .block_on(protected.call(request(&token)))
         .expect("infallible");

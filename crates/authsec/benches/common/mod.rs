@@ -58,9 +58,9 @@ pub fn request(token: &str) -> Request<RequestBody> {
         .expect("request")
 }
 
-/// `Echo` behind the layer (`echo` needs `demo:read`), and a token that may call it.
-pub fn protected_echo() -> (AuthSec<Echo>, String) {
-    let key = TestKey::rsa("k1", "RS256");
+/// `Echo` behind the layer (`echo` needs `demo:read`), and a token signed by `key` that may
+/// call it.
+pub fn protected_echo(key: TestKey) -> (AuthSec<Echo>, String) {
     let token = key.token(&claims(ISSUER, RESOURCE, "demo:read"));
     let config = Config::builder(ISSUER, RESOURCE)
         .tool_scopes_json(r#"{"echo":["demo:read"]}"#)
