@@ -7,7 +7,8 @@
 //! 2. The notes example server (in-process), protected by authsec: tokens from the console's
 //!    token service (issuer = the console URL; JWKS and introspection), policy from the console
 //!    (`remote_required`, wait-for-change), its tool manifest published at start-up.
-//! 3. Copy-paste commands for another shell; decisions are logged on stderr.
+//! 3. The web console's URL and a one-time sign-in link, then copy-paste commands for another
+//!    shell; decisions are logged on stderr.
 //!
 //! Ctrl-C (or SIGTERM) stops the MCP server, then the console, then deletes the database.
 
@@ -99,6 +100,10 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
     })?;
     let console_url = console.public_url().to_owned();
     let admin_token = console.initial_admin_token().map(str::to_owned);
+    let sign_in_link = console
+        .sign_in_link()
+        .await
+        .map_err(|e| format!("cannot create a sign-in link: {e}"))?;
     let registered = register(console.state().store(), &mcp_url)
         .await
         .map_err(|e| format!("cannot register the demo in the console: {e}"))?;
@@ -142,6 +147,7 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
             console_url: &console_url,
             mcp_url: &mcp_url,
             admin_token: admin_token.as_deref(),
+            sign_in_link: &sign_in_link,
             registered: &registered,
             database: &database,
             authsec: &self_command(),
@@ -243,6 +249,7 @@ struct Instructions<'a> {
     console_url: &'a str,
     mcp_url: &'a str,
     admin_token: Option<&'a str>,
+    sign_in_link: &'a str,
     registered: &'a Registered,
     database: &'a Path,
     authsec: &'a str,
@@ -292,7 +299,8 @@ fn instructions(i: &Instructions<'_>) -> String {
 authsec demo: an MCP server protected by authsec, its tool policy and tokens from the console.
 Everything runs on 127.0.0.1.
 
-  console      {console}   token issuer, policy store, admin API (OpenAPI: {console}/api/openapi.json)
+  console      {console}/   web console; token issuer, policy store, admin API (OpenAPI: {console}/api/openapi.json)
+  sign in      {sign_in_link}   (opens the web console; one use, 15 minutes)
   admin token  {admin_shown}
   MCP server   {mcp_url}   the notes example; policy_mode remote_required
   resource     {rs}   tokens must carry aud = {mcp_url}
@@ -325,6 +333,7 @@ curl -s -X PUT {mapping_url} -H {admin_header} -H 'Content-Type: application/jso
 ",
         console = i.console_url,
         console_q = sq(i.console_url),
+        sign_in_link = i.sign_in_link,
         mcp_url = i.mcp_url,
         rs = r.rs_id,
         client = r.client_id,

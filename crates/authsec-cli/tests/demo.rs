@@ -310,6 +310,15 @@ async fn the_demo_prints_commands_that_do_what_they_say_and_stops_on_ctrl_c() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // The printed sign-in link opens the web console, once.
+    let link = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sign in"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no sign-in link in\n{text}"));
+    let home = signed_in_home(link).await;
+    assert!(home.contains("notes (demo)"), "{home}");
+
     let database = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("database"))
@@ -341,6 +350,34 @@ fn start_console(db: &str) -> (Running, String, Vec<String>) {
     (console, base, stderr)
 }
 
+/// Follows a one-time sign-in link: its session cookie opens the web console's home page,
+/// whose HTML is returned; the link then no longer signs in.
+async fn signed_in_home(link: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http.get(link).send().await.unwrap();
+    assert_eq!(resp.status(), 303, "{link}");
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let base = link.split("/sign-in/").next().unwrap();
+    let home = http
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    let again = http.get(link).send().await.unwrap();
+    assert_eq!(again.headers()["location"], "/sign-in?done=expired");
+    home.text().await.unwrap()
+}
+
 async fn info_status(base: &str, admin_token: &str) -> u16 {
     reqwest::Client::new()
         .get(format!("{base}/api/info"))
@@ -366,6 +403,15 @@ async fn the_console_command_serves_until_ctrl_c_and_resets_the_admin_token() {
         .expect("the admin token is printed at first start")
         .to_owned();
     assert_eq!(info_status(&base, &token).await, 200);
+    let link = read_until(&console.err, |l| l.contains("/sign-in/link?token="));
+    let link = link.last().unwrap().trim().to_owned();
+    assert!(
+        link.starts_with(&format!("{base}/sign-in/link?token=")),
+        "{link}"
+    );
+    assert!(signed_in_home(&link)
+        .await
+        .contains("<h1>Resource servers</h1>"));
     let (status, _, rest) = console.interrupt();
     assert!(status.success(), "{rest}");
     assert!(rest.contains("authsec console: stopped"), "{rest}");
