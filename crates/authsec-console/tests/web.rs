@@ -543,7 +543,68 @@ async fn a_disabled_client_gets_no_token_and_its_tokens_are_inactive(db: &TestDb
     c.stop().await;
 }
 
+async fn settings_are_saved_and_a_resource_server_is_deleted_only_when_confirmed(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, _) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    c.create_rs("https://other.example.com/mcp", &["x"]).await;
+    let mut b = Browser::new(&c);
+    let csrf = b.sign_in().await;
+    let settings = format!("/servers/{rs}/settings");
+    let taken = b
+        .post(
+            &settings,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "renamed"),
+                ("resource_uri", "https://other.example.com/mcp"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+    assert!(
+        taken.body.contains("is already registered to"),
+        "{}",
+        taken.body
+    );
+    assert_eq!(taken.body.matches("id=\"set-name\"").count(), 1);
+    let ok = b
+        .post(
+            &settings,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "renamed"),
+                ("resource_uri", "https://mcp.example.com/mcp"),
+                ("auto_apply_suggestions", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let (_, got) = c.get(&format!("/api/resource-servers/{rs}")).await;
+    assert_eq!(got["name"], "renamed");
+    assert_eq!(got["auto_apply_suggestions"], true);
+
+    let delete = format!("/servers/{rs}/delete");
+    let unconfirmed = b.post(&delete, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+    let (status, _) = c.get(&format!("/api/resource-servers/{rs}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let deleted = b
+        .post(
+            &delete,
+            &[("csrf", csrf.as_str()), ("confirm", rs.as_str())],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(deleted.location(), "/?done=deleted");
+    let (status, _) = c.get(&format!("/api/resource-servers/{rs}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    c.stop().await;
+}
+
 backend_tests!(
+    settings_are_saved_and_a_resource_server_is_deleted_only_when_confirmed,
     signing_in_with_the_admin_token_sets_a_strict_http_only_session_cookie,
     a_wrong_admin_token_is_refused_without_a_session,
     the_sign_in_form_without_its_bound_cookie_is_refused,

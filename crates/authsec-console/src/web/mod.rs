@@ -68,6 +68,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/servers/{id}", get(servers::overview))
         .route("/servers/{id}/enabled", post(servers::set_enabled))
         .route("/servers/{id}/secret", post(servers::rotate_secret))
+        .route("/servers/{id}/settings", post(servers::settings))
+        .route("/servers/{id}/delete", post(servers::delete))
         .route("/servers/{id}/tools", get(tools::page))
         .route("/servers/{id}/tools/map", post(tools::map))
         .route("/servers/{id}/tool", get(tools::detail))

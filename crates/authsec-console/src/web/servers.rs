@@ -23,6 +23,8 @@ pub(crate) struct DoneQuery {
 pub(crate) fn done_notice(done: Option<&str>) -> Option<Notice> {
     let text = match done? {
         "enabled" => "Enabled: the SDK enforces the policy again.",
+        "saved" => "Settings saved.",
+        "deleted" => "The resource server was deleted.",
         "disabled" => "Disabled: the SDK now denies every tool of this resource server.",
         "mapped" => "Saved. Running SDKs that wait for changes enforce it within milliseconds.",
         "cleared" => "The admin decision was removed.",
@@ -293,7 +295,14 @@ pub(crate) async fn overview(
     let mut page = Page::new("Overview", Some(&session.csrf));
     page.server = Some((&rs, Tab::Overview));
     page.notice = done_notice(q.done.as_deref());
-    render_overview(&state, &mut page.main, &rs, &row, &session.csrf);
+    render_overview(
+        &state,
+        &mut page.main,
+        &rs,
+        &row,
+        &session.csrf,
+        &SettingsForm::of(&rs),
+    );
     Ok(page.render())
 }
 
@@ -303,6 +312,7 @@ fn render_overview(
     rs: &ResourceServer,
     row: &ResourceServerRow,
     csrf: &str,
+    settings: &SettingsForm,
 ) {
     let now = state.store().now();
     let sdk = state.sdk_status(&rs.id);
@@ -348,6 +358,98 @@ fn render_overview(
     }
     html!(*o, "</form><form method=\"post\" action=\"/servers/" {url_component(&rs.id)} "/secret\">" [csrf_field(csrf)]
         "<button type=\"submit\">Rotate the client secret</button></form></div></section>");
+    render_settings(o, rs, csrf, settings);
+}
+
+/// The editable fields of a resource server, as typed.
+pub(crate) struct SettingsForm {
+    name: String,
+    resource_uri: String,
+    auto_apply: bool,
+}
+
+impl SettingsForm {
+    fn of(rs: &ResourceServer) -> Self {
+        SettingsForm {
+            name: rs.name.clone(),
+            resource_uri: rs.resource_uri.clone(),
+            auto_apply: rs.auto_apply_suggestions,
+        }
+    }
+}
+
+fn render_settings(o: &mut Html, rs: &ResourceServer, csrf: &str, f: &SettingsForm) {
+    let id = url_component(&rs.id).to_string();
+    html!(*o, "<section aria-labelledby=\"settings\" class=\"card\"><h2 id=\"settings\">Settings</h2>"
+        "<form method=\"post\" action=\"/servers/" {id} "/settings\">" [csrf_field(csrf)]
+        "<p><label for=\"set-name\">Name</label><input id=\"set-name\" name=\"name\" required maxlength=\"200\" value=\"" {f.name} "\"></p>"
+        "<p><label for=\"set-uri\">Resource URI</label><input id=\"set-uri\" name=\"resource_uri\" type=\"url\" required value=\"" {f.resource_uri}
+        "\" aria-describedby=\"set-uri-help\"><span id=\"set-uri-help\" class=\"help\">Tokens already issued keep the old audience: change it together with the MCP server's <code>AUTHSEC_RESOURCE_URI</code>.</span></p>"
+        "<p class=\"check\"><input id=\"set-auto\" type=\"checkbox\" name=\"auto_apply_suggestions\" value=\"true\"");
+    if f.auto_apply {
+        o.raw(" checked");
+    }
+    html!(*o, "><label for=\"set-auto\">Apply the scopes a manifest suggests to tools no admin has decided on</label></p>"
+        "<p><button type=\"submit\">Save settings</button></p></form>"
+        "<form method=\"post\" action=\"/servers/" {id} "/delete\" class=\"danger-zone\">" [csrf_field(csrf)]
+        "<p class=\"check\"><input id=\"del-confirm\" type=\"checkbox\" name=\"confirm\" value=\"" {rs.id} "\" required>"
+        "<label for=\"del-confirm\">Delete " {rs.name} " with its scopes, tools, mappings and clients (its SDKs then fail to fetch a policy)</label></p>"
+        "<p><button type=\"submit\" class=\"danger\">Delete resource server</button></p></form></section>");
+}
+
+/// `POST /servers/{id}/settings`: name, resource URI, suggestions.
+pub(crate) async fn settings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: Post,
+) -> WebResult {
+    let f = SettingsForm {
+        name: post.form.text("name"),
+        resource_uri: post.form.text("resource_uri"),
+        auto_apply: post.form.one("auto_apply_suggestions") == Some("true"),
+    };
+    let patch = ResourceServerPatch {
+        name: Some(f.name.clone()),
+        resource_uri: Some(f.resource_uri.clone()),
+        auto_apply_suggestions: Some(f.auto_apply),
+        ..ResourceServerPatch::default()
+    };
+    match state
+        .store()
+        .update_resource_server(&Actor::Admin, &id, patch)
+        .await
+    {
+        Ok(_) => see_other(format!("/servers/{}?done=saved", url_component(&id))),
+        Err(e @ (Error::InvalidInput { .. } | Error::ResourceUriTaken { .. })) => {
+            let rs = state.store().resource_server(&id).await?;
+            let row = state.store().resource_server_row(&id).await?;
+            let csrf = post.session.csrf.as_str();
+            let mut page = Page::new("Overview", Some(csrf));
+            page.server = Some((&rs, Tab::Overview));
+            page.notice = Some(Notice::Error(format!("Not saved: {e}")));
+            render_overview(&state, &mut page.main, &rs, &row, csrf, &f);
+            Ok(page.render_status(StatusCode::BAD_REQUEST))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /servers/{id}/delete`: needs the confirmation box, which carries the id.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: Post,
+) -> WebResult {
+    if post.form.one("confirm") != Some(id.as_str()) {
+        return Err(super::WebError::BadRequest(
+            "tick the confirmation box to delete a resource server".into(),
+        ));
+    }
+    state
+        .store()
+        .delete_resource_server(&Actor::Admin, &id)
+        .await?;
+    see_other("/?done=deleted".to_owned())
 }
 
 /// `POST /servers/{id}/enabled`.
