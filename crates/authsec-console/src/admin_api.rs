@@ -180,10 +180,29 @@ fn with_secret(status: StatusCode, value: Value) -> ApiResult {
 
 // ---- console -------------------------------------------------------------------------------
 
+/// The console's public endpoints, by name (`GET /api/info` and the web console's Console page).
+pub(crate) fn endpoints(issuer: &str) -> [(&'static str, String); 6] {
+    [
+        (
+            "metadata",
+            format!("{issuer}/.well-known/oauth-authorization-server"),
+        ),
+        ("jwks", format!("{issuer}/.well-known/jwks.json")),
+        ("token", format!("{issuer}/oauth/token")),
+        ("introspection", format!("{issuer}/oauth/introspect")),
+        ("revocation", format!("{issuer}/oauth/revoke")),
+        ("openapi", format!("{issuer}/api/openapi.json")),
+    ]
+}
+
 /// `GET /api/info`.
 pub(crate) async fn info(_: Admin, State(state): State<AppState>) -> ApiResult {
     let issuer = state.issuer();
     let s = state.settings();
+    let endpoints: serde_json::Map<String, Value> = endpoints(issuer)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect();
     ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "issuer": issuer,
@@ -191,14 +210,7 @@ pub(crate) async fn info(_: Admin, State(state): State<AppState>) -> ApiResult {
         "admin_token_source": if s.admin_token.is_some() { "env" } else { "stored" },
         "token_lifetime_secs": secs(s.token_lifetime),
         "long_poll_timeout_secs": secs(s.long_poll_timeout),
-        "endpoints": {
-            "metadata": format!("{issuer}/.well-known/oauth-authorization-server"),
-            "jwks": format!("{issuer}/.well-known/jwks.json"),
-            "token": format!("{issuer}/oauth/token"),
-            "introspection": format!("{issuer}/oauth/introspect"),
-            "revocation": format!("{issuer}/oauth/revoke"),
-            "openapi": format!("{issuer}/api/openapi.json"),
-        },
+        "endpoints": endpoints,
     }))
 }
 

@@ -603,7 +603,81 @@ async fn settings_are_saved_and_a_resource_server_is_deleted_only_when_confirmed
     c.stop().await;
 }
 
+async fn signing_keys_rotate_and_retire_but_the_last_one_stays(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let mut b = Browser::new(&c);
+    let csrf = b.sign_in().await;
+    let page = b.get("/console").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let (_, keys) = c.get("/api/signing-keys").await;
+    let first = keys["signing_keys"][0]["kid"].as_str().unwrap().to_owned();
+    let only = b
+        .post(
+            &format!("/console/signing-keys/{first}/retire"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(only.status, StatusCode::CONFLICT);
+    assert!(
+        only.body.contains("is the only active key"),
+        "{}",
+        only.body
+    );
+    let rotated = b
+        .post("/console/signing-keys", &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(rotated.status, StatusCode::SEE_OTHER);
+    let retired = b
+        .post(
+            &format!("/console/signing-keys/{first}/retire"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(retired.status, StatusCode::SEE_OTHER);
+    let (_, keys) = c.get("/api/signing-keys").await;
+    let keys = keys["signing_keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys
+        .iter()
+        .any(|k| k["kid"] == first.as_str() && k["retired_at"].is_i64()));
+    c.stop().await;
+}
+
+async fn rotating_the_admin_token_shows_it_once_and_signs_every_browser_out(db: &TestDb) {
+    let opts = Options {
+        admin_token: None,
+        ..Options::default()
+    };
+    let c = TestConsole::start_with(db, opts).await;
+    let old = c.initial_admin_token.clone().expect("a stored admin token");
+    let mut b = Browser::new(&c);
+    let resp = b.sign_in_with(&old).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER);
+    let csrf = b.get("/console").await.csrf();
+    let shown = b
+        .post("/console/admin-token", &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let at = shown.body.find("id=\"admin-token-value\">").unwrap();
+    let new = shown.body[at + "id=\"admin-token-value\">".len()..]
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(new.starts_with("asa_") && new != old);
+    assert_eq!(b.get("/").await.status, StatusCode::SEE_OTHER, "signed out");
+    let mut again = Browser::new(&c);
+    assert_eq!(
+        again.sign_in_with(&old).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(again.sign_in_with(&new).await.status, StatusCode::SEE_OTHER);
+    c.stop().await;
+}
+
 backend_tests!(
+    signing_keys_rotate_and_retire_but_the_last_one_stays,
+    rotating_the_admin_token_shows_it_once_and_signs_every_browser_out,
     settings_are_saved_and_a_resource_server_is_deleted_only_when_confirmed,
     signing_in_with_the_admin_token_sets_a_strict_http_only_session_cookie,
     a_wrong_admin_token_is_refused_without_a_session,

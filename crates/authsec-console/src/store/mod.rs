@@ -293,7 +293,7 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Replaces the stored admin token hash.
+    /// Replaces the stored admin token hash and ends every web console session.
     pub(crate) async fn replace_admin_token(&self, actor: &Actor, hash: &str) -> Result<(), Error> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -305,6 +305,11 @@ impl Store {
         .bind(tx.now)
         .execute(tx.conn())
         .await?;
+        // A new admin token is also a new start for the web console: every sign-in made with
+        // the old one (sessions and unused links) ends.
+        sqlx::query("DELETE FROM console_sessions")
+            .execute(tx.conn())
+            .await?;
         tx.audit(actor, "admin_token.rotated", None, None, None, None)
             .await?;
         tx.commit().await

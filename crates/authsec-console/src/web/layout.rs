@@ -100,7 +100,8 @@ impl<'a> Page<'a> {
         if let Some(csrf) = self.csrf {
             html!(o, "<nav aria-label=\"Console\"><ul>"
                 "<li><a href=\"/\">Resource servers</a></li>"
-                "<li><a href=\"/audit\">Audit log</a></li></ul></nav>"
+                "<li><a href=\"/audit\">Audit log</a></li>"
+                "<li><a href=\"/console\">Console</a></li></ul></nav>"
                 "<form method=\"post\" action=\"/sign-out\" class=\"sign-out\">"
                 "<input type=\"hidden\" name=\"csrf\" value=\"" {csrf} "\">"
                 "<button type=\"submit\">Sign out</button></form>");

@@ -23,6 +23,7 @@ pub mod html;
 
 mod audit;
 mod clients;
+mod console_page;
 mod layout;
 mod scopes;
 mod servers;
@@ -103,6 +104,16 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/servers/{id}/simulator", get(simulator::page))
         .route("/audit", get(audit::page))
+        .route("/console", get(console_page::page))
+        .route("/console/signing-keys", post(console_page::rotate_key))
+        .route(
+            "/console/signing-keys/{kid}/retire",
+            post(console_page::retire_key),
+        )
+        .route(
+            "/console/admin-token",
+            post(console_page::rotate_admin_token),
+        )
         .layer(axum::middleware::map_response(security_headers))
 }
 

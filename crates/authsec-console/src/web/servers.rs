@@ -24,6 +24,12 @@ pub(crate) fn done_notice(done: Option<&str>) -> Option<Notice> {
     let text = match done? {
         "enabled" => "Enabled: the SDK enforces the policy again.",
         "saved" => "Settings saved.",
+        "key_rotated" => {
+            "A new signing key signs from now on; the previous ones stay in the JWKS until retired."
+        }
+        "key_retired" => {
+            "The key was retired: it left the JWKS and its tokens are no longer active."
+        }
         "deleted" => "The resource server was deleted.",
         "disabled" => "Disabled: the SDK now denies every tool of this resource server.",
         "mapped" => "Saved. Running SDKs that wait for changes enforce it within milliseconds.",
