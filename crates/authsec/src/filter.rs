@@ -35,6 +35,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
@@ -69,9 +70,14 @@ pub fn withheld_error() -> Value {
 /// holds one, but JSON in UTF-16 or UTF-32, which some parsers detect and decode, spells every
 /// ASCII character with them).
 pub fn may_carry_list(bytes: &[u8]) -> bool {
-    memmem::find(bytes, LIST_MEMBER.as_bytes()).is_some()
-        || memmem::find(bytes, b"\\u").is_some()
-        || memchr::memchr(0, bytes).is_some()
+    // Built once: constructing a searcher costs more than searching a short body.
+    static FINDERS: LazyLock<[memmem::Finder<'static>; 2]> = LazyLock::new(|| {
+        [
+            memmem::Finder::new(LIST_MEMBER.as_bytes()),
+            memmem::Finder::new(b"\\u"),
+        ]
+    });
+    FINDERS.iter().any(|f| f.find(bytes).is_some()) || memchr::memchr(0, bytes).is_some()
 }
 
 /// Filters one JSON body (a message or a batch).
