@@ -582,18 +582,30 @@ where
     if !filtering {
         return Ok(Response::from_parts(rparts, ResponseBody::inner(rbody)));
     }
-    // Without a principal (the in-band handshake) nothing may be listed.
-    let allow = {
-        let shared = shared.clone();
-        move |tool: &str| {
-            principal.as_ref().is_some_and(|p| {
-                PolicyView::select(shared.validator.config(), console.as_ref())
-                    .decide(p.scopes(), tool)
-                    .is_ok()
-            })
-        }
+    let allow = ListAllow {
+        shared,
+        console,
+        principal,
     };
-    Ok(filter_response(rparts, rbody, Box::new(allow)).await)
+    Ok(filter_response(rparts, rbody, allow).await)
+}
+
+/// Which listed tools a caller may see: those the policy in force lets it call. Without a
+/// principal (the in-band handshake) none.
+struct ListAllow {
+    shared: Arc<Shared>,
+    console: ConsoleState,
+    principal: Option<Principal>,
+}
+
+impl ListAllow {
+    fn allows(&self, tool: &str) -> bool {
+        self.principal.as_ref().is_some_and(|p| {
+            PolicyView::select(self.shared.validator.config(), self.console.as_ref())
+                .decide(p.scopes(), tool)
+                .is_ok()
+        })
+    }
 }
 
 /// Filters every list result of a response for the caller (see [`crate::filter`]): event
@@ -603,7 +615,7 @@ where
 async fn filter_response<B>(
     mut rparts: http::response::Parts,
     rbody: B,
-    allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    allow: ListAllow,
 ) -> Response<ResponseBody<B>>
 where
     B: Body<Data = Bytes>,
@@ -627,6 +639,7 @@ where
         .map(|v| v.trim().to_ascii_lowercase());
     if media.as_deref() == Some("text/event-stream") {
         rparts.headers.remove(header::CONTENT_LENGTH);
+        let allow = Box::new(move |tool: &str| allow.allows(tool));
         return Response::from_parts(rparts, ResponseBody::sse(rbody, SseFilter::new(allow)));
     }
     let Ok(collected) = rbody.collect().await else {
@@ -637,7 +650,7 @@ where
         .as_deref()
         .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
     let filtered = if is_json {
-        filter::filter_json(&original, &*allow)
+        filter::filter_json(&original, &|tool: &str| allow.allows(tool))
     } else if filter::may_carry_list(&original) {
         Err(filter::Unreadable)
     } else {
