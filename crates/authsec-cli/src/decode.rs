@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use authsec::diagnose::{format_utc, relative};
+use authsec::diagnose::hints::relative;
 use authsec::token::{self, Fingerprint};
 use serde_json::{json, Map, Value};
 
 use crate::cli::DecodeArgs;
 use crate::output::{cell, table, Style};
+use crate::time::format_utc;
 
 /// Claims shown first, in this order; the rest follow alphabetically.
 const FIRST: [&str; 9] = [

@@ -7,14 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authsec::config::{Config, ConfigError, RawConfig};
 use authsec::diagnose::{
-    self, format_utc, ClockSkew, Diagnosis, Evidence, Finding, IssuerMetadata, KeyEvidence,
-    Outcome, Verdict,
+    self, ClockSkew, Diagnosis, Evidence, Finding, IssuerMetadata, KeyEvidence, Outcome, Verdict,
 };
+use authsec::error::AuthError;
 use authsec::keys::{self, KeyCache, KeySet, KeySource};
 use serde_json::Value;
 
 use crate::cli::{ConfigArgs, DiagnoseArgs};
 use crate::output::{cell, table, wrap, Style};
+use crate::time::format_utc;
 
 /// Builds the configuration: flags, then `--config FILE`, then `AUTHSEC_*` (first wins).
 pub fn build_config(args: &ConfigArgs) -> Result<Config, ConfigError> {
@@ -41,7 +42,8 @@ pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
     let config = build_config(&args.config).map_err(|e| e.to_string())?;
     let token = crate::input::read_token(args.token.as_deref())?;
     let evidence = gather(&config, args, &token)?;
-    let d = diagnose::diagnose(&token, &config, args.tool.as_deref(), &evidence);
+    let mut d = diagnose::diagnose(&token, &config, args.tool.as_deref(), &evidence);
+    advise(&mut d, &config, args);
     if args.json {
         println!(
             "{}",
@@ -54,6 +56,40 @@ pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
         Verdict::Allow => ExitCode::SUCCESS,
         Verdict::Deny => ExitCode::from(1),
     })
+}
+
+/// The SDK's hints say what evidence was missing; this adds how to gather it with this
+/// command's flags.
+fn advise(d: &mut Diagnosis, config: &Config, args: &DiagnoseArgs) {
+    let keys_given = args.online || args.jwks_file.is_some();
+    for f in &mut d.findings {
+        let time_failure = matches!(
+            f.error,
+            Some(AuthError::Expired { .. } | AuthError::NotYetValid { .. })
+        );
+        let advice = match (f.check, f.outcome) {
+            ("kid" | "signature", Outcome::NotChecked) if !keys_given => {
+                "pass --jwks-file FILE or --online to check it"
+            }
+            ("active", Outcome::NotChecked) if !args.online => "--online asks it",
+            ("scope", Outcome::NotChecked) if args.tool.is_none() => {
+                "pass --tool NAME to check the tool's policy"
+            }
+            // The hint of a token with an `iss` says what the unfetched metadata would tell.
+            ("iss", Outcome::Fail) if !args.online && !f.actual.is_null() => "--online fetches it",
+            ("exp" | "nbf" | "iat", Outcome::Fail)
+                if time_failure && !args.online && !config.clock.is_overridden() =>
+            {
+                "--online measures the skew"
+            }
+            _ => continue,
+        };
+        if let Some(hint) = &mut f.hint {
+            hint.push_str(" (");
+            hint.push_str(advice);
+            hint.push(')');
+        }
+    }
 }
 
 /// Keys from `--jwks-file`; with `--online` the issuer's metadata, the JWKS, the clock skew and,

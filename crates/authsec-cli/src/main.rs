@@ -16,6 +16,7 @@ mod gateway_cmd;
 mod input;
 mod output;
 mod probe;
+mod time;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,9 @@
 //! `authsec decode`: header and claims, marked NOT VERIFIED, the token never echoed.
 
 mod common;
+// The binary's own formatter, compiled into the test: the expectation is not a second copy.
+#[path = "../src/time.rs"]
+mod time;
 
 use authsec::token::Fingerprint;
 use authsec_testkit::{now, TestKey};
@@ -40,7 +43,7 @@ fn decode_shows_expiry_in_utc_and_relative() {
         .lines()
         .find(|l| l.trim_start().starts_with("exp"))
         .unwrap();
-    assert!(line.contains(&authsec::diagnose::format_utc(exp)), "{line}");
+    assert!(line.contains(&time::format_utc(exp)), "{line}");
     assert!(line.ends_with("(expired 3h ago)"), "{line}");
     let iat = run
         .stdout
@@ -51,6 +54,22 @@ fn decode_shows_expiry_in_utc_and_relative() {
         iat.contains("(in 10m: in the future)") || iat.contains("(in 9m59s: in the future)"),
         "{iat}"
     );
+}
+
+#[test]
+fn decode_json_gives_utc_times_across_epoch_and_leap_days() {
+    for (t, utc) in [
+        (0, "1970-01-01 00:00:00 UTC"),
+        (951_782_400, "2000-02-29 00:00:00 UTC"),
+        (1_730_000_000, "2024-10-27 03:33:20 UTC"),
+    ] {
+        let v = json(&authsec(
+            &["decode", "--json"],
+            &token(json!({"exp": t})),
+            &[],
+        ));
+        assert_eq!(v["times"]["exp"]["utc"], json!(utc), "{t}");
+    }
 }
 
 #[test]
@@ -81,10 +100,7 @@ fn decode_json_gives_each_time_as_unix_utc_and_relative() {
         &[],
     ));
     assert_eq!(v["times"]["exp"]["unix"], json!(exp));
-    assert_eq!(
-        v["times"]["exp"]["utc"],
-        json!(authsec::diagnose::format_utc(exp))
-    );
+    assert_eq!(v["times"]["exp"]["utc"], json!(time::format_utc(exp)));
     let rel = v["times"]["exp"]["relative"].as_str().unwrap();
     assert!(rel == "in 59m" || rel == "in 58m59s", "{rel}");
 }

@@ -1,15 +1,16 @@
 //! The explainer: runs every check on a token and returns every finding at once.
 //!
 //! The [`Validator`](crate::validate::Validator) stops at the first failed check; [`diagnose`]
-//! runs all of them — the same functions from [`crate::validate`], never a copy — and says for
-//! each one what was expected, what the token carries, and how to fix a failure. It also
-//! predicts the exact response the SDK would send, by rendering the first failure (in the
-//! validator's order: header → key → signature → `iss` → `aud` → `exp` → `nbf` → `iat` → tool
-//! policy) through [`challenge::render`].
+//! runs the same pipeline ([`crate::validate::Check`], in the validator's order, from the same
+//! function) to the end, and says for each check what was expected, what the token carries,
+//! and how to fix a failure (the prose is in [`hints`]). A `tools/call` is decided by
+//! [`PolicyView::decide`], as the HTTP layer decides it. The first failure is the denial the
+//! SDK would send, rendered through [`challenge::render`].
 //!
 //! Diagnosis is pure: anything that needs the network (the JWKS, the authorization server's
-//! metadata, its clock) is gathered by the caller and passed in as [`Evidence`]. Without keys
-//! the signature is reported as not checked and the verdict assumes it verifies.
+//! metadata, its clock, the introspection endpoint) is gathered by the caller and passed in as
+//! [`Evidence`]. Without keys the signature is reported as not checked and the verdict assumes
+//! it verifies.
 //!
 //! ```
 //! use authsec::{config::Config, diagnose::{diagnose, Evidence, Verdict}};
@@ -26,19 +27,28 @@
 //! assert!(aud.hint.as_deref().unwrap().starts_with("Trailing slash: the token's aud"));
 //! ```
 
+pub mod hints;
+
+use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use crate::challenge::{self, ChallengeContext, Denial};
-use crate::config::{Config, PolicyMode, TypPolicy, ValidationMode};
-use crate::error::{AuthError, Malformed, ScopeMatch};
+use crate::config::{Config, PolicyMode, TypPolicy};
+use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError};
 use crate::keys::{self, Algorithm, KeySet};
-use crate::policy::ToolRule;
-use crate::token::{self, Claims, Fingerprint, Jws};
-use crate::validate;
+use crate::policy::{PolicyView, ToolRule};
+use crate::principal::Principal;
+use crate::token::{Claims, Fingerprint};
+use crate::validate::pipeline::{self, Env, KeyAnswer, NotRun, Ran, Recalled, Step};
+use crate::validate::{self, Check};
+
+use hints::relative;
 
 /// What the caller learned from the network, if anything. The default is fully offline.
 #[derive(Debug, Clone, Default)]
@@ -209,6 +219,18 @@ impl Finding {
         self.hint = Some(hint.into());
         self
     }
+    /// The finding for a check's result: unchanged when it passed, failed with `hint` when
+    /// it failed.
+    fn judged(self, ran: Ran, hint: impl FnOnce(&AuthError) -> String) -> Self {
+        match ran {
+            Ran::Pass => self,
+            Ran::Fail(e) => {
+                let hint = hint(&e);
+                self.fail(e, hint)
+            }
+            Ran::NotRun(_) => self.not_checked("not checked"),
+        }
+    }
 
     /// `{"check","ok","expected","actual","hint"}`.
     pub fn to_json(&self) -> Value {
@@ -285,573 +307,427 @@ pub fn diagnose(
     evidence: &Evidence,
 ) -> Diagnosis {
     let now = config.clock.now();
-    let rule = tool.and_then(|t| config.tool_policy.get(t));
-    let ctx = ChallengeContext::for_request(config, rule);
+    let policy = policy_view(config);
+    let ctx = ChallengeContext::for_request(config, tool.and_then(|t| policy.rule(t)));
+    let explainer = Explainer {
+        config,
+        evidence,
+        token,
+        now,
+        tool,
+        policy: &policy,
+    };
+    let given = Given(evidence);
     let mut findings = Vec::new();
-    let fingerprint = Fingerprint::of(token);
-
-    let size = Finding::new(
-        "size",
-        json!(format!("at most {} bytes", config.max_token_bytes)),
-        json!(format!("{} bytes", token.len())),
+    let mut error = None;
+    let run = pipeline::run(
+        token,
+        config,
+        now,
+        tool.map(|t| (t, &policy)),
+        &given,
+        |step: Step<'_>| {
+            if let (None, Ran::Fail(e)) = (&error, &step.ran) {
+                error = Some(e.clone());
+            }
+            explainer.explain(step, &mut findings);
+            ControlFlow::<Infallible>::Continue(())
+        },
     );
-    if token.len() > config.max_token_bytes {
-        let err = AuthError::TokenTooLarge {
-            size: token.len(),
-            limit: config.max_token_bytes,
-        };
-        findings.push(size.fail(
-            err.clone(),
-            "the SDK refuses tokens above max_token_bytes unparsed; raise AUTHSEC_MAX_TOKEN_BYTES \
-             only if your authorization server really issues tokens this large",
-        ));
-        return finish(findings, Some(err), &ctx, fingerprint, now);
-    }
-    findings.push(size);
-
-    let mode = config.effective_validation_mode();
-    let opaque = !validate::is_compact_jws(token);
-    if mode == ValidationMode::IntrospectionOnly || (opaque && mode != ValidationMode::JwtOnly) {
-        return introspected(
-            token,
-            config,
-            tool,
-            evidence,
-            findings,
-            &ctx,
-            fingerprint,
-            now,
+    let principal = match ready(run) {
+        Some(Ok(principal)) => principal,
+        Some(Err(never)) => match never {},
+        // Diagnosis reads only its evidence; a pipeline that waited is reported, not trusted.
+        None => {
+            error.get_or_insert(AuthError::ValidationUnavailable {
+                detail: "diagnosis could not complete".into(),
+            });
+            None
+        }
+    };
+    if let (None, Some(principal)) = (tool, &principal) {
+        findings.push(explainer.policy_state());
+        findings.push(
+            Finding::new("scope", Value::Null, json!(principal.scopes().join(" ")))
+                .not_checked(hints::NO_TOOL),
         );
     }
-
-    let jws = match token::parse_jws(token) {
-        Ok(j) => j,
-        Err(err) => {
-            let hint = malformed_hint(&err, token);
-            findings.push(
-                Finding::new(
-                    "format",
-                    json!("a compact JWS (header.payload.signature)"),
-                    json!(err.to_string()),
-                )
-                .fail(err.clone(), hint),
-            );
-            return finish(findings, Some(err), &ctx, fingerprint, now);
-        }
-    };
-    findings.push(Finding::new(
-        "format",
-        json!("a compact JWS (header.payload.signature)"),
-        json!("compact JWS"),
-    ));
-
-    let run = Run {
-        config,
-        jws: &jws,
-        claims: &jws.claims,
-        now,
-        evidence,
-    };
-    let alg = run.header(&mut findings);
-    let key_error = run.key_and_signature(alg, &mut findings);
-    run.claims(&mut findings);
-    let mut error = first_denial(&findings, key_error);
-    if mode == ValidationMode::JwtAndIntrospect {
-        // The validator asks the authorization server only after every local check passed.
-        let (finding, active) = active_finding(evidence);
-        findings.push(finding);
-        if let Some(Ok(claims)) = &active {
-            let sub = Finding::new("introspected_sub", json!(jws.claims.sub), json!(claims.sub));
-            findings.push(
-                match validate::check_introspected_claims(claims, config, false, now).and_then(
-                    |()| validate::check_subject(jws.claims.sub.as_deref(), claims.sub.as_deref()),
-                ) {
-                    Ok(()) => sub,
-                    Err(e) => sub.fail(
-                        e,
-                        "the introspection answer disagrees with the JWT (another subject, \
-                         issuer, audience or lifetime): the SDK refuses the token",
-                    ),
-                },
-            );
-        }
-        if error.is_none() {
-            error = active
-                .and_then(Result::err)
-                .or_else(|| failed(&findings, "introspected_sub"));
-        }
-    }
-    run.tool_policy(tool, &mut findings);
-    let error = error
-        .or_else(|| failed(&findings, "tool"))
-        .or_else(|| failed(&findings, "scope"));
-    finish(findings, error, &ctx, fingerprint, now)
-}
-
-fn failed(findings: &[Finding], check: &str) -> Option<AuthError> {
-    findings
-        .iter()
-        .find(|f| f.check == check && f.outcome == Outcome::Fail)
-        .and_then(|f| f.error.clone())
-}
-
-/// The `active` finding from the introspection evidence, and what the validator would make of
-/// it: the active claims, or the denial.
-fn active_finding(evidence: &Evidence) -> (Finding, Option<Result<Arc<Claims>, AuthError>>) {
-    let f = Finding::new("active", json!(true), Value::Null);
-    match &evidence.introspection {
-        None => (
-            f.not_checked(
-                "not asked (offline): run with --online and the introspection credentials \
-                 (AUTHSEC_INTROSPECTION_URL, _CLIENT_ID, _CLIENT_SECRET) to ask the \
-                 authorization server whether the token is still active",
-            ),
-            None,
-        ),
-        Some(Err(e)) => {
-            let err = validate::backend_failure(validate::BackendFailure::Introspection(e));
-            let mut f = f.fail(
-                err.clone(),
-                format!(
-                    "the introspection endpoint gave no answer ({e}); the SDK answers 503 and \
-                     never lets the request through. Check the endpoint URL, the client \
-                     credentials and the authorization server's health"
-                ),
-            );
-            f.actual = json!("no answer");
-            (f, Some(Err(err)))
-        }
-        Some(Ok(Introspection::Inactive)) => {
-            let mut f = f.fail(
-                AuthError::TokenRevoked,
-                "the authorization server says the token is not active: it was revoked, has \
-                 expired there, or was never issued by it. Re-authorize to get a new token",
-            );
-            f.actual = json!(false);
-            (f, Some(Err(AuthError::TokenRevoked)))
-        }
-        Some(Ok(Introspection::Active(claims))) => {
-            let mut f = f;
-            f.actual = json!(true);
-            (f, Some(Ok(claims.clone())))
-        }
-    }
-}
-
-/// A token the validator would introspect instead of checking locally (an opaque token, or any
-/// token in `introspection_only`): the answer's claims go through the same checks.
-#[allow(clippy::too_many_arguments)]
-fn introspected(
-    token: &str,
-    config: &Config,
-    tool: Option<&str>,
-    evidence: &Evidence,
-    mut findings: Vec<Finding>,
-    ctx: &ChallengeContext,
-    fingerprint: Fingerprint,
-    now: i64,
-) -> Diagnosis {
-    let shape = if validate::is_compact_jws(token) {
-        "a JWT"
-    } else {
-        "an opaque token"
-    };
-    findings.push(Finding::new(
-        "format",
-        json!(format!(
-            "a token the introspection endpoint knows ({})",
-            config.validation_mode.as_str()
-        )),
-        json!(shape),
-    ));
-    let (finding, active) = active_finding(evidence);
-    findings.push(finding);
-    let claims = match active {
-        Some(Ok(claims)) => claims,
-        Some(Err(err)) => return finish(findings, Some(err), ctx, fingerprint, now),
-        None => {
-            let err = None;
-            return finish(findings, err, ctx, fingerprint, now);
-        }
-    };
-    let require_aud = config
-        .introspection
-        .as_ref()
-        .is_none_or(|i| i.require_audience);
-    let empty = Jws {
-        header: token::Header {
-            alg: String::new(),
-            kid: None,
-            typ: None,
-            cty: None,
-            crit: None,
-            embedded_key_members: Vec::new(),
-        },
-        claims: Claims::default(),
-        signing_input: "",
-        signature: Vec::new(),
-    };
-    let run = Run {
-        config,
-        jws: &empty,
-        claims: &claims,
-        now,
-        evidence,
-    };
-    findings.push(run.issuer_if_present());
-    if require_aud || claims.aud.is_some() {
-        findings.push(run.audience());
-    }
-    let leeway = config.clock_skew_secs;
-    if claims.exp.is_some() {
-        findings.push(run.exp(leeway));
-    }
-    findings.push(run.not_before("nbf", claims.nbf, leeway));
-    findings.push(run.not_before("iat", claims.iat, leeway));
-    run.tool_policy(tool, &mut findings);
-    // The validator's verdict on the answer, in its own order; the findings explain it.
-    let error = validate::check_introspected_claims(&claims, config, require_aud, now)
-        .err()
-        .or_else(|| failed(&findings, "tool"))
-        .or_else(|| failed(&findings, "scope"));
-    finish(findings, error, ctx, fingerprint, now)
-}
-
-/// The validator's order: the first failure of size, format, header, then the key (an unknown
-/// key whose `iss` is not ours is an issuer mismatch), signature, claims, tool policy.
-fn first_denial(findings: &[Finding], key_error: Option<AuthError>) -> Option<AuthError> {
-    let failed = |check: &str| {
-        findings
-            .iter()
-            .find(|f| f.check == check && f.outcome == Outcome::Fail)
-            .and_then(|f| f.error.clone())
-    };
-    for check in ["size", "format", "alg", "crit", "cty", "typ"] {
-        if let Some(e) = failed(check) {
-            return Some(e);
-        }
-    }
-    if let Some(e) = key_error {
-        if matches!(e, AuthError::UnknownKey { .. }) {
-            if let Some(iss) = failed("iss") {
-                return Some(iss);
-            }
-        }
-        return Some(e);
-    }
-    for check in ["signature", "iss", "aud", "exp", "nbf", "iat"] {
-        if let Some(e) = failed(check) {
-            return Some(e);
-        }
-    }
-    None
-}
-
-fn finish(
-    findings: Vec<Finding>,
-    error: Option<AuthError>,
-    ctx: &ChallengeContext,
-    fingerprint: Fingerprint,
-    now: i64,
-) -> Diagnosis {
     Diagnosis {
         verdict: if error.is_some() {
             Verdict::Deny
         } else {
             Verdict::Allow
         },
-        response: error.as_ref().map(|e| challenge::render(e, ctx)),
+        response: error.as_ref().map(|e| challenge::render(e, &ctx)),
         error,
         findings,
-        fingerprint,
+        fingerprint: Fingerprint::of(token),
         now,
     }
 }
 
-struct Run<'a> {
-    config: &'a Config,
-    jws: &'a Jws<'a>,
-    /// The claims the checks judge: the JWT's, or the introspection answer's.
-    claims: &'a Claims,
-    now: i64,
-    evidence: &'a Evidence,
+/// The rules a diagnosis decides with: those [`PolicyView::select`] picks for the local modes.
+/// In the remote modes the live policy is the console's, which diagnosis is not given: it
+/// decides with the local map, and the `policy` finding says so.
+fn policy_view(config: &Config) -> PolicyView<'_> {
+    match config.policy_mode {
+        PolicyMode::LocalOnly | PolicyMode::Open => PolicyView::select(config, None),
+        PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => PolicyView::Local {
+            tools: &config.tool_policy,
+            mode: PolicyMode::LocalOnly,
+        },
+    }
 }
 
-impl Run<'_> {
-    fn claims_of(&self) -> &Claims {
-        self.claims
+/// Polls a future that never waits to completion (`None` if it would wait).
+fn ready<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
     }
+}
 
-    fn header(&self, findings: &mut Vec<Finding>) -> Option<Algorithm> {
-        let header = &self.jws.header;
-        let allowed: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
-        let alg = Finding::new("alg", json!(allowed), json!(header.alg));
-        let alg_value = match validate::check_alg(&header.alg) {
-            Ok(a) => {
-                findings.push(alg);
-                Some(a)
-            }
-            Err(e) => {
-                findings.push(alg.fail(e, alg_hint(&header.alg)));
-                None
-            }
-        };
+/// The pipeline's environment for a diagnosis: the evidence, nothing remembered.
+struct Given<'e>(&'e Evidence);
 
-        let crit = Finding::new("crit", Value::Null, json!(header.crit));
-        findings.push(match validate::check_crit(header) {
-            Ok(()) => crit,
-            Err(e) => crit.fail(
-                e,
-                "the token marks header extensions as critical (crit), and authsec understands \
-                 none (RFC 7515 §4.1.11); configure the authorization server not to add crit",
-            ),
-        });
-
-        let cty = Finding::new("cty", json!("absent (not a nested JWT)"), json!(header.cty));
-        findings.push(match validate::check_cty(header) {
-            Ok(()) => cty,
-            Err(e) => cty.fail(
-                e,
-                "nested JWTs (cty: JWT) are never unwrapped; the authorization server must issue a \
-                 plain signed access token",
-            ),
-        });
-
-        let policy = self.config.typ_policy;
-        let mut accepted: Vec<String> = validate::accepted_typs(policy)
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        if policy == TypPolicy::Lenient {
-            accepted.push("absent".into());
-        }
-        let typ = Finding::new("typ", json!(accepted), json!(header.typ));
-        findings.push(match validate::check_typ(header, policy) {
-            Ok(()) => typ,
-            Err(e) => {
-                let mut hint = match policy {
-                    TypPolicy::Rfc9068 => format!(
-                        "typ_policy is rfc9068, which accepts only at+jwt; configure the authorization \
-                         server to issue RFC 9068 access tokens, or set AUTHSEC_TYP_POLICY=lenient \
-                         (currently {})",
-                        describe_opt(header.typ.as_deref())
-                    ),
-                    TypPolicy::Lenient => format!(
-                        "typ {} is not an access-token type; send an access token (at+jwt)",
-                        describe_opt(header.typ.as_deref())
-                    ),
-                };
-                if looks_like_id_token(self.claims_of()) {
-                    hint.push_str(
-                        ". This looks like an OpenID Connect ID token (it has nonce/at_hash): \
-                         send the access token instead",
-                    );
-                }
-                typ.fail(e, hint)
-            }
-        });
-        alg_value
-    }
-
-    /// The `kid` and `signature` findings; returns the key-lookup error the validator would see.
-    fn key_and_signature(
-        &self,
-        alg: Option<Algorithm>,
-        findings: &mut Vec<Finding>,
-    ) -> Option<AuthError> {
-        let header = &self.jws.header;
-        let kid_actual = json!(header.kid);
-        let (set, source) = match &self.evidence.keys {
-            KeyEvidence::NotChecked => {
-                findings.push(
-                    Finding::new("kid", json!("a key in the JWKS"), kid_actual).not_checked(
-                        "not checked (offline): pass --jwks-file FILE or --online to look the key up",
-                    ),
-                );
-                findings.push(
-                    Finding::new(
-                        "signature",
-                        json!("verifies"),
-                        json!("not checked (offline)"),
-                    )
-                    .not_checked(
-                        "not checked (offline): the verdict assumes the signature verifies; \
-                             pass --jwks-file FILE or --online to verify it",
-                    ),
-                );
-                return None;
-            }
-            KeyEvidence::Unavailable { source, error } => {
-                findings.push(
-                    Finding::new("kid", json!(format!("a key in {source}")), kid_actual)
-                        .not_checked(format!(
-                            "keys could not be loaded from {source}: {error}. While the SDK cannot \
-                             load keys it answers 503 validation_unavailable"
-                        )),
-                );
-                findings.push(
-                    Finding::new("signature", json!("verifies"), json!("not checked"))
-                        .not_checked("not checked: no keys"),
-                );
-                return None;
-            }
-            KeyEvidence::Keys { set, source } => (set, source),
-        };
-        let Some(alg) = alg else {
-            findings.push(
-                Finding::new("kid", json!(set.kids()), kid_actual)
-                    .not_checked("not checked: the alg is not allowed"),
-            );
-            findings.push(
-                Finding::new("signature", json!("verifies"), json!("not checked"))
-                    .not_checked("not checked: the alg is not allowed"),
-            );
-            return None;
-        };
-        let kid = Finding::new("kid", json!(set.kids()), kid_actual);
-        let Some(key) = set.find(header.kid.as_deref(), alg) else {
-            let err = AuthError::UnknownKey {
-                kid: header.kid.clone(),
-            };
-            let hint = match &header.kid {
-                Some(k) => format!(
-                    "no key with kid {k:?} in {source} (it has {}). The token was signed by a key \
-                     this server does not trust: issued by another authorization server or \
-                     environment, or the keys were rotated after this JWKS was fetched",
-                    list_or_none(&set.kids())
-                ),
-                None => format!(
-                    "the token has no kid and {source} does not hold exactly one key for {}; \
-                     configure the authorization server to put kid in the header",
-                    alg.name()
-                ),
-            };
-            findings.push(kid.fail(err.clone(), hint));
-            findings.push(
-                Finding::new("signature", json!("verifies"), json!("not checked"))
-                    .not_checked("not checked: no key for this token"),
-            );
-            return Some(err);
-        };
-        findings.push(kid);
-        let sig = Finding::new(
-            "signature",
-            json!(format!(
-                "verifies with key {} ({})",
-                describe_opt(key.kid.as_deref()),
-                key.pinned_to
-            )),
-            Value::Null,
-        );
-        findings.push(match validate::check_signature(self.jws, alg, &key) {
-            Ok(()) => Finding {
-                actual: json!("verified"),
-                ..sig
-            },
-            Err(e @ AuthError::KeyAlgorithmMismatch { .. }) => Finding {
-                actual: json!(format!("alg {}", alg.name())),
-                ..sig
-            }
-            .fail(
-                e,
-                format!(
-                    "the key is pinned to {} but the token says alg {}: a key is never used with \
-                     another algorithm (alg confusion); the token was not signed by this key",
-                    key.pinned_to,
-                    alg.name()
-                ),
-            ),
-            Err(e) => Finding {
-                actual: json!("does not verify"),
-                ..sig
-            }
-            .fail(
-                e,
-                "the signature does not verify with the published key: the token was altered, or \
-                 signed by a different key that reuses this kid",
-            ),
-        });
+impl Env for Given<'_> {
+    fn recall(&self, _: &[u8; 32], _: i64) -> Option<Recalled> {
         None
     }
 
-    fn claims(&self, findings: &mut Vec<Finding>) {
-        findings.push(self.issuer());
-        findings.push(self.audience());
-        let leeway = self.config.clock_skew_secs;
-        findings.push(self.exp(leeway));
-        findings.push(self.not_before("nbf", self.claims_of().nbf, leeway));
-        findings.push(self.not_before("iat", self.claims_of().iat, leeway));
-        let sub = Finding::new(
-            "sub",
-            json!("present (who the user is)"),
-            json!(self.claims_of().sub),
-        );
-        findings.push(if self.claims_of().sub.is_some() {
-            sub
-        } else {
-            sub.warn(
-                "the token has no sub: the SDK accepts it, but Principal::subject() is None and \
-                 handlers or sessions that key on the user get nothing",
-            )
-        });
-        if let Some(f) = self.clock() {
-            findings.push(f);
-        }
-    }
+    fn remember(&self, _: &[u8; 32], _: &Principal, _: u64, _: i64) {}
 
-    /// Introspection answers may omit `iss`: the configured endpoint vouches for its own tokens.
-    fn issuer_if_present(&self) -> Finding {
-        if self.claims_of().iss.is_none() {
-            return Finding::new("iss", json!(self.config.issuer), Value::Null).warn(
-                "the introspection answer has no iss; the SDK accepts that, since the configured \
-                 endpoint vouches for its own tokens",
-            );
-        }
-        self.issuer()
-    }
-
-    fn issuer(&self) -> Finding {
-        let configured = &self.config.issuer;
-        let claims = self.claims_of();
-        let f = Finding::new("iss", json!(configured), json!(claims.iss));
-        let published = match &self.evidence.issuer_metadata {
-            Some(IssuerMetadata::Published { url, issuer }) => Some((url, issuer)),
-            _ => None,
-        };
-        match validate::check_issuer(claims, configured) {
-            Ok(()) => match published {
-                Some((url, issuer)) if issuer != configured && self.config.jwks_url.is_none() => f
-                    .warn(format!(
-                        "{url} says issuer is {issuer:?}, not {configured:?}: the SDK discovers \
-                         keys from that metadata and refuses to start while they differ. Set \
-                         AUTHSEC_ISSUER to exactly what the authorization server publishes"
-                    )),
-                Some((url, issuer)) if issuer != configured => f.warn(format!(
-                    "{url} says issuer is {issuer:?}, not {configured:?}; tokens carry the \
-                     configured value today, but the two should agree"
-                )),
-                _ => f,
+    async fn key(&self, kid: Option<&str>, alg: Algorithm) -> KeyAnswer {
+        match &self.0.keys {
+            KeyEvidence::NotChecked => KeyAnswer::NotRun(NotRun::NoKeys),
+            KeyEvidence::Unavailable { .. } => KeyAnswer::NotRun(NotRun::KeysUnavailable),
+            KeyEvidence::Keys { set, .. } => match set.find(kid, alg) {
+                Some(key) => KeyAnswer::Found(key, 0),
+                None => KeyAnswer::Unknown,
             },
-            Err(e) => {
-                let hint = issuer_hint(
-                    configured,
-                    claims.iss.as_deref(),
-                    self.evidence.issuer_metadata.as_ref(),
+        }
+    }
+
+    async fn introspect(
+        &self,
+        _: &str,
+        _: &[u8; 32],
+        _: i64,
+    ) -> Option<Result<Arc<Claims>, AuthError>> {
+        self.0
+            .introspection
+            .clone()
+            .map(validate::introspection_verdict)
+    }
+}
+
+/// Turns each step of the pipeline into findings.
+struct Explainer<'a> {
+    config: &'a Config,
+    evidence: &'a Evidence,
+    token: &'a str,
+    now: i64,
+    tool: Option<&'a str>,
+    policy: &'a PolicyView<'a>,
+}
+
+impl Explainer<'_> {
+    fn explain(&self, step: Step<'_>, out: &mut Vec<Finding>) {
+        let Step { check, ran, seen } = step;
+        let name = check.name();
+        let config = self.config;
+        let header = seen.header;
+        let claims = seen.claims;
+        match check {
+            Check::Size => out.push(
+                Finding::new(
+                    name,
+                    json!(format!("at most {} bytes", config.max_token_bytes)),
+                    json!(format!("{} bytes", self.token.len())),
+                )
+                .judged(ran, |_| hints::TOO_LARGE.into()),
+            ),
+            // A usable mode is not news (the `format` finding of an introspected token names
+            // it); one that cannot validate anything is.
+            Check::Mode => {
+                if let Ran::Fail(e) = ran {
+                    let mode = config.validation_mode.as_str();
+                    out.push(
+                        Finding::new(
+                            name,
+                            json!("a validation mode with the endpoints it needs"),
+                            json!(mode),
+                        )
+                        .fail(e, hints::mode_unavailable(mode)),
+                    );
+                }
+            }
+            Check::Format if seen.introspected => out.push(Finding::new(
+                name,
+                json!(format!(
+                    "a token the introspection endpoint knows ({})",
+                    config.validation_mode.as_str()
+                )),
+                json!(if validate::is_compact_jws(self.token) {
+                    "a JWT"
+                } else {
+                    "an opaque token"
+                }),
+            )),
+            Check::Format => {
+                let expected = json!("a compact JWS (header.payload.signature)");
+                out.push(
+                    match &ran {
+                        Ran::Fail(e) => Finding::new(name, expected, json!(e.to_string())),
+                        _ => Finding::new(name, expected, json!("compact JWS")),
+                    }
+                    .judged(ran, |e| hints::malformed(e, self.token)),
                 );
-                f.fail(e, hint)
+            }
+            Check::Algorithm => {
+                let allowed: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                let alg = header.map_or("", |h| h.alg.as_str());
+                out.push(
+                    Finding::new(name, json!(allowed), json!(alg)).judged(ran, |_| hints::alg(alg)),
+                );
+            }
+            Check::Crit => out.push(
+                Finding::new(
+                    name,
+                    Value::Null,
+                    json!(header.and_then(|h| h.crit.as_ref())),
+                )
+                .judged(ran, |_| hints::CRIT.into()),
+            ),
+            Check::Cty => out.push(
+                Finding::new(
+                    name,
+                    json!("absent (not a nested JWT)"),
+                    json!(header.and_then(|h| h.cty.as_deref())),
+                )
+                .judged(ran, |_| hints::CTY.into()),
+            ),
+            Check::Typ => {
+                let policy = config.typ_policy;
+                let mut accepted: Vec<String> = validate::accepted_typs(policy)
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                if policy == TypPolicy::Lenient {
+                    accepted.push("absent".into());
+                }
+                let typ = header.and_then(|h| h.typ.as_deref());
+                out.push(
+                    Finding::new(name, json!(accepted), json!(typ))
+                        .judged(ran, |_| hints::typ(policy, typ, claims)),
+                );
+            }
+            Check::Key => out.push(self.key(ran, header.and_then(|h| h.kid.as_deref()), seen)),
+            Check::Signature => out.push(self.signature(ran, seen.key)),
+            Check::Active => {
+                let f = Finding::new(name, json!(true), Value::Null);
+                out.push(match ran {
+                    Ran::Pass => Finding {
+                        actual: json!(true),
+                        ..f
+                    },
+                    Ran::Fail(e @ AuthError::TokenRevoked) => Finding {
+                        actual: json!(false),
+                        ..f
+                    }
+                    .fail(e, hints::INACTIVE),
+                    Ran::Fail(e) => {
+                        let hint = hints::no_answer(&detail(&e));
+                        Finding {
+                            actual: json!("no answer"),
+                            ..f
+                        }
+                        .fail(e, hint)
+                    }
+                    Ran::NotRun(_) => f.not_checked(hints::NOT_ASKED),
+                });
+            }
+            Check::TokenUse => {
+                let value = claims.and_then(|c| {
+                    ["token_use", "typ"]
+                        .iter()
+                        .find_map(|m| c.raw.get(*m).and_then(Value::as_str).map(str::to_owned))
+                });
+                let hint = hints::token_use(value.as_deref().unwrap_or_default());
+                out.push(
+                    Finding::new(name, json!("an access token"), json!(value))
+                        .judged(ran, |_| hint),
+                );
+            }
+            Check::Issuer => {
+                if let Some(claims) = claims {
+                    out.push(self.issuer(ran, claims, seen.introspected));
+                }
+            }
+            Check::Audience => {
+                if let Some(claims) = claims {
+                    out.push(self.audience(ran, claims, seen.introspected));
+                }
+            }
+            Check::Expiry => {
+                if let Some(claims) = claims {
+                    out.push(self.exp(ran, claims.exp, seen.introspected));
+                }
+            }
+            Check::NotBefore | Check::IssuedAt => {
+                let Some(claims) = claims else { return };
+                let value = if check == Check::NotBefore {
+                    claims.nbf
+                } else {
+                    claims.iat
+                };
+                out.push(self.not_before(name, ran, value));
+                if check == Check::IssuedAt {
+                    out.push(self.subject(claims));
+                    out.extend(self.clock());
+                }
+            }
+            Check::IntrospectedSubject => out.push(
+                Finding::new(
+                    name,
+                    json!(seen.jwt_sub),
+                    json!(claims.and_then(|c| c.sub.as_deref())),
+                )
+                .judged(ran, |_| hints::ANSWER_DISAGREES.into()),
+            ),
+            Check::Tool => {
+                out.push(self.policy_state());
+                if let (Some(tool), Some(principal)) = (self.tool, seen.principal) {
+                    self.decision(tool, principal.scopes(), ran, out);
+                }
             }
         }
     }
 
-    fn audience(&self) -> Finding {
-        let claims = self.claims_of();
+    /// The keys named in the evidence, and where they came from.
+    fn key_set(&self) -> Option<(&KeySet, &str)> {
+        match &self.evidence.keys {
+            KeyEvidence::Keys { set, source } => Some((set, source)),
+            _ => None,
+        }
+    }
+
+    fn key(&self, ran: Ran, kid: Option<&str>, seen: pipeline::Seen<'_>) -> Finding {
+        let name = Check::Key.name();
+        let actual = json!(kid);
+        // What the evidence lacks outranks what an earlier check prevented.
+        match (&self.evidence.keys, ran) {
+            (KeyEvidence::NotChecked, Ran::NotRun(_)) => {
+                Finding::new(name, json!("a key in the JWKS"), actual)
+                    .not_checked(hints::KEY_OFFLINE)
+            }
+            (KeyEvidence::Unavailable { source, error }, Ran::NotRun(_)) => {
+                Finding::new(name, json!(format!("a key in {source}")), actual)
+                    .not_checked(hints::keys_unavailable(source, error))
+            }
+            (_, ran) => {
+                let (kids, source) = match self.key_set() {
+                    Some((set, source)) => (set.kids(), source),
+                    None => (Vec::new(), "the JWKS"),
+                };
+                let f = Finding::new(name, json!(kids), actual);
+                match ran {
+                    Ran::Pass => f,
+                    Ran::NotRun(_) => f.not_checked(hints::ALG_NOT_ALLOWED),
+                    Ran::Fail(e) => {
+                        let alg = seen.header.map_or("", |h| h.alg.as_str());
+                        let hint = hints::unknown_key(kid, alg, source, &kids);
+                        f.fail(e, hint)
+                    }
+                }
+            }
+        }
+    }
+
+    fn signature(&self, ran: Ran, key: Option<(&keys::VerifyKey, Algorithm)>) -> Finding {
+        let name = Check::Signature.name();
+        let not_checked = |actual: &str, hint: &str| {
+            Finding::new(name, json!("verifies"), json!(actual)).not_checked(hint)
+        };
+        match (&self.evidence.keys, ran, key) {
+            (KeyEvidence::NotChecked, Ran::NotRun(_), _) => {
+                not_checked("not checked (offline)", hints::SIGNATURE_OFFLINE)
+            }
+            (KeyEvidence::Unavailable { .. }, Ran::NotRun(_), _) => {
+                not_checked("not checked", hints::NO_KEYS)
+            }
+            (_, Ran::NotRun(NotRun::After(Check::Algorithm)), _) => {
+                not_checked("not checked", hints::ALG_NOT_ALLOWED)
+            }
+            (_, Ran::NotRun(_), _) | (_, _, None) => {
+                not_checked("not checked", hints::NO_KEY_FOR_TOKEN)
+            }
+            (_, ran, Some((key, alg))) => {
+                let expected = json!(format!(
+                    "verifies with key {} ({})",
+                    hints::describe_opt(key.kid.as_deref()),
+                    key.pinned_to
+                ));
+                let f = Finding::new(name, expected, Value::Null);
+                match ran {
+                    Ran::Fail(e @ AuthError::KeyAlgorithmMismatch { .. }) => Finding {
+                        actual: json!(format!("alg {}", alg.name())),
+                        ..f
+                    }
+                    .fail(e, hints::key_alg_mismatch(&key.pinned_to, alg.name())),
+                    Ran::Fail(e) => Finding {
+                        actual: json!("does not verify"),
+                        ..f
+                    }
+                    .fail(e, hints::BAD_SIGNATURE),
+                    _ => Finding {
+                        actual: json!("verified"),
+                        ..f
+                    },
+                }
+            }
+        }
+    }
+
+    fn issuer(&self, ran: Ran, claims: &Claims, introspected: bool) -> Finding {
+        let configured = &self.config.issuer;
+        let f = Finding::new(Check::Issuer.name(), json!(configured), json!(claims.iss));
+        if introspected && claims.iss.is_none() {
+            return f.warn(hints::ANSWER_WITHOUT_ISS);
+        }
+        match ran {
+            Ran::Pass => match &self.evidence.issuer_metadata {
+                Some(IssuerMetadata::Published { url, issuer }) if issuer != configured => {
+                    let discovers_keys = self.config.jwks_url.is_none();
+                    f.warn(hints::issuer_metadata_differs(
+                        url,
+                        issuer,
+                        configured,
+                        discovers_keys,
+                    ))
+                }
+                _ => f,
+            },
+            ran => f.judged(ran, |_| {
+                hints::issuer(
+                    configured,
+                    claims.iss.as_deref(),
+                    self.evidence.issuer_metadata.as_ref(),
+                )
+            }),
+        }
+    }
+
+    fn audience(&self, ran: Ran, claims: &Claims, introspected: bool) -> Finding {
         let resource = &self.config.resource_uri;
         let legacy = &self.config.legacy_client_id_audiences;
         let mut expected = vec![resource.clone()];
         expected.extend(legacy.iter().cloned());
         let actual = claims.raw.get("aud").cloned().unwrap_or(Value::Null);
         let f = Finding::new(
-            "aud",
+            Check::Audience.name(),
             if expected.len() == 1 {
                 json!(resource)
             } else {
@@ -859,175 +735,98 @@ impl Run<'_> {
             },
             actual,
         );
-        match validate::check_audience(claims, resource, legacy) {
-            Ok(()) => {
-                let aud = claims.aud.as_deref().unwrap_or_default();
-                if aud.iter().any(|a| a == resource) {
-                    f
-                } else {
-                    f.warn(format!(
-                        "accepted only through legacy_client_id_audiences ({}): aud is a client \
-                         id, not this resource, which weakens confused-deputy protection. Not \
-                         recommended long-term: configure the authorization server to set \
-                         aud={resource}",
-                        aud.join(", ")
-                    ))
-                }
-            }
-            Err(e) => f.fail(e, audience_hint(resource, claims)),
+        let aud = claims.aud.as_deref().unwrap_or_default();
+        match ran {
+            Ran::Pass if introspected && claims.aud.is_none() => f.warn(hints::ANSWER_WITHOUT_AUD),
+            Ran::Pass if aud.iter().any(|a| a == resource) => f,
+            Ran::Pass => f.warn(hints::audience_via_legacy_client_id(resource, aud)),
+            ran => f.judged(ran, |_| hints::audience(resource, claims)),
         }
     }
 
-    fn exp(&self, leeway: i64) -> Finding {
+    fn exp(&self, ran: Ran, exp: Option<i64>, introspected: bool) -> Finding {
+        let name = Check::Expiry.name();
         let now = self.now;
-        let Some(exp) = self.claims_of().exp else {
-            return Finding::new(
-                "exp",
-                json!(format!(
-                    "present, after {} (now − {leeway}s)",
-                    at(now - leeway)
-                )),
-                Value::Null,
-            )
-            .fail(
-                AuthError::MissingClaim { claim: "exp" },
-                "the token has no exp; the SDK requires one (a token that never expires cannot be \
-                 contained). Configure the authorization server to set an access-token lifetime",
-            );
+        let leeway = self.config.clock_skew_secs;
+        let after = format!("after {} (now − {leeway}s)", now - leeway);
+        let Some(exp) = exp else {
+            if introspected {
+                // The answer's `exp` is checked when present; the endpoint vouches otherwise.
+                return Finding::new(name, json!(format!("{after}, when present")), Value::Null);
+            }
+            return Finding::new(name, json!(format!("present, {after}")), Value::Null)
+                .judged(ran, |_| hints::MISSING_EXP.into());
         };
-        let f = Finding::new(
-            "exp",
-            json!(format!("after {} (now − {leeway}s)", at(now - leeway))),
-            json!(describe_time(exp, now)),
-        );
-        match validate::check_exp(exp, now, leeway) {
-            Ok(()) => {
+        let f = Finding::new(name, json!(after), json!(describe_time(exp, now)));
+        match ran {
+            Ran::Pass => {
                 let remaining = exp + leeway - now;
                 match &self.evidence.clock_skew {
                     Some(s)
                         if s.server_minus_local_secs < 0
                             && remaining <= -s.server_minus_local_secs =>
                     {
-                        f.warn(format!(
-                            "valid for {} more, and this machine is {} ahead of the authorization \
-                             server: tokens near expiry will be refused early. Use NTP",
-                            human_duration(remaining),
-                            human_duration(-s.server_minus_local_secs)
-                        ))
+                        f.warn(hints::exp_near_skew(remaining, -s.server_minus_local_secs))
                     }
                     _ => f,
                 }
             }
-            Err(e) => f.fail(e, self.exp_hint(exp, leeway)),
-        }
-    }
-
-    fn exp_hint(&self, exp: i64, leeway: i64) -> String {
-        let now = self.now;
-        let clock = &self.config.clock;
-        if clock.is_overridden() {
-            let system = crate::clock::system_now();
-            let by_system = if validate::check_exp(exp, system, leeway).is_ok() {
-                "by the system clock the token is still valid"
-            } else {
-                "by the system clock it has expired too"
-            };
-            return format!(
-                "the configured clock is overridden (fixed/manual at {}, the system clock says {}); \
-                 expiry is judged against it and {by_system}. Remove the override: the clock \
-                 setting exists for tests",
-                at(now),
-                at(system)
-            );
-        }
-        let late = now - exp;
-        if let Some(s) = &self.evidence.clock_skew {
-            let as_now = now + s.server_minus_local_secs;
-            if validate::check_exp(exp, as_now, leeway).is_ok() {
-                return format!(
-                    "expired only by this machine's clock: {} measures the authorization server {} \
-                     {}, and by its clock the token is still valid. Fix the clock skew (use NTP); \
-                     even 60s makes tokens near expiry fail",
-                    s.source,
-                    human_duration(s.server_minus_local_secs.abs()),
-                    if s.server_minus_local_secs < 0 {
-                        "behind this machine"
-                    } else {
-                        "ahead of this machine"
-                    }
-                );
+            ran => {
+                let clock = &self.config.clock;
+                let still_valid_at = |t| validate::check_exp(exp, t, leeway).is_ok();
+                let overridden = clock.is_overridden().then(|| {
+                    let system = crate::clock::system_now();
+                    (system, still_valid_at(system))
+                });
+                let skew = self.evidence.clock_skew.as_ref().map(|s| {
+                    let server_now = now + s.server_minus_local_secs;
+                    (s, still_valid_at(server_now))
+                });
+                let facts = hints::Expired {
+                    exp,
+                    now,
+                    leeway,
+                    overridden,
+                    skew,
+                };
+                f.judged(ran, |_| hints::expired(&facts))
             }
-            return format!(
-                "expired {} ago (beyond the {leeway}s leeway); the clocks agree within {} ({}), \
-                 so this is an old token: the client should refresh it. If it does not, the client \
-                 is buggy or its refresh token expired too — re-authorize",
-                human_duration(late),
-                human_duration(s.server_minus_local_secs.abs()),
-                s.source
-            );
         }
-        format!(
-            "expired {} ago (beyond the {leeway}s leeway). Most often the client is sitting on an \
-             old token and should refresh it (if it does not, the client is buggy or its refresh \
-             token expired too). If the token was just issued, this server's clock is ahead of \
-             the authorization server's: use NTP (--online measures the skew)",
-            human_duration(late)
-        )
     }
 
-    fn not_before(&self, claim: &'static str, value: Option<i64>, leeway: i64) -> Finding {
+    fn not_before(&self, claim: &'static str, ran: Ran, value: Option<i64>) -> Finding {
         let now = self.now;
+        let leeway = self.config.clock_skew_secs;
         let f = Finding::new(
             claim,
-            json!(format!("not after {} (now + {leeway}s)", at(now + leeway))),
+            json!(format!("not after {} (now + {leeway}s)", now + leeway)),
             match value {
                 Some(v) => json!(describe_time(v, now)),
                 None => Value::Null,
             },
         );
-        match validate::check_not_before(claim, value, now, leeway) {
-            Ok(()) => f,
-            Err(e @ AuthError::Malformed(_)) => f.fail(e, format!("{claim} is out of range")),
-            Err(e) => {
+        match ran {
+            Ran::Fail(e @ AuthError::Malformed(_)) => f.fail(e, hints::out_of_range(claim)),
+            ran => f.judged(ran, |_| {
+                let overridden_at = self.config.clock.is_overridden().then_some(now);
                 let ahead = value.unwrap_or(now) - now;
-                let what = if claim == "nbf" {
-                    "the token is not valid yet (nbf)"
-                } else {
-                    "the token claims to be issued in the future (iat)"
-                };
-                let cause = if self.config.clock.is_overridden() {
-                    format!(
-                        "the configured clock is overridden (fixed/manual at {}); remove the \
-                         override: the clock setting exists for tests",
-                        at(now)
-                    )
-                } else if let Some(s) = &self.evidence.clock_skew {
-                    format!(
-                        "{} measures the authorization server {} {} this machine; use NTP",
-                        s.source,
-                        human_duration(s.server_minus_local_secs.abs()),
-                        if s.server_minus_local_secs < 0 {
-                            "behind"
-                        } else {
-                            "ahead of"
-                        }
-                    )
-                } else {
-                    "the authorization server's clock is ahead of this server's: use NTP \
-                     (--online measures the skew)"
-                        .into()
-                };
-                f.fail(
-                    e,
-                    format!(
-                        "{what}: {} from now, beyond the {leeway}s leeway. {cause}",
-                        human_duration(ahead)
-                    ),
-                )
-            }
+                let skew = self.evidence.clock_skew.as_ref();
+                hints::not_yet_valid(claim, ahead, leeway, overridden_at, skew)
+            }),
         }
     }
 
+    /// Not a check: the SDK accepts a token without `sub`, but it is worth knowing.
+    fn subject(&self, claims: &Claims) -> Finding {
+        let f = Finding::new("sub", json!("present (who the user is)"), json!(claims.sub));
+        if claims.sub.is_some() {
+            f
+        } else {
+            f.warn(hints::MISSING_SUB)
+        }
+    }
+
+    /// Not a check: the clock every time check is judged against.
     fn clock(&self) -> Option<Finding> {
         let clock = &self.config.clock;
         if clock.is_overridden() {
@@ -1036,17 +835,17 @@ impl Run<'_> {
                 Finding::new(
                     "clock",
                     json!("the system clock"),
-                    json!(format!("overridden: {}", at(self.now))),
+                    json!(format!("overridden: {}", self.now)),
                 )
-                .warn(format!(
-                    "the configuration's clock is overridden (it says {}, the system clock {}); \
-                         every exp/nbf/iat is judged against it. Remove the override outside tests",
-                    at(self.now),
-                    at(system)
-                )),
+                .warn(hints::clock_overridden(self.now, system)),
             );
         }
         let s = self.evidence.clock_skew.as_ref()?;
+        let sign = if s.server_minus_local_secs < 0 {
+            ""
+        } else {
+            "+"
+        };
         let f = Finding::new(
             "clock",
             json!(format!(
@@ -1054,523 +853,112 @@ impl Run<'_> {
                 self.config.clock_skew_secs
             )),
             json!(format!(
-                "authorization server {}{}s ({})",
-                if s.server_minus_local_secs < 0 {
-                    ""
-                } else {
-                    "+"
-                },
-                s.server_minus_local_secs,
-                s.source
+                "authorization server {sign}{}s ({})",
+                s.server_minus_local_secs, s.source
             )),
         );
         // The Date header has one-second resolution.
         Some(if s.server_minus_local_secs.abs() <= 2 {
             f
         } else {
-            f.warn(format!(
-                "this machine and the authorization server disagree by {}: tokens near expiry \
-                 (or just issued) fail. Use NTP on both. Measured from this machine — run \
-                 diagnose on the MCP server's host to measure its clock",
-                human_duration(s.server_minus_local_secs.abs())
-            ))
+            f.warn(hints::clock_skew(s))
         })
     }
 
-    fn tool_policy(&self, tool: Option<&str>, findings: &mut Vec<Finding>) {
+    /// Not a check: which rules decide tools, and how many are mapped.
+    fn policy_state(&self) -> Finding {
         let config = self.config;
-        let policy = &config.tool_policy;
         let mode = config.policy_mode;
-        let names: Vec<&str> = policy.iter().map(|(n, _)| n).collect();
+        let mapped = config.tool_policy.len();
         let state = Finding::new(
             "policy",
             json!("tools mapped"),
-            json!(format!("{}, {} tool(s) mapped", mode.as_str(), names.len())),
+            json!(format!("{}, {mapped} tool(s) mapped", mode.as_str())),
         );
-        let granted = &self.claims_of().scopes;
-        findings.push(match mode {
-            PolicyMode::Open => state.warn(
-                "policy_mode is open: per-tool checks are off and any valid token may call any \
-                 tool. Use local_only or a remote mode in production",
-            ),
+        match mode {
+            PolicyMode::Open => state.warn(hints::POLICY_OPEN),
             PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => {
-                state.warn(format!(
-                "policy_mode is {}: the live policy comes from the console ({}) and may differ \
-                 from the local map checked here. Open the Tools tab there and check what is \
-                 mapped to this tool now",
-                mode.as_str(),
-                config.effective_console_url().unwrap_or("not configured")
-            ))
+                state.warn(hints::policy_remote(
+                    mode.as_str(),
+                    config.effective_console_url().unwrap_or("not configured"),
+                ))
             }
-            PolicyMode::LocalOnly if policy.is_empty() => state.warn(
-                "no tool is mapped: every tools/call is denied with tool_unmapped. Map tools in \
-                 AUTHSEC_TOOL_SCOPES_JSON or [tool_scopes] ([] for a public tool)",
-            ),
+            PolicyMode::LocalOnly if mapped == 0 => state.warn(hints::NOTHING_MAPPED),
             PolicyMode::LocalOnly => state,
-        });
+        }
+    }
 
-        let Some(tool) = tool else {
-            findings.push(
-                Finding::new("scope", Value::Null, json!(granted.join(" ")))
-                    .not_checked("no --tool given: pass --tool NAME to check the tool's policy"),
-            );
-            return;
-        };
-        if mode == PolicyMode::Open {
-            findings.push(
-                Finding::new("tool", Value::Null, json!(tool))
-                    .not_checked("policy_mode is open: tools are not checked"),
-            );
-            findings.push(
-                Finding::new("scope", Value::Null, json!(granted.join(" ")))
-                    .not_checked("policy_mode is open: scopes are not checked"),
+    /// The `tool` and `scope` findings for the decision [`PolicyView::decide`] made.
+    fn decision(&self, tool: &str, granted: &[String], ran: Ran, out: &mut Vec<Finding>) {
+        let granted_text = json!(granted.join(" "));
+        if self.policy.is_open() {
+            out.push(Finding::new("tool", Value::Null, json!(tool)).not_checked(hints::TOOLS_OPEN));
+            out.push(
+                Finding::new("scope", Value::Null, granted_text).not_checked(hints::SCOPES_OPEN),
             );
             return;
         }
-        let Some(rule) = policy.get(tool) else {
-            let err = AuthError::ToolUnmapped {
-                tool: tool.to_owned(),
-            };
-            let hint = unmapped_hint(tool, &names);
-            findings.push(Finding::new("tool", json!(names), json!(tool)).fail(err, hint));
-            findings.push(
-                Finding::new("scope", Value::Null, json!(granted.join(" ")))
-                    .not_checked("not checked: the tool has no policy entry"),
-            );
-            return;
-        };
-        findings.push(Finding::new("tool", json!(names), json!(tool)));
+        let names: Vec<&str> = self.config.tool_policy.iter().map(|(n, _)| n).collect();
+        let tool_finding = Finding::new("tool", json!(names), json!(tool));
+        let rule = self.policy.rule(tool);
         let expected = match rule {
-            ToolRule::Public => json!("nothing (public tool)"),
-            ToolRule::Scoped {
+            None => Value::Null,
+            Some(ToolRule::Public) => json!("nothing (public tool)"),
+            Some(ToolRule::Scoped {
                 scopes,
-                scope_match: ScopeMatch::Any,
-            } if scopes.len() > 1 => json!(format!("any of: {}", scopes.join(" "))),
-            ToolRule::Scoped {
-                scopes,
-                scope_match: ScopeMatch::All,
-            } if scopes.len() > 1 => json!(format!("all of: {}", scopes.join(" "))),
-            ToolRule::Scoped { scopes, .. } => json!(scopes.join(" ")),
+                scope_match,
+            }) if scopes.len() > 1 => json!(format!(
+                "{} of: {}",
+                match scope_match {
+                    crate::error::ScopeMatch::Any => "any",
+                    crate::error::ScopeMatch::All => "all",
+                },
+                scopes.join(" ")
+            )),
+            Some(ToolRule::Scoped { scopes, .. }) => json!(scopes.join(" ")),
         };
-        let f = Finding::new("scope", expected, json!(granted.join(" ")));
-        if rule.is_satisfied_by(granted) {
-            findings.push(f);
-            return;
-        }
-        let ToolRule::Scoped {
-            scopes: required,
-            scope_match,
-        } = rule
-        else {
-            findings.push(f);
+        let scope = Finding::new("scope", expected, granted_text);
+        let Ran::Fail(e) = ran else {
+            out.push(tool_finding);
+            out.push(scope);
             return;
         };
-        let err = AuthError::InsufficientScope {
-            tool: tool.to_owned(),
-            required: required.clone(),
-            scope_match: *scope_match,
-            granted: granted.clone(),
-        };
-        findings.push(f.fail(err, scope_hint(tool, required, *scope_match, granted)));
-    }
-}
-
-fn describe_opt(v: Option<&str>) -> String {
-    match v {
-        Some(s) => format!("{s:?}"),
-        None => "absent".into(),
-    }
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "no keys with a kid".into()
-    } else {
-        format!("kids {}", items.join(", "))
-    }
-}
-
-fn looks_like_id_token(claims: &Claims) -> bool {
-    claims.raw.contains_key("nonce") || claims.raw.contains_key("at_hash")
-}
-
-fn malformed_hint(err: &AuthError, token: &str) -> String {
-    match err {
-        AuthError::Malformed(Malformed::Segments(1)) => format!(
-            "this is not a JWT ({} characters, no dots): probably an opaque access token. \
-             Opaque tokens can only be checked by introspection (AUTHSEC_INTROSPECTION_URL); \
-             or configure the authorization server to issue JWT access tokens",
-            token.len()
-        ),
-        AuthError::Malformed(Malformed::Jwe) => "this is an encrypted JWT (JWE, 5 parts); authsec \
-             verifies signed access tokens only. Configure the authorization server to issue \
-             signed (JWS) access tokens for this resource, or use introspection"
-            .into(),
-        AuthError::Malformed(Malformed::JsonSerialization) => "JWS JSON serialization is not a \
-             bearer token; send the compact form header.payload.signature"
-            .into(),
-        AuthError::Malformed(Malformed::Duplicate { .. }) => "duplicate JSON members make the \
-             token ambiguous (RFC 7515 §5.2); whatever produced it is broken or hostile"
-            .into(),
-        _ => "the token is damaged: check that it was copied whole (no line breaks, no quotes, \
-              no 'Bearer ' prefix twice) and that it is the access token, not a refresh token"
-            .into(),
-    }
-}
-
-fn alg_hint(alg: &str) -> String {
-    if alg.eq_ignore_ascii_case("none") {
-        return "the token is unsigned (alg none) and can never be accepted; it must be signed by \
-                the authorization server"
-            .into();
-    }
-    if alg.to_ascii_uppercase().starts_with("HS") {
-        return format!(
-            "{alg} is a shared-secret (HMAC) signature, never accepted for access tokens a \
-             resource server verifies; configure the authorization server to sign with an \
-             asymmetric key published in its JWKS (RS256, ES256, EdDSA)"
-        );
-    }
-    if let Some(a) = Algorithm::ALL
-        .iter()
-        .find(|a| a.name().eq_ignore_ascii_case(alg))
-    {
-        return format!(
-            "alg values are case-sensitive (RFC 7515): {alg:?} is not {:?}",
-            a.name()
-        );
-    }
-    format!(
-        "{alg:?} is not a supported signature algorithm; configure the authorization server to \
-         sign with one of RS256…RS512, PS256…PS512, ES256, ES384, EdDSA"
-    )
-}
-
-/// Which side of a pair has a trailing slash the other lacks, if that is the only difference.
-fn trailing_slash(configured: &str, token: &str) -> Option<&'static str> {
-    if configured.trim_end_matches('/') != token.trim_end_matches('/') {
-        return None;
-    }
-    match (configured.ends_with('/'), token.ends_with('/')) {
-        (false, true) => Some("token"),
-        (true, false) => Some("configuration"),
-        _ => None,
-    }
-}
-
-fn host_of(u: &str) -> Option<String> {
-    url::Url::parse(u).ok()?.host_str().map(str::to_owned)
-}
-
-fn issuer_hint(configured: &str, iss: Option<&str>, meta: Option<&IssuerMetadata>) -> String {
-    let Some(iss) = iss else {
-        return "the token has no iss; configure the authorization server to issue RFC 9068 \
-                access tokens (which carry iss), or validate opaque tokens by introspection"
-            .into();
-    };
-    let mut hint = match trailing_slash(configured, iss) {
-        Some("token") => format!(
-            "Trailing slash: the token's iss {iss:?} ends with '/', the configured issuer \
-             {configured:?} does not. Issuers are compared byte for byte; set AUTHSEC_ISSUER to \
-             exactly what the authorization server puts in iss"
-        ),
-        Some(_) => format!(
-            "Trailing slash: the configured issuer {configured:?} ends with '/', the token's iss \
-             {iss:?} does not (Hydra, for one, issues no trailing slash). Set AUTHSEC_ISSUER to \
-             exactly {iss:?}"
-        ),
-        None if configured.eq_ignore_ascii_case(iss) => format!(
-            "iss differs from the configured issuer only in letter case; issuers are compared \
-             byte for byte: set AUTHSEC_ISSUER to exactly {iss:?}"
-        ),
-        None if host_of(configured) != host_of(iss) => format!(
-            "the token was issued by {iss:?} but this server trusts {configured:?}. If the \
-             authorization server moved (e.g. from {} to {}), tokens from the old URL are still \
-             in circulation: the client must re-authorize. If the configuration is what is \
-             wrong, align AUTHSEC_ISSUER with what the authorization server publishes",
-            host_of(iss).unwrap_or_else(|| iss.to_owned()),
-            host_of(configured).unwrap_or_else(|| configured.to_owned())
-        ),
-        None => format!(
-            "the token was issued by {iss:?} but this server trusts {configured:?} (same host, \
-             different path: another tenant or realm?). Align AUTHSEC_ISSUER with what the \
-             authorization server puts in iss"
-        ),
-    };
-    match meta {
-        Some(IssuerMetadata::Published { url, issuer }) if issuer == iss => {
-            hint.push_str(&format!(
-                ". The authorization server's metadata ({url}) says issuer is {issuer:?} — the \
-             token's value: the configuration is wrong; set AUTHSEC_ISSUER={issuer}"
-            ))
-        }
-        Some(IssuerMetadata::Published { url, issuer }) if issuer == configured => {
-            hint.push_str(&format!(
-                ". The authorization server's metadata ({url}) says issuer is {issuer:?}, as \
-                 configured: the token comes from elsewhere (an old or moved issuer, or another \
-                 environment). Re-authorize against {issuer}"
-            ))
-        }
-        Some(IssuerMetadata::Published { url, issuer }) => hint.push_str(&format!(
-            ". The metadata at {url} says issuer is {issuer:?}, which matches neither: fix \
-             AUTHSEC_ISSUER first, then re-authorize"
-        )),
-        Some(IssuerMetadata::Unreachable { detail }) => hint.push_str(&format!(
-            ". The configured issuer's metadata could not be fetched ({detail})"
-        )),
-        None => hint.push_str(&format!(
-            ". Run with --online to see what the issuer's metadata says ({})",
-            keys::metadata_urls(configured).join(" or ")
-        )),
-    }
-    hint
-}
-
-fn audience_hint(resource: &str, claims: &Claims) -> String {
-    let Some(aud) = claims.aud.as_deref().filter(|a| !a.is_empty()) else {
-        return format!(
-            "the token has no aud: the authorization server did not bind it to a resource. \
-             Configure it to set aud from the resource the client is accessing, and have the \
-             client pass resource={resource} (RFC 8707; some servers call it audience) on the \
-             authorization and token requests"
-        );
-    };
-    let array = match claims.raw.get("aud") {
-        Some(Value::Array(items)) => Some(items.len()),
-        _ => None,
-    };
-    let mut notes = Vec::new();
-    for a in aud {
-        if let Some(side) = trailing_slash(resource, a) {
-            notes.push(if side == "token" {
-                format!(
-                    "Trailing slash: the token's aud {a:?} ends with '/', the configured resource \
-                     {resource:?} does not. Pick one form and use it everywhere — authorization \
-                     server, AUTHSEC_RESOURCE_URI, the public URL: the slash matters"
-                )
-            } else {
-                format!(
-                    "Trailing slash: the configured resource {resource:?} ends with '/', the \
-                     token's aud {a:?} does not. Pick one form and use it everywhere — \
-                     authorization server, AUTHSEC_RESOURCE_URI, the public URL: the slash matters"
-                )
-            });
-        } else if claims.client_id.as_deref() == Some(a.as_str())
-            || (url::Url::parse(a).is_err() && !a.contains('/'))
-        {
-            notes.push(format!(
-                "aud {a:?} is an OAuth client id, not a resource (Hydra's long-time default): aud \
-                 is then per client, so two clients of this server get different values. Enable \
-                 the authorization server's audience configuration so tokens carry \
-                 aud={resource} (client passes resource={resource}, RFC 8707). Stopgap, not \
-                 recommended long-term: AUTHSEC_LEGACY_CLIENT_ID_AUDIENCES={a}"
-            ));
-        } else if a.eq_ignore_ascii_case(resource) {
-            notes.push(format!(
-                "aud {a:?} differs from {resource:?} only in letter case; audiences are compared \
-                 byte for byte"
-            ));
-        }
-    }
-    let mut hint = match array {
-        Some(n) => format!(
-            "aud is an array of {n}; one entry must equal {resource:?} byte for byte and none \
-             does"
-        ),
-        None if !notes.is_empty() => return notes.join(". "),
-        None => format!("aud {:?} is not {resource:?}", aud[0]),
-    };
-    if notes.is_empty() {
-        hint.push_str(
-            ": the token was issued for another resource. Have the client request it with \
-             resource=",
-        );
-        hint.push_str(resource);
-        hint.push_str(" (RFC 8707), or fix AUTHSEC_RESOURCE_URI if that is what differs");
-    } else {
-        hint.push_str(". ");
-        hint.push_str(&notes.join(". "));
-    }
-    hint
-}
-
-fn unmapped_hint(tool: &str, names: &[&str]) -> String {
-    let mut hint = format!(
-        "tool {tool:?} has no policy entry, so it is denied to everyone (403 tool_unmapped)"
-    );
-    if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(tool)) {
-        hint.push_str(&format!(
-            ". {same:?} is mapped: the names differ only in letter case (tool names are exact)."
-        ));
-    } else if let Some((best, d)) = closest(tool, names.iter().copied()) {
-        if d <= 3.max(tool.len() / 3) {
-            hint.push_str(&format!(". Did you mean {best:?}?"));
-        }
-    }
-    if !hint.ends_with('?') && !hint.ends_with('.') {
-        hint.push('.');
-    }
-    hint.push_str(
-        " Map it in AUTHSEC_TOOL_SCOPES_JSON or [tool_scopes] ([] for public), or in the \
-         console's Tools tab: the mapping may have changed since the test was set up",
-    );
-    hint
-}
-
-fn scope_hint(tool: &str, required: &[String], mode: ScopeMatch, granted: &[String]) -> String {
-    let missing: Vec<&String> = required.iter().filter(|r| !granted.contains(r)).collect();
-    let mut notes = Vec::new();
-    for r in &missing {
-        let Some((best, d)) = closest(r, granted.iter().map(String::as_str)) else {
-            continue;
-        };
-        if best.eq_ignore_ascii_case(r) {
-            notes.push(format!(
-                "Granted {best:?} differs from required {r:?} only in letter case: scopes are \
-                 case-sensitive"
-            ));
-        } else if let (Some((rn, rr)), Some((gn, gr))) = (r.split_once(':'), best.split_once(':')) {
-            if rr == gr && rn != gn {
-                notes.push(format!(
-                    "Granted {best:?} has the right name in another namespace ({gn:?}, required \
-                     {rn:?})"
-                ));
-            } else if rn == gn && d <= 2 {
-                notes.push(format!(
-                    "Granted {best:?} is close to required {r:?}: a typo?"
-                ));
-            } else if rn == gn {
-                notes.push(format!(
-                    "The closest granted scope is {best:?}; the tool needs {r:?}"
-                ));
+        match &e {
+            AuthError::InsufficientScope {
+                tool,
+                required,
+                scope_match,
+                granted,
+            } => {
+                let hint = hints::scope(tool, required, *scope_match, granted);
+                out.push(tool_finding);
+                out.push(scope.fail(e, hint));
             }
-        } else if d <= 2 {
-            notes.push(format!(
-                "Granted {best:?} is close to required {r:?}: a typo?"
-            ));
-        }
-    }
-    let need = match (mode, required.len()) {
-        (_, 1) => required[0].clone(),
-        (ScopeMatch::Any, _) => format!("any of {}", required.join(" ")),
-        (ScopeMatch::All, _) => format!(
-            "all of {} (missing {})",
-            required.join(" "),
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-    };
-    let mut hint = format!(
-        "tool {tool:?} needs {need}; the token grants {}",
-        if granted.is_empty() {
-            "no scopes".to_owned()
-        } else {
-            granted.join(" ")
-        }
-    );
-    for n in notes {
-        hint.push_str(". ");
-        hint.push_str(&n);
-    }
-    hint.push_str(
-        ". If the scope was requested, the user may have consented to a subset — the token's \
-         scope claim is the truth; the client should step up by re-authorizing with the scope \
-         the 403 challenge names. If the mapping is wrong, fix the tool policy",
-    );
-    hint
-}
-
-/// The closest candidate by edit distance, with its distance.
-fn closest<'c>(
-    target: &str,
-    candidates: impl Iterator<Item = &'c str>,
-) -> Option<(&'c str, usize)> {
-    candidates
-        .map(|c| (c, edit_distance(target, c)))
-        .min_by_key(|(_, d)| *d)
-}
-
-/// Levenshtein distance over chars.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
-/// `2026-11-26 03:27:30 UTC`.
-pub fn format_utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// A compact duration: `45s`, `3m12s`, `59m`, `2h5m`, `3d4h`.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.unsigned_abs();
-    let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60, s % 60);
-    let mut out = String::new();
-    let parts = [(d, "d"), (h, "h"), (m, "m"), (sec, "s")];
-    let first = parts.iter().position(|(v, _)| *v > 0);
-    match first {
-        None => out.push_str("0s"),
-        Some(i) => {
-            for (v, unit) in parts.iter().skip(i).take(2) {
-                if *v > 0 {
-                    out.push_str(&format!("{v}{unit}"));
-                }
+            AuthError::ToolUnmapped { .. } => {
+                let hint = hints::unmapped(tool, &names);
+                out.push(tool_finding.fail(e, hint));
+                out.push(scope.not_checked(hints::UNMAPPED_SCOPE));
+            }
+            _ => {
+                let hint = hints::console_policy(&e);
+                out.push(tool_finding.fail(e, hint));
+                out.push(scope.not_checked(hints::UNMAPPED_SCOPE));
             }
         }
     }
-    out
 }
 
-/// `in 59m`, `3m12s ago`, `now`.
-pub fn relative(t: i64, now: i64) -> String {
-    match t - now {
-        0 => "now".into(),
-        d if d > 0 => format!("in {}", human_duration(d)),
-        d => format!("{} ago", human_duration(-d)),
+/// The detail of a backend failure, as its hint quotes it.
+fn detail(e: &AuthError) -> String {
+    match e {
+        AuthError::ValidationUnavailable { detail } => detail.clone(),
+        other => other.description(),
     }
 }
 
-fn at(t: i64) -> String {
-    format_utc(t)
-}
-
+/// `1800003600, in 1h`: an instant as the token carries it, seen from `now`.
 fn describe_time(t: i64, now: i64) -> String {
-    format!("{}, {}", format_utc(t), relative(t, now))
+    format!("{t}, {}", relative(t, now))
 }
 
 impl fmt::Display for Outcome {
@@ -1583,37 +971,10 @@ impl fmt::Display for Outcome {
         })
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formatting_handles_epoch_and_leap_years() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(1_730_000_000), "2024-10-27 03:33:20 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
-    }
-
-    #[test]
-    fn durations_show_the_two_largest_units() {
-        assert_eq!(human_duration(0), "0s");
-        assert_eq!(human_duration(45), "45s");
-        assert_eq!(human_duration(192), "3m12s");
-        assert_eq!(human_duration(3540), "59m");
-        assert_eq!(human_duration(3600 + 5 * 60 + 7), "1h5m");
-        assert_eq!(human_duration(86_400 * 3 + 3600 * 4), "3d4h");
-        assert_eq!(relative(100, 292), "3m12s ago");
-        assert_eq!(relative(3640, 100), "in 59m");
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("tools:write", "tools:Write"), 1);
-        assert_eq!(edit_distance("add_note", "add_notes"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
+    use crate::config::ValidationMode;
 
     fn fixed_clock_config(at: i64) -> Config {
         Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
@@ -1695,19 +1056,6 @@ mod tests {
             .unwrap();
         assert_eq!(sig["ok"], Value::Null);
         assert_eq!(v["response"]["status"], 200);
-    }
-
-    #[test]
-    fn trailing_slash_names_the_side_that_has_it() {
-        assert_eq!(
-            trailing_slash("https://a/mcp", "https://a/mcp/"),
-            Some("token")
-        );
-        assert_eq!(
-            trailing_slash("https://a/mcp/", "https://a/mcp"),
-            Some("configuration")
-        );
-        assert_eq!(trailing_slash("https://a/mcp", "https://b/mcp/"), None);
     }
 
     fn introspection_config() -> Config {

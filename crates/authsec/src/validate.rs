@@ -1,9 +1,10 @@
 //! The [`Validator`]: token in, [`Principal`] or [`AuthError`] out.
 //!
 //! Every check is a small pure function below (`check_alg`, `check_issuer`, `check_audience`,
-//! …). The validator runs them in order and stops at the first failure; [`crate::diagnose`]
-//! runs all of them to explain a token. A check is written once: an introspection response is
-//! checked by [`check_introspected_claims`] with the same functions as a JWT.
+//! …), named by a [`Check`]. Their order is written once, in [`pipeline`]: the validator runs
+//! the pipeline and stops at the first failure; [`crate::diagnose`] runs the same pipeline to
+//! the end to explain a token. An introspection response is checked by the same functions as a
+//! JWT, and the mode is dispatched in one place ([`route`]).
 //!
 //! **Validation modes** (`AUTHSEC_VALIDATION_MODE`, resolved once at start-up; a token is
 //! *opaque* when it is not three dot-separated segments, i.e. not a compact JWS):
@@ -40,6 +41,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod pipeline;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,8 +51,11 @@ use crate::config::{Config, ConfigError, TypPolicy, ValidationMode};
 use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError, Introspector};
 use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, KeySet, KeySource};
-use crate::principal::{Principal, TokenKind};
-use crate::token::{self, Claims, Fingerprint, Header, Jws};
+use crate::principal::Principal;
+use crate::token::{Claims, Header, Jws};
+
+pub use pipeline::{route, Check, Route};
+use pipeline::{Claimed, KeyAnswer, Recalled, Seen};
 
 /// Why a validator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,22 +79,12 @@ struct Verified {
     key_generation: u64,
 }
 
-/// The effective validation mode, with the introspection client the mode needs.
-enum Mode {
-    JwtOnly,
-    IntrospectionOnly(Arc<Introspector>),
-    JwtAndIntrospect(Arc<Introspector>),
-    JwtOrIntrospect(Arc<Introspector>),
-    /// A mode that needs introspection without an introspection configuration (only reachable
-    /// by editing a built `Config`): every token is refused with 503.
-    Misconfigured,
-}
-
 struct Inner {
     config: Config,
     keys: Arc<KeyCache>,
     verified: DigestCache<Verified>,
-    mode: Mode,
+    /// The introspection client, when the effective mode uses one.
+    introspector: Option<Arc<Introspector>>,
     http: reqwest::Client,
 }
 
@@ -110,6 +106,18 @@ pub struct CacheStats {
 pub(crate) enum BackendFailure<'a> {
     Keys(&'a str),
     Introspection(&'a IntrospectionError),
+}
+
+/// An introspection endpoint's answer as the checks see it: the active answer's claims, or the
+/// denial (inactive: `token_revoked`; no answer: [`backend_failure`]).
+pub(crate) fn introspection_verdict(
+    answer: Result<Introspection, IntrospectionError>,
+) -> Result<Arc<Claims>, AuthError> {
+    match answer {
+        Ok(Introspection::Active(claims)) => Ok(claims),
+        Ok(Introspection::Inactive) => Err(AuthError::TokenRevoked),
+        Err(e) => Err(backend_failure(BackendFailure::Introspection(&e))),
+    }
 }
 
 /// The one place that decides what a backend failure becomes: 503 `validation_unavailable`.
@@ -216,12 +224,12 @@ impl Validator {
             );
         }
         let verified = DigestCache::new(config.token_cache_entries);
-        let mode = resolve_mode(&config, &http);
+        let introspector = resolve_mode(&config, &http);
         Validator(Arc::new(Inner {
             config,
             keys,
             verified,
-            mode,
+            introspector,
             http,
         }))
     }
@@ -243,23 +251,12 @@ impl Validator {
 
     /// The validation mode in effect (`auto` resolved).
     pub fn mode(&self) -> ValidationMode {
-        match self.0.mode {
-            Mode::JwtOnly => ValidationMode::JwtOnly,
-            Mode::IntrospectionOnly(_) => ValidationMode::IntrospectionOnly,
-            Mode::JwtAndIntrospect(_) => ValidationMode::JwtAndIntrospect,
-            Mode::JwtOrIntrospect(_) => ValidationMode::JwtOrIntrospect,
-            Mode::Misconfigured => self.0.config.validation_mode,
-        }
+        self.0.config.effective_validation_mode()
     }
 
     /// The introspection client, when the mode uses one.
     pub fn introspector(&self) -> Option<&Arc<Introspector>> {
-        match &self.0.mode {
-            Mode::IntrospectionOnly(i) | Mode::JwtAndIntrospect(i) | Mode::JwtOrIntrospect(i) => {
-                Some(i)
-            }
-            Mode::JwtOnly | Mode::Misconfigured => None,
-        }
+        self.0.introspector.as_ref()
     }
 
     /// Current cache sizes.
@@ -273,182 +270,91 @@ impl Validator {
         }
     }
 
-    /// Validates a bearer token according to the validation mode (see the module docs).
+    /// Validates a bearer token according to the validation mode (see the module docs): the
+    /// [`pipeline`], stopped at the first failure.
     pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
         let config = &self.0.config;
-        if token.len() > config.max_token_bytes {
-            return Err(AuthError::TokenTooLarge {
-                size: token.len(),
-                limit: config.max_token_bytes,
-            });
-        }
-        let digest = token::token_digest(token);
         let now = config.clock.now();
-        match &self.0.mode {
-            Mode::JwtOnly => self.local(token, &digest, now, TokenKind::Jwt).await,
-            Mode::JwtOrIntrospect(_) if is_compact_jws(token) => {
-                self.local(token, &digest, now, TokenKind::Jwt).await
-            }
-            Mode::JwtAndIntrospect(introspector) if is_compact_jws(token) => {
-                // Local checks first: a JWT that fails them is refused without asking the
-                // authorization server (introspection never rescues it).
-                let principal = self
-                    .local(token, &digest, now, TokenKind::JwtIntrospected)
-                    .await?;
-                self.confirm_active(introspector, principal, token, &digest, now)
-                    .await
-            }
-            Mode::IntrospectionOnly(introspector)
-            | Mode::JwtAndIntrospect(introspector)
-            | Mode::JwtOrIntrospect(introspector) => {
-                self.introspected(introspector, token, &digest, now).await
-            }
-            Mode::Misconfigured => Err(AuthError::ValidationUnavailable {
-                detail: format!(
-                    "validation mode {} needs an introspection endpoint",
-                    config.validation_mode.as_str()
-                ),
+        match pipeline::run(token, config, now, None, self, pipeline::first_failure).await? {
+            Some(principal) => Ok(principal),
+            // Every route either establishes a principal or fails a check; fail closed anyway.
+            None => Err(AuthError::ValidationUnavailable {
+                detail: "no check established a principal".into(),
             }),
         }
     }
+}
 
-    /// A JWT by local checks: from the verified-token cache (times re-checked) or verified now.
-    async fn local(
-        &self,
-        token: &str,
-        digest: &[u8; 32],
-        now: i64,
-        kind: TokenKind,
-    ) -> Result<Principal, AuthError> {
+/// The validator's environment for the pipeline: the verified-token cache, the key cache and
+/// the introspection client.
+impl pipeline::Env for Validator {
+    fn recall(&self, digest: &[u8; 32], now: i64) -> Option<Recalled> {
         let cached = self
             .0
             .verified
             .get(digest, now)
             .filter(|hit| hit.key_generation == self.0.keys.generation());
         crate::telemetry::cache_lookup(crate::telemetry::Cache::VerifiedToken, cached.is_some());
-        if let Some(hit) = cached {
-            // The signature was verified before, under this key set; time still moves.
-            check_times(
-                hit.exp,
-                hit.nbf,
-                hit.iat,
-                now,
-                self.0.config.clock_skew_secs,
-            )?;
-            return Ok(hit.principal);
-        }
-        self.validate_jwt(token, digest, now, kind).await
+        cached.map(|hit| Recalled {
+            principal: hit.principal,
+            exp: hit.exp,
+            nbf: hit.nbf,
+            iat: hit.iat,
+        })
     }
 
-    /// The introspection answer for a token, as claims when active.
-    async fn active_claims(
-        &self,
-        introspector: &Arc<Introspector>,
-        token: &str,
-        digest: &[u8; 32],
-        now: i64,
-    ) -> Result<Arc<Claims>, AuthError> {
-        match introspector.introspect(token, digest, now).await {
-            Ok(Introspection::Active(claims)) => Ok(claims),
-            Ok(Introspection::Inactive) => Err(AuthError::TokenRevoked),
-            Err(e) => Err(backend_failure(BackendFailure::Introspection(&e))),
-        }
-    }
-
-    /// A token validated by introspection alone (opaque tokens; `introspection_only`).
-    async fn introspected(
-        &self,
-        introspector: &Arc<Introspector>,
-        token: &str,
-        digest: &[u8; 32],
-        now: i64,
-    ) -> Result<Principal, AuthError> {
-        let config = &self.0.config;
-        let claims = self.active_claims(introspector, token, digest, now).await?;
-        let require_audience = introspector.config().require_audience;
-        check_introspected_claims(&claims, config, require_audience, now)?;
-        Ok(Principal::from_claims(
-            &claims,
-            &config.issuer,
-            Fingerprint::from_digest(digest),
-            TokenKind::Introspected,
-        ))
-    }
-
-    /// `jwt_and_introspect`: a locally valid JWT must also be active, for the same subject.
-    /// The JWT's verified `aud` already binds it to this resource, so the answer's `aud` is
-    /// checked only when present.
-    async fn confirm_active(
-        &self,
-        introspector: &Arc<Introspector>,
-        principal: Principal,
-        token: &str,
-        digest: &[u8; 32],
-        now: i64,
-    ) -> Result<Principal, AuthError> {
-        let claims = self.active_claims(introspector, token, digest, now).await?;
-        check_introspected_claims(&claims, &self.0.config, false, now)?;
-        check_subject(principal.subject(), claims.sub.as_deref())?;
-        Ok(principal)
-    }
-
-    async fn validate_jwt(
-        &self,
-        token: &str,
-        digest: &[u8; 32],
-        now: i64,
-        kind: TokenKind,
-    ) -> Result<Principal, AuthError> {
-        let config = &self.0.config;
-        // Read before the lookup: if a refresh lands in between, the entry is re-verified.
-        let key_generation = self.0.keys.generation();
-        let jws = token::parse_jws(token)?;
-        let alg = check_header(&jws.header, config.typ_policy)?;
-        let key = match self.0.keys.find(jws.header.kid.as_deref(), alg).await {
-            Ok(k) => k,
-            Err(KeyLookupError::Unknown) => {
-                // A token from another (e.g. moved) issuer is signed by keys we never had:
-                // say so, rather than only "unknown key". Still a denial either way.
-                check_issuer(&jws.claims, &config.issuer)?;
-                return Err(AuthError::UnknownKey {
-                    kid: jws.header.kid.clone(),
-                });
-            }
-            Err(KeyLookupError::Unavailable(detail)) => {
-                return Err(backend_failure(BackendFailure::Keys(&detail)))
-            }
+    fn remember(&self, digest: &[u8; 32], principal: &Principal, generation: u64, now: i64) {
+        let Some(exp) = principal.expires_at() else {
+            return;
         };
-        check_signature(&jws, alg, &key)?;
-        check_claims(&jws.claims, config, now)?;
-        let (exp, nbf, iat) = (jws.claims.exp, jws.claims.nbf, jws.claims.iat);
-        let principal = Principal::from_owned_claims(
-            jws.claims,
-            &config.issuer,
-            Fingerprint::from_digest(digest),
-            kind,
+        let deadline = exp.saturating_add(self.0.config.clock_skew_secs);
+        self.0.verified.insert(
+            *digest,
+            Verified {
+                principal: principal.clone(),
+                exp,
+                nbf: principal.not_before(),
+                iat: principal.issued_at(),
+                key_generation: generation,
+            },
+            deadline,
+            now,
         );
-        if let Some(exp) = exp {
-            let deadline = exp.saturating_add(config.clock_skew_secs);
-            self.0.verified.insert(
-                *digest,
-                Verified {
-                    principal: principal.clone(),
-                    exp,
-                    nbf,
-                    iat,
-                    key_generation,
-                },
-                deadline,
-                now,
-            );
+    }
+
+    async fn key(&self, kid: Option<&str>, alg: Algorithm) -> KeyAnswer {
+        // Read before the lookup: if a refresh lands in between, the entry is re-verified.
+        let generation = self.0.keys.generation();
+        match self.0.keys.find(kid, alg).await {
+            Ok(key) => KeyAnswer::Found(key, generation),
+            Err(KeyLookupError::Unknown) => KeyAnswer::Unknown,
+            Err(KeyLookupError::Unavailable(detail)) => {
+                KeyAnswer::Failed(backend_failure(BackendFailure::Keys(&detail)))
+            }
         }
-        Ok(principal)
+    }
+
+    async fn introspect(
+        &self,
+        token: &str,
+        digest: &[u8; 32],
+        now: i64,
+    ) -> Option<Result<Arc<Claims>, AuthError>> {
+        Some(match &self.0.introspector {
+            Some(introspector) => {
+                introspection_verdict(introspector.introspect(token, digest, now).await)
+            }
+            // The route needs an introspection endpoint only when one is configured.
+            None => Err(AuthError::ValidationUnavailable {
+                detail: "no introspection client".into(),
+            }),
+        })
     }
 }
 
-/// Resolves `auto` and builds the introspection client the mode needs; logs what an operator
-/// must know about the mode.
-fn resolve_mode(config: &Config, http: &reqwest::Client) -> Mode {
+/// Builds the introspection client the effective mode needs; logs what an operator must know
+/// about the mode. (Which checks a token meets is [`route`]'s to say.)
+fn resolve_mode(config: &Config, http: &reqwest::Client) -> Option<Arc<Introspector>> {
     let mode = config.effective_validation_mode();
     let introspector = config.introspection.clone().map(|i| {
         Arc::new(Introspector::new(
@@ -459,9 +365,8 @@ fn resolve_mode(config: &Config, http: &reqwest::Client) -> Mode {
         ))
     });
     let resolved = match (mode, introspector) {
-        (ValidationMode::JwtOnly, _) => Mode::JwtOnly,
-        (ValidationMode::IntrospectionOnly, Some(i)) => Mode::IntrospectionOnly(i),
-        (ValidationMode::JwtAndIntrospect, Some(i)) => Mode::JwtAndIntrospect(i),
+        (ValidationMode::JwtOnly, _) => None,
+        (ValidationMode::IntrospectionOnly | ValidationMode::JwtAndIntrospect, Some(i)) => Some(i),
         (ValidationMode::JwtOrIntrospect, Some(i)) => {
             tracing::warn!(
                 target: "authsec::config",
@@ -469,7 +374,7 @@ fn resolve_mode(config: &Config, http: &reqwest::Client) -> Mode {
                  JWT is accepted until it expires; only opaque tokens are introspected. Use \
                  jwt_and_introspect once the migration is done."
             );
-            Mode::JwtOrIntrospect(i)
+            Some(i)
         }
         (ValidationMode::Auto, _) | (_, None) => {
             tracing::error!(
@@ -478,7 +383,7 @@ fn resolve_mode(config: &Config, http: &reqwest::Client) -> Mode {
                 "validation mode needs an introspection endpoint and none is configured; \
                  every token is refused with 503"
             );
-            Mode::Misconfigured
+            None
         }
     };
     tracing::info!(
@@ -520,23 +425,16 @@ pub fn check_introspected_claims(
     require_audience: bool,
     now: i64,
 ) -> Result<(), AuthError> {
-    check_token_use(claims)?;
-    if claims.iss.is_some() {
-        check_issuer(claims, &config.issuer)?;
-    }
-    if require_audience || claims.aud.is_some() {
-        check_audience(
-            claims,
-            &config.resource_uri,
-            &config.legacy_client_id_audiences,
-        )?;
-    }
-    let leeway = config.clock_skew_secs;
-    if let Some(exp) = claims.exp {
-        check_exp(exp, now, leeway)?;
-    }
-    check_not_before("nbf", claims.nbf, now, leeway)?;
-    check_not_before("iat", claims.iat, now, leeway)
+    let claimed = Claimed::Introspected { require_audience };
+    let seen = Seen::default();
+    pipeline::claim_checks(
+        claims,
+        claimed,
+        config,
+        now,
+        seen,
+        &mut pipeline::to_first_failure(),
+    )
 }
 
 /// Refuses an introspection answer that says the token is a refresh or ID token: ORY Hydra
@@ -569,13 +467,15 @@ pub fn check_subject(jwt: Option<&str>, introspected: Option<&str>) -> Result<()
     }
 }
 
-/// Header checks that need no key: `alg` allowed, no `crit`, not nested, `typ` allowed.
+/// Header checks that need no key, in the pipeline's order: `alg` allowed, no `crit`, not
+/// nested, `typ` allowed.
 pub fn check_header(header: &Header, typ_policy: TypPolicy) -> Result<Algorithm, AuthError> {
-    let alg = check_alg(&header.alg)?;
-    check_crit(header)?;
-    check_cty(header)?;
-    check_typ(header, typ_policy)?;
-    Ok(alg)
+    let mut sink = pipeline::to_first_failure();
+    match pipeline::header_checks(header, typ_policy, Seen::default(), &mut sink)? {
+        Some(alg) => Ok(alg),
+        // Stopped at the first failure, so an allowed `alg` is always there.
+        None => check_alg(&header.alg),
+    }
 }
 
 /// `alg` must be a supported asymmetric algorithm; `none` (any casing) and HMAC never are.
@@ -642,7 +542,7 @@ pub fn check_signature(
     check_signature_over(jws.signing_input, &jws.signature, alg, key)
 }
 
-/// [`check_signature`] for any JWS (e.g. a [`token::CompactJws`] whose payload is not a JWT).
+/// [`check_signature`] for any JWS (e.g. a [`crate::token::CompactJws`] whose payload is not a JWT).
 pub fn check_signature_over(
     signing_input: &str,
     signature: &[u8],
@@ -663,16 +563,17 @@ pub fn check_signature_over(
     }
 }
 
-/// Claim checks in the validator's order: `iss`, `aud`, `exp`, `nbf`, `iat`.
+/// A JWT's claim checks in the pipeline's order: `iss`, `aud`, `exp` (required), `nbf`, `iat`.
 pub fn check_claims(claims: &Claims, config: &Config, now: i64) -> Result<(), AuthError> {
-    check_issuer(claims, &config.issuer)?;
-    check_audience(
+    let mut sink = pipeline::to_first_failure();
+    pipeline::claim_checks(
         claims,
-        &config.resource_uri,
-        &config.legacy_client_id_audiences,
-    )?;
-    let exp = claims.exp.ok_or(AuthError::MissingClaim { claim: "exp" })?;
-    check_times(exp, claims.nbf, claims.iat, now, config.clock_skew_secs)
+        Claimed::Jwt,
+        config,
+        now,
+        Seen::default(),
+        &mut sink,
+    )
 }
 
 /// `iss` equals the configured issuer byte for byte.
@@ -718,9 +619,9 @@ pub fn check_times(
     now: i64,
     leeway: i64,
 ) -> Result<(), AuthError> {
-    check_exp(exp, now, leeway)?;
-    check_not_before("nbf", nbf, now, leeway)?;
-    check_not_before("iat", iat, now, leeway)
+    let mut sink = pipeline::to_first_failure();
+    let seen = Seen::default();
+    pipeline::time_checks(Some(exp), true, nbf, iat, now, leeway, seen, &mut sink)
 }
 
 /// Valid while `now < exp + leeway`.
