@@ -1,22 +1,28 @@
-//! Property: for any token and configuration, `diagnose` predicts exactly the denial the
-//! validator returns (plus the tool-policy check the HTTP layer makes), and renders the same
-//! response.
+//! Property: for any token and configuration, `diagnose` predicts exactly what the SDK
+//! answers. The oracle is production code: the real [`AuthSecLayer`] around a trivial MCP
+//! service, called in-process with an `http::Request` — token validation, the tool decision
+//! and the rendered denial all as served — and, for a token the validator refuses, the
+//! validator's own error, field for field.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
-use authsec::challenge::{self, ChallengeContext};
 use authsec::clock::Clock;
 use authsec::config::{Config, TypPolicy};
 use authsec::diagnose::{diagnose, Evidence, KeyEvidence, Outcome, Verdict};
-use authsec::error::AuthError;
+use authsec::http::{AuthSecLayer, RequestBody};
 use authsec::keys::KeySet;
-use authsec::policy::ToolRule;
 use authsec::validate::Validator;
 use authsec_testkit::{jwks, TestKey};
+use http::{header, Request, Response};
+use http_body_util::BodyExt;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
+use tower_layer::Layer;
+use tower_service::Service;
 
 const NOW: i64 = 1_800_000_000;
 const ISS: &str = "https://auth.example.com";
@@ -234,73 +240,132 @@ fn key_set() -> KeySet {
     KeySet::from_json(keys().jwks.to_string().as_bytes()).expect("jwks")
 }
 
-/// What the SDK decides: the validator, then the tool policy for a `tools/call`.
-fn sdk_decision(token: &str, c: &Case, config: &Config) -> Result<(), AuthError> {
+/// The protected MCP server: answers every request it is let through with a JSON-RPC result.
+#[derive(Clone)]
+struct McpServer;
+
+impl Service<Request<RequestBody>> for McpServer {
+    type Response = Response<RequestBody>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<RequestBody>) -> Self::Future {
+        let mut response = Response::new(RequestBody::from(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#,
+        ));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        std::future::ready(Ok(response))
+    }
+}
+
+/// What the SDK answered.
+struct Served {
+    status: u16,
+    www_authenticate: Option<String>,
+    body: Value,
+}
+
+/// Sends the request `diagnose` is asked about through the real layer: a `tools/call` of the
+/// case's tool, or a `ping` when there is none. Returns the answer and the layer's validator.
+fn serve(token: &str, c: &Case, config: &Config) -> (Served, Validator) {
     thread_local! {
-        // One validator per configuration shape (building one builds an HTTP client).
-        static VALIDATORS: RefCell<HashMap<(i64, bool, bool), Validator>> = RefCell::new(HashMap::new());
+        // One layer per configuration shape (building a validator builds an HTTP client).
+        static LAYERS: RefCell<HashMap<(i64, bool, bool), AuthSecLayer>> = RefCell::new(HashMap::new());
+    }
+    let shape = (c.leeway, c.typ_policy == TypPolicy::Rfc9068, c.legacy);
+    let layer = LAYERS.with(|l| {
+        l.borrow_mut()
+            .entry(shape)
+            .or_insert_with(|| AuthSecLayer::new(Validator::with_keys(config.clone(), key_set())))
+            .clone()
+    });
+    let message = match c.tool {
+        Some(tool) => json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}}}),
+        None => json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+    };
+    let request = Request::post("/mcp")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .body(RequestBody::from(message.to_string()))
+        .expect("request");
+    let mut service = layer.layer(McpServer);
+    let served = block_on(async {
+        std::future::poll_fn(|cx| Service::<Request<RequestBody>>::poll_ready(&mut service, cx))
+            .await
+            .expect("ready");
+        let response = service.call(request).await.expect("response");
+        let status = response.status().as_u16();
+        let www_authenticate = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().expect("ASCII challenge").to_owned());
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|_| "body")
+            .expect("body")
+            .to_bytes();
+        Served {
+            status,
+            www_authenticate,
+            body: serde_json::from_slice(&bytes).expect("JSON body"),
+        }
+    });
+    (served, layer.validator().clone())
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    thread_local! {
         static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
     }
-    let shape = (c.leeway, c.typ_policy == TypPolicy::Rfc9068, c.legacy);
-    let validator = VALIDATORS.with(|v| {
-        v.borrow_mut()
-            .entry(shape)
-            .or_insert_with(|| Validator::with_keys(config.clone(), key_set()))
-            .clone()
-    });
-    let principal = RUNTIME.with(|rt| rt.block_on(validator.validate(token)))?;
-    let tool = c.tool;
-    let Some(tool) = tool else { return Ok(()) };
-    match config.tool_policy.get(tool) {
-        None => Err(AuthError::ToolUnmapped { tool: tool.into() }),
-        Some(rule) if rule.is_satisfied_by(principal.scopes()) => Ok(()),
-        Some(ToolRule::Scoped {
-            scopes,
-            scope_match,
-        }) => Err(AuthError::InsufficientScope {
-            tool: tool.into(),
-            required: scopes.clone(),
-            scope_match: *scope_match,
-            granted: principal.scopes().to_vec(),
-        }),
-        Some(ToolRule::Public) => Ok(()),
-    }
+    RUNTIME.with(|rt| rt.block_on(f))
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
-    fn diagnose_predicts_exactly_what_the_validator_decides(c in case()) {
+    fn diagnose_predicts_exactly_what_the_layer_answers(c in case()) {
         let token = mint(&c);
         let config = config(&c);
-        let expected = sdk_decision(&token, &c, &config);
+        let (served, validator) = serve(&token, &c, &config);
         let evidence = Evidence {
             keys: KeyEvidence::Keys { set: Arc::new(key_set()), source: "test".into() },
             ..Evidence::default()
         };
         let d = diagnose(&token, &config, c.tool, &evidence);
 
-        prop_assert_eq!(&d.error, &expected.clone().err(), "case {:?}\nfindings {:#?}", c, d.findings);
-        prop_assert_eq!(d.verdict == Verdict::Allow, expected.is_ok());
-        let rule = c.tool.and_then(|t| config.tool_policy.get(t));
-        match &expected {
-            Ok(()) => {
-                prop_assert_eq!(d.status(), 200);
-                prop_assert_eq!(d.reason(), "allowed");
-            }
-            Err(e) => {
-                prop_assert_eq!(d.status(), e.status().as_u16());
-                prop_assert_eq!(d.reason(), e.reason());
-                let rendered = challenge::render(e, &ChallengeContext::for_request(&config, rule));
-                prop_assert_eq!(d.response.as_ref(), Some(&rendered));
-            }
+        let allowed = served.status == 200 && served.body.get("result").is_some();
+        prop_assert_eq!(
+            d.verdict == Verdict::Allow, allowed,
+            "case {:?}\nserved {} {}\nfindings {:#?}", c, served.status, served.body, d.findings
+        );
+        prop_assert_eq!(d.status(), served.status);
+        if !allowed {
+            let predicted = d.response.as_ref().expect("a denial predicts a response");
+            prop_assert_eq!(&predicted.www_authenticate, &served.www_authenticate);
+            prop_assert_eq!(&predicted.body, &served.body);
+            prop_assert_eq!(d.reason(), served.body["reason"].as_str().unwrap_or_default());
+        }
+        // A token the validator refuses: diagnose names the validator's error, field for field.
+        if let Err(e) = block_on(validator.validate(&token)) {
+            prop_assert_eq!(d.error.as_ref(), Some(&e), "case {:?}", c);
         }
         // A deny always comes with at least one failed finding; an allow with none.
         let failed = d.findings.iter().any(|f| f.outcome == Outcome::Fail);
-        prop_assert_eq!(failed, expected.is_err());
+        prop_assert_eq!(failed, !allowed);
     }
 }
