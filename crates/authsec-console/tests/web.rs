@@ -675,7 +675,33 @@ async fn rotating_the_admin_token_shows_it_once_and_signs_every_browser_out(db: 
     c.stop().await;
 }
 
+async fn the_audit_log_filters_by_action_family_and_actor(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, secret) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    c.manifest(&rs, &secret, json!([{ "name": "list_notes" }]))
+        .await;
+    c.map(&rs, "list_notes", json!({"state": "public"})).await;
+    let mut b = Browser::new(&c);
+    b.sign_in().await;
+    let mappings = b.get("/audit?action=mapping.").await;
+    assert!(mappings.body.contains("<code>mapping.set</code>"));
+    assert!(!mappings.body.contains("<code>manifest.applied</code>"));
+    assert!(!mappings
+        .body
+        .contains("<code>resource_server.created</code>"));
+    let by_rs = b.get(&format!("/audit?actor=resource_server%3A{rs}")).await;
+    assert!(by_rs.body.contains("<code>manifest.applied</code>"));
+    assert!(!by_rs.body.contains("<code>mapping.set</code>"));
+    // `_` is not a wildcard.
+    let none = b.get("/audit?action=mapping_").await;
+    assert!(none.body.contains("No entry matches."));
+    c.stop().await;
+}
+
 backend_tests!(
+    the_audit_log_filters_by_action_family_and_actor,
     signing_keys_rotate_and_retire_but_the_last_one_stays,
     rotating_the_admin_token_shows_it_once_and_signs_every_browser_out,
     settings_are_saved_and_a_resource_server_is_deleted_only_when_confirmed,

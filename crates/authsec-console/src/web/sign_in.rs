@@ -26,11 +26,42 @@ pub(crate) struct SignInQuery {
     done: Option<String>,
 }
 
-/// Only local paths, never `//host` or a scheme.
+/// Only local paths, never `//host`, a scheme, a backslash, or whitespace and control
+/// characters (browsers drop a tab from `/\t/host`, which would make it `//host`).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_local_path_or_home() {
+        assert_eq!(
+            safe_next(Some("/servers/rs-1/tools?q=a")),
+            "/servers/rs-1/tools?q=a"
+        );
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }
 
