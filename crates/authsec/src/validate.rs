@@ -288,6 +288,7 @@ impl Validator {
 /// The validator's environment for the pipeline: the verified-token cache, the key cache and
 /// the introspection client.
 impl pipeline::Env for Validator {
+    #[inline]
     fn recall(&self, digest: &[u8; 32], now: i64) -> Option<Recalled> {
         let cached = self
             .0
@@ -625,6 +626,7 @@ pub fn check_times(
 }
 
 /// Valid while `now < exp + leeway`.
+#[inline]
 pub fn check_exp(exp: i64, now: i64, leeway: i64) -> Result<(), AuthError> {
     let limit = exp.checked_add(leeway).ok_or_else(|| out_of_range("exp"))?;
     if now < limit {
@@ -635,6 +637,7 @@ pub fn check_exp(exp: i64, now: i64, leeway: i64) -> Result<(), AuthError> {
 }
 
 /// Valid once `value <= now + leeway`.
+#[inline]
 pub fn check_not_before(
     claim: &'static str,
     value: Option<i64>,
