@@ -307,12 +307,17 @@ impl SseFilter {
         }
         self.buf.extend_from_slice(chunk);
         if self.at_start {
-            // The stream may open with a BOM, which clients drop before parsing: drop it too,
-            // so that the first field name is read as they read it.
-            if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
-                return self.output(BytesMut::new());
-            }
-            if self.buf.starts_with(BOM) {
+            // The stream may open with a BOM, which clients drop before parsing. Drop every
+            // leading one: had a second one been forwarded, a client would drop it as the
+            // stream's BOM and read the first field name as `data` where the filter read
+            // `\u{feff}data` (and passed the event unfiltered).
+            loop {
+                if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
+                    return self.output(BytesMut::new());
+                }
+                if !self.buf.starts_with(BOM) {
+                    break;
+                }
                 let _ = self.buf.split_to(BOM.len());
             }
             self.at_start = false;
@@ -615,6 +620,19 @@ mod tests {
                 assert!(!out.contains("add_note"), "{stream:?} -> {out:?}");
                 assert!(out.contains("list_notes"), "{stream:?} -> {out:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_stream_opening_with_several_boms_is_filtered_after_all_of_them() {
+        let stream = format!("\u{feff}\u{feff}\u{feff}data: {LIST}\n\n");
+        for split in [1, 2, 3, 4, 7, stream.len()] {
+            let (out, ended) = run_sse(stream.as_bytes(), split);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!ended, "{split}");
+            assert!(text.starts_with("data: {"), "{split}: {text:?}");
+            assert!(!text.contains("add_note"), "{split}: {text:?}");
+            assert!(text.contains("list_notes"), "{split}: {text:?}");
         }
     }
 
