@@ -70,11 +70,12 @@ for target in "${targets[@]}"; do
   log="$logs/$target.log"
   echo "== $target: ${seconds} s"
   status=0
+  target_started=$SECONDS
   "$bin/$target" -artifact_prefix="$artifacts/" -max_total_time="$seconds" -print_final_stats=1 \
     -timeout=10 "$corpus" "fuzz/seeds/$target" >"$log" 2>&1 || status=$?
   executions="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   crashes=$(($(failures "$artifacts") - before))
-  line="$target: ${seconds} s, ${executions:-0} executions, $crashes crashes"
+  line="$target: $((SECONDS - target_started)) s, ${executions:-0} executions, $crashes crashes"
   if [ "$status" -ne 0 ]; then
     failed=1
     tail -n 40 "$log" >&2
