@@ -26,7 +26,7 @@
 //! unmapped. Manifests only ever write the inventory, never a decision, so a manifest cannot
 //! overwrite an admin decision.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -451,13 +451,13 @@ pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
     let defined: BTreeSet<&str> = inputs.scopes.iter().map(|s| s.name.as_str()).collect();
     let auto = inputs.server.auto_apply_suggestions;
     let latest = inputs.server.last_manifest_at;
-    let decision_for = |name: &str| {
-        inputs
-            .decisions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, d)| d)
-    };
+    // By name, so a server with thousands of tools is not quadratic.
+    let decisions: BTreeMap<&str, &Decision> = inputs
+        .decisions
+        .iter()
+        .map(|(n, d)| (n.as_str(), d))
+        .collect();
+    let decision_for = |name: &str| decisions.get(name).copied();
     let mut out: Vec<Tool> = inputs
         .inventory
         .iter()
@@ -480,8 +480,13 @@ pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
             }
         })
         .collect();
+    let inventory: BTreeSet<&str> = inputs
+        .inventory
+        .iter()
+        .map(|t| t.manifest.name.as_str())
+        .collect();
     for (name, d) in &inputs.decisions {
-        if inputs.inventory.iter().any(|t| &t.manifest.name == name) {
+        if inventory.contains(name.as_str()) {
             continue;
         }
         let mapping = effective_mapping(&[], Some(d), &defined, auto);
@@ -553,8 +558,12 @@ pub fn readiness(server: &ResourceServerRow, scope_count: usize, counts: ToolCou
 
 /// The admin view of a resource server.
 pub fn resource_server_view(inputs: &PolicyInputs) -> ResourceServer {
-    let tools = tools(inputs);
-    let counts = tool_counts(&tools);
+    resource_server_view_of(inputs, &tools(inputs))
+}
+
+/// The admin view of a resource server whose [`tools`] are already computed.
+pub fn resource_server_view_of(inputs: &PolicyInputs, tools: &[Tool]) -> ResourceServer {
+    let counts = tool_counts(tools);
     let s = &inputs.server;
     let readiness = readiness(s, inputs.scopes.len(), counts);
     ResourceServer {

@@ -789,6 +789,19 @@ impl Store {
         Ok(model::tools(&load_inputs(&mut conn, rs_id).await?))
     }
 
+    /// A resource server's admin view, its tools and its scopes, from one read (the web
+    /// console's Tools tab).
+    pub async fn resource_server_tools(
+        &self,
+        rs_id: &str,
+    ) -> Result<(ResourceServer, Vec<Tool>, Vec<Scope>), Error> {
+        let mut conn = self.pool().acquire().await?;
+        let inputs = load_inputs(&mut conn, rs_id).await?;
+        let tools = model::tools(&inputs);
+        let view = model::resource_server_view_of(&inputs, &tools);
+        Ok((view, tools, inputs.scopes))
+    }
+
     /// One tool with its state.
     pub async fn tool(&self, rs_id: &str, name: &str) -> Result<Tool, Error> {
         self.list_tools(rs_id)

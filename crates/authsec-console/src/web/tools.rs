@@ -260,9 +260,7 @@ async fn tools_page(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> WebResult {
-    let rs = state.store().resource_server(id).await?;
-    let tools = state.store().list_tools(id).await?;
-    let scopes = state.store().list_scopes(id).await?;
+    let (rs, tools, scopes) = state.store().resource_server_tools(id).await?;
     let mut page = Page::new("Tools", Some(&session.csrf));
     page.server = Some((&rs, Tab::Tools));
     page.notice = notice.or_else(|| done_notice(q.done.as_deref()));
