@@ -23,7 +23,9 @@ pub fn run(args: ConsoleArgs) -> Result<ExitCode, String> {
     }
     let mut config = ConsoleConfig::new(args.database_url, args.listen)
         .with_admin_token_from_env()
-        .with_key_encryption_key_from_env();
+        .with_key_encryption_key_from_env()
+        .with_session_lifetime_from_env()
+        .map_err(|e| e.to_string())?;
     config.public_url = args.public_url;
     config.token_lifetime = std::time::Duration::from_secs(args.token_lifetime);
     match runtime.block_on(authsec_console::run(config, shutdown_signal())) {
