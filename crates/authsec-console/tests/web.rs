@@ -395,7 +395,8 @@ async fn the_one_click_map_form_sets_the_mapping_through_the_admin_rules(db: &Te
         .body
         .contains("a mapped tool needs at least one scope"));
 
-    // Bulk: both public.
+    // Bulk: both public, in one change (one generation).
+    let (_, before) = c.get(&format!("/api/resource-servers/{rs}")).await;
     let resp = b
         .post(
             &map,
@@ -408,6 +409,11 @@ async fn the_one_click_map_form_sets_the_mapping_through_the_admin_rules(db: &Te
         )
         .await;
     assert_eq!(resp.status, StatusCode::SEE_OTHER);
+    let (_, after) = c.get(&format!("/api/resource-servers/{rs}")).await;
+    assert_eq!(
+        after["generation"].as_i64().unwrap(),
+        before["generation"].as_i64().unwrap() + 1
+    );
     let (_, tools) = c.get(&format!("/api/resource-servers/{rs}/tools")).await;
     assert!(tools["tools"]
         .as_array()

@@ -1,6 +1,6 @@
 //! Resource servers, their scopes, tool inventory, admin decisions and manifests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -823,7 +823,31 @@ impl Store {
         scopes: Vec<String>,
         scope_match: ScopeMatch,
     ) -> Result<Tool, Error> {
-        check_tool_name(tool)?;
+        let tools = [tool.to_owned()];
+        let mut after = self
+            .set_mappings(actor, rs_id, &tools, state, scopes, scope_match)
+            .await?;
+        after.pop().ok_or_else(|| Error::not_found("tool", tool))
+    }
+
+    /// [`Store::set_mapping`] for several tools at once, in one transaction: one generation
+    /// bump (so SDKs that wait for changes re-fetch once), one audit entry per tool. Returns the
+    /// tools afterwards, in the order given.
+    pub async fn set_mappings(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        tools: &[String],
+        state: ToolState,
+        scopes: Vec<String>,
+        scope_match: ScopeMatch,
+    ) -> Result<Vec<Tool>, Error> {
+        if tools.is_empty() {
+            return Err(Error::invalid("tools", "name at least one tool"));
+        }
+        for tool in tools {
+            check_tool_name(tool)?;
+        }
         match state {
             ToolState::Mapped if scopes.is_empty() => {
                 return Err(Error::invalid(
@@ -842,47 +866,57 @@ impl Store {
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         check_defined_scopes(tx.conn(), rs_id, "scopes", &scopes).await?;
-        let before = load_decisions(tx.conn(), rs_id)
+        let before: BTreeMap<String, Decision> = load_decisions(tx.conn(), rs_id)
             .await?
             .into_iter()
-            .find(|(n, _)| n == tool)
-            .map(|(_, d)| d);
+            .collect();
         let decision = Decision {
             state,
             scopes,
             scope_match,
             updated_at: tx.now,
         };
-        sqlx::query(
-            "INSERT INTO tool_mappings (resource_server_id, tool_name, state, scopes, scope_match, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (resource_server_id, tool_name) DO UPDATE SET state = excluded.state, \
-             scopes = excluded.scopes, scope_match = excluded.scope_match, updated_at = excluded.updated_at",
-        )
-        .bind(rs_id)
-        .bind(tool)
-        .bind(decision.state.as_str())
-        .bind(to_json(&decision.scopes)?)
-        .bind(decision.scope_match.as_str())
-        .bind(decision.updated_at)
-        .execute(tx.conn())
-        .await?;
+        let mut done = BTreeSet::new();
+        for tool in tools {
+            if !done.insert(tool.as_str()) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO tool_mappings (resource_server_id, tool_name, state, scopes, scope_match, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (resource_server_id, tool_name) DO UPDATE SET state = excluded.state, \
+                 scopes = excluded.scopes, scope_match = excluded.scope_match, updated_at = excluded.updated_at",
+            )
+            .bind(rs_id)
+            .bind(tool)
+            .bind(decision.state.as_str())
+            .bind(to_json(&decision.scopes)?)
+            .bind(decision.scope_match.as_str())
+            .bind(decision.updated_at)
+            .execute(tx.conn())
+            .await?;
+            tx.audit(
+                actor,
+                "mapping.set",
+                Some(rs_id),
+                Some(tool),
+                before.get(tool).and_then(audit_value),
+                audit_value(&decision),
+            )
+            .await?;
+        }
         tx.bump(rs_id).await?;
-        tx.audit(
-            actor,
-            "mapping.set",
-            Some(rs_id),
-            Some(tool),
-            before.as_ref().and_then(audit_value),
-            audit_value(&decision),
-        )
-        .await?;
-        let tools = model::tools(&load_inputs(tx.conn(), rs_id).await?);
+        let all = model::tools(&load_inputs(tx.conn(), rs_id).await?);
         tx.commit().await?;
         tools
-            .into_iter()
-            .find(|t| t.name == tool)
-            .ok_or_else(|| Error::not_found("tool", tool))
+            .iter()
+            .map(|name| {
+                all.iter()
+                    .find(|t| &t.name == name)
+                    .cloned()
+                    .ok_or_else(|| Error::not_found("tool", name))
+            })
+            .collect()
     }
 
     /// Removes the admin decision for a tool: it falls back to its applied suggestion or

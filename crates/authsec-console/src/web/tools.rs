@@ -312,19 +312,10 @@ pub(crate) async fn map(
         if tools.is_empty() {
             return Err(Error::invalid("tools", "select at least one tool"));
         }
-        for tool in &tools {
-            state
-                .store()
-                .set_mapping(
-                    &Actor::Admin,
-                    &id,
-                    tool,
-                    new_state,
-                    scopes.clone(),
-                    scope_match,
-                )
-                .await?;
-        }
+        state
+            .store()
+            .set_mappings(&Actor::Admin, &id, &tools, new_state, scopes, scope_match)
+            .await?;
         Ok(())
     }
     .await;
