@@ -249,8 +249,9 @@ test('map add_note in the Tools tab: the running server goes from 403 tool_unmap
   const ms = Date.now() - clicked;
   await click;
   assert.equal(afterCall.status, 200);
-  console.log(`# add_note: 403 tool_unmapped -> 200 in ${ms} ms from the click`);
-  assert.ok(ms < 1000, `the change reached the running server in ${ms} ms (goal < 1 s)`);
+  // Reported, not asserted: speed is shown by measurement, never by a timing assertion
+  // (goal < 1 s; the book's console page has the figures).
+  console.log(`# add_note: 403 tool_unmapped -> 200 in ${ms} ms from the click (goal < 1 s)`);
   assert.ok(notes.proc.exitCode === null, 'no restart');
   await admin.waitForSelector('.notice.ok');
   await shot(admin, 'console-tools.png');
