@@ -56,7 +56,7 @@ else
 fi
 
 # Every target fuzzes this one build, even if the sources change meanwhile.
-bin="fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+bin="${CARGO_TARGET_DIR:-fuzz/target}/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
