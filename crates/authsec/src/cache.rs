@@ -2,13 +2,24 @@
 //!
 //! Each entry carries its own deadline. When a shard is full, expired entries go first, then
 //! an arbitrary one: with a bound of N entries, any number of distinct tokens leaves at most N.
+//! Expired entries are also swept from a shard at most every [`SWEEP_INTERVAL_SECS`] as
+//! entries are inserted, so memory follows the tokens in use, not every token seen until the
+//! bound is reached.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 const MAX_SHARDS: usize = 16;
 
-type Shard<V> = HashMap<[u8; 32], (i64, V)>;
+/// How often (at most, in seconds) an insert sweeps its shard of expired entries.
+pub const SWEEP_INTERVAL_SECS: i64 = 60;
+
+#[derive(Debug)]
+struct Shard<V> {
+    entries: HashMap<[u8; 32], (i64, V)>,
+    /// When expired entries were last swept (Unix seconds).
+    swept_at: i64,
+}
 
 /// A bounded cache from token digest to `V`, with per-entry deadlines (Unix seconds).
 #[derive(Debug)]
@@ -22,7 +33,14 @@ impl<V: Clone> DigestCache<V> {
     pub fn new(capacity: usize) -> Self {
         let shards = capacity.clamp(1, MAX_SHARDS);
         DigestCache {
-            shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: HashMap::new(),
+                        swept_at: i64::MIN,
+                    })
+                })
+                .collect(),
             per_shard: capacity / shards,
         }
     }
@@ -38,10 +56,10 @@ impl<V: Clone> DigestCache<V> {
             return None;
         }
         let mut shard = self.shard(key);
-        match shard.get(key) {
+        match shard.entries.get(key) {
             Some((deadline, v)) if *deadline > now => Some(v.clone()),
             Some(_) => {
-                shard.remove(key);
+                shard.entries.remove(key);
                 None
             }
             None => None,
@@ -54,27 +72,29 @@ impl<V: Clone> DigestCache<V> {
             return;
         }
         let mut shard = self.shard(&key);
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            shard.retain(|_, (d, _)| *d > now);
-            if shard.len() >= self.per_shard {
-                if let Some(victim) = shard.keys().next().copied() {
-                    shard.remove(&victim);
-                }
+        let full = shard.entries.len() >= self.per_shard && !shard.entries.contains_key(&key);
+        if full || now.saturating_sub(shard.swept_at) >= SWEEP_INTERVAL_SECS {
+            shard.entries.retain(|_, (d, _)| *d > now);
+            shard.swept_at = now;
+        }
+        if full && shard.entries.len() >= self.per_shard {
+            if let Some(victim) = shard.entries.keys().next().copied() {
+                shard.entries.remove(&victim);
             }
         }
-        shard.insert(key, (deadline, value));
+        shard.entries.insert(key, (deadline, value));
     }
 
     /// Removes one entry.
     pub fn remove(&self, key: &[u8; 32]) {
-        self.shard(key).remove(key);
+        self.shard(key).entries.remove(key);
     }
 
     /// Number of entries (including expired ones not yet evicted).
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).entries.len())
             .sum()
     }
 
@@ -110,6 +130,31 @@ mod tests {
         c.insert(key(1), "v", 100, 0);
         assert_eq!(c.get(&key(1), 99), Some("v"));
         assert_eq!(c.get(&key(1), 100), None);
+    }
+
+    #[test]
+    fn expired_entries_are_swept_long_before_the_cache_is_full() {
+        let c = DigestCache::new(10_000);
+        for i in 0..1000 {
+            c.insert(key(i), i, 100, 0);
+        }
+        assert_eq!(c.len(), 1000);
+        // Past their deadline and a sweep interval later, one insert per shard clears them.
+        let later = 100 + SWEEP_INTERVAL_SECS;
+        for i in 1000..1100 {
+            c.insert(key(i), i, later + 100, later);
+        }
+        assert_eq!(c.len(), 100);
+        assert_eq!(c.get(&key(1050), later), Some(1050));
+    }
+
+    #[test]
+    fn live_entries_survive_a_sweep() {
+        let c = DigestCache::new(100);
+        c.insert(key(1), 1, 1_000, 0);
+        c.insert(key(2), 2, 1_000, SWEEP_INTERVAL_SECS);
+        assert_eq!(c.get(&key(1), SWEEP_INTERVAL_SECS), Some(1));
+        assert_eq!(c.len(), 2);
     }
 
     #[test]
