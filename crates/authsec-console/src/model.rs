@@ -193,6 +193,25 @@ pub struct Tool {
     pub mapping: Option<Mapping>,
 }
 
+impl Tool {
+    /// A tool known only by name (no manifest lists it): unmapped until an admin maps it.
+    pub fn unlisted(name: &str) -> Self {
+        Tool {
+            name: name.to_owned(),
+            title: None,
+            description: None,
+            input_schema: None,
+            annotations: None,
+            suggested_scopes: Vec::new(),
+            first_seen: None,
+            last_seen: None,
+            in_latest_manifest: false,
+            state: ToolState::Unmapped,
+            mapping: None,
+        }
+    }
+}
+
 /// Why a policy is not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -491,17 +510,9 @@ pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
         }
         let mapping = effective_mapping(&[], Some(d), &defined, auto);
         out.push(Tool {
-            name: name.clone(),
-            title: None,
-            description: None,
-            input_schema: None,
-            annotations: None,
-            suggested_scopes: Vec::new(),
-            first_seen: None,
-            last_seen: None,
-            in_latest_manifest: false,
             state: d.state,
             mapping,
+            ..Tool::unlisted(name)
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

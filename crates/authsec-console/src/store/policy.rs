@@ -952,19 +952,10 @@ impl Store {
         .await?;
         let tools = model::tools(&load_inputs(tx.conn(), rs_id).await?);
         tx.commit().await?;
-        Ok(tools.into_iter().find(|t| t.name == tool).unwrap_or(Tool {
-            name: tool.to_owned(),
-            title: None,
-            description: None,
-            input_schema: None,
-            annotations: None,
-            suggested_scopes: Vec::new(),
-            first_seen: None,
-            last_seen: None,
-            in_latest_manifest: false,
-            state: ToolState::Unmapped,
-            mapping: None,
-        }))
+        Ok(tools
+            .into_iter()
+            .find(|t| t.name == tool)
+            .unwrap_or_else(|| Tool::unlisted(tool)))
     }
 
     /// Forgets a tool: its inventory entry and its admin decision.

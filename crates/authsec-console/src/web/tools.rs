@@ -405,19 +405,7 @@ async fn tool_page(
     // A tool no manifest listed yet can still be mapped by name (it is denied until then).
     let tool = match state.store().tool(id, name).await {
         Ok(t) => t,
-        Err(Error::NotFound { kind: "tool", .. }) => Tool {
-            name: name.to_owned(),
-            title: None,
-            description: None,
-            input_schema: None,
-            annotations: None,
-            suggested_scopes: Vec::new(),
-            first_seen: None,
-            last_seen: None,
-            in_latest_manifest: false,
-            state: ToolState::Unmapped,
-            mapping: None,
-        },
+        Err(Error::NotFound { kind: "tool", .. }) => Tool::unlisted(name),
         Err(e) => return Err(e.into()),
     };
     let csrf = session.csrf.as_str();
