@@ -139,7 +139,7 @@ struct RawMessage<'a> {
     #[serde(default)]
     id: Option<Value>,
     method: Option<String>,
-    params: Option<RawParams>,
+    params: Option<Object<RawParams>>,
     #[serde(default)]
     #[allow(dead_code)]
     result: Option<IgnoredAny>,
@@ -155,7 +155,7 @@ struct RawParams {
     #[serde(rename = "taskId")]
     task_id: Option<Value>,
     #[serde(rename = "_meta")]
-    meta: Option<RawMeta>,
+    meta: Option<Object<RawMeta>>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +163,27 @@ struct RawMeta {
     #[serde(rename = "io.modelcontextprotocol/protocolVersion")]
     protocol_version: Option<Value>,
     traceparent: Option<Value>,
+}
+
+/// A JSON object read as `T`. serde's derived structs also accept an array of their fields in
+/// order (`"params": ["add_note", …]`), which would let two readers see two different calls:
+/// only objects are accepted.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData)).map(Object)
+    }
 }
 
 /// A W3C `traceparent` (version 00): `00-` 32 hex `-` 16 hex `-` 2 hex, lowercase.
@@ -241,7 +262,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
     };
     let method = raw.method;
     let mut params = raw.params;
-    let meta = params.as_mut().and_then(|p| p.meta.take());
+    let meta = params.as_mut().and_then(|p| p.0.meta.take()).map(|m| m.0);
     let (protocol_version, traceparent) = match meta {
         Some(m) => (
             m.protocol_version
@@ -251,7 +272,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         ),
         None => (None, None),
     };
-    let routing_value = params.and_then(|p| match method.as_deref() {
+    let routing_value = params.map(|p| p.0).and_then(|p| match method.as_deref() {
         Some("tools/call" | "prompts/get") => p.name,
         Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => p.uri,
         Some("tasks/get" | "tasks/update" | "tasks/cancel") => p.task_id,
@@ -470,6 +491,9 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"a"}}"#,
             br#"{"jsonrpc":"2.0","id":1,"method":"ping"} trailing"#,
             br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#,
+            // Positional params: a derived struct would read the array as its fields in order.
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["add_note",null,null,null]}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":["2026-07-28",null]}}"#,
         ];
         for body in bad {
             assert_eq!(
