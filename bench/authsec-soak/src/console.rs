@@ -214,10 +214,14 @@ impl Console {
         self.admin(Method::PUT, &path, Some(body)).await.map(drop)
     }
 
-    /// Rotates the token service's signing key; the new `kid`.
-    pub async fn rotate_key(&self) -> Result<String, String> {
+    /// Rotates the token service's signing key: the new `kid` and when it starts signing
+    /// (Unix seconds).
+    pub async fn rotate_key(&self) -> Result<(String, i64), String> {
         let body = self.admin(Method::POST, "/api/signing-keys", None).await?;
-        str_at(&body, "/kid")
+        let signs_from = body["signs_from"]
+            .as_i64()
+            .ok_or_else(|| format!("no signs_from in {body}"))?;
+        Ok((str_at(&body, "/kid")?, signs_from))
     }
 
     /// A token for `client` (`client_credentials`, `resource`, optional `scope`).

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use tokio::sync::Mutex;
 
-use crate::chaos::{Chaos, CYCLE_LEN};
+use crate::chaos::{key_activation_delay, Chaos, CYCLE_LEN};
 use crate::console::{Console, Credentials};
 use crate::load::{random_hex, Latencies, Profile, Shared, Worker};
 use crate::mcp::Endpoint;
@@ -276,6 +276,12 @@ async fn run(args: Args) -> Result<bool, String> {
         env: vec![
             ("AUTHSEC_CONSOLE_ADMIN_TOKEN".into(), admin_token.clone()),
             ("AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY".into(), base64_key()),
+            (
+                "AUTHSEC_CONSOLE_KEY_ACTIVATION_DELAY_SECS".into(),
+                key_activation_delay(Duration::from_secs(args.duration))
+                    .as_secs()
+                    .to_string(),
+            ),
             ("AUTHSEC_LOG".into(), "warn".into()),
         ],
         log: work.join("console.log"),
@@ -628,7 +634,7 @@ fn report(
             println!("events: none (the run was too short for the schedule)");
         } else {
             println!(
-                "events: {} key rotations (new-key token accepted after at most {} ms), {} policy changes (enforced after median {} ms, at most {} ms; admin API at most {} ms), {} console restarts (serving again after at most {} ms); faults: {}",
+                "events: {} key rotations (the new key's first token accepted {} ms after it started signing, at most), {} policy changes (enforced after median {} ms, at most {} ms; admin API at most {} ms), {} console restarts (serving again after at most {} ms); faults: {}",
                 log.rotations.len(),
                 max_ms(&mut log.rotations.iter().copied()),
                 log.changes.len(),

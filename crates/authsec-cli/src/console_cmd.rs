@@ -25,6 +25,7 @@ pub fn run(args: ConsoleArgs) -> Result<ExitCode, String> {
         .with_admin_token_from_env()
         .with_key_encryption_key_from_env()
         .with_session_lifetime_from_env()
+        .and_then(ConsoleConfig::with_key_activation_delay_from_env)
         .map_err(|e| e.to_string())?;
     config.public_url = args.public_url;
     config.token_lifetime = std::time::Duration::from_secs(args.token_lifetime);

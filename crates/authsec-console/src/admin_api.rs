@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::auth::{self, Actor};
 use crate::error::Error;
 use crate::model::{ScopeMatch, ToolState};
-use crate::state::{secs, AppState};
+use crate::state::{secs, AppState, KeyView};
 use crate::store::{ClientPatch, NewResourceServer, NewScope, ResourceServerPatch};
 
 /// An admin API failure.
@@ -210,6 +210,7 @@ pub(crate) async fn info(_: Admin, State(state): State<AppState>) -> ApiResult {
         "admin_token_source": if s.admin_token.is_some() { "env" } else { "stored" },
         "token_lifetime_secs": secs(s.token_lifetime),
         "long_poll_timeout_secs": secs(s.long_poll_timeout),
+        "key_activation_delay_secs": secs(s.key_activation_delay),
         "endpoints": endpoints,
     }))
 }
@@ -525,37 +526,42 @@ pub(crate) async fn rotate_client_secret(
 
 // ---- signing keys --------------------------------------------------------------------------
 
-/// `GET /api/signing-keys`: every key, retired ones included, newest first; the first active
-/// one signs.
+/// `GET /api/signing-keys`: every key, retired ones included, newest first, each with its
+/// `state` (`published`, `signing`, `verifying`, `retired`).
 pub(crate) async fn list_signing_keys(_: Admin, State(state): State<AppState>) -> ApiResult {
-    ok(json!({ "signing_keys": state.store().signing_keys(true).await? }))
+    ok(json!({ "signing_keys": state.signing_keys().await? }))
 }
 
-/// `POST /api/signing-keys`: rotation. The new key signs from now on; the previous ones stay
-/// in the JWKS (their tokens keep validating) until retired.
+/// `POST /api/signing-keys`: rotation. The new key is in the JWKS at once and signs from its
+/// `signs_from` (the activation delay later); the previous ones stay in the JWKS (their
+/// tokens keep validating) until retired.
 pub(crate) async fn create_signing_key(_: Admin, State(state): State<AppState>) -> ApiResult {
     let kid = state.rotate_signing_key(&Actor::Admin).await?;
-    let key = state
-        .store()
-        .signing_keys(false)
-        .await?
-        .into_iter()
-        .find(|k| k.kid == kid)
-        .ok_or_else(|| Error::not_found("signing_key", &kid))?;
-    created(key)
+    created(signing_key_view(&state, &kid).await?)
 }
 
 /// `DELETE /api/signing-keys/{kid}`: retires a key (out of the JWKS; its tokens stop
-/// introspecting as active).
+/// introspecting as active). Retiring the signing key makes the oldest published one sign at
+/// once.
 pub(crate) async fn retire_signing_key(
     _: Admin,
     State(state): State<AppState>,
     Path(kid): Path<String>,
 ) -> ApiResult {
-    ok(state
+    state
         .store()
         .retire_signing_key(&Actor::Admin, &kid)
-        .await?)
+        .await?;
+    ok(signing_key_view(&state, &kid).await?)
+}
+
+async fn signing_key_view(state: &AppState, kid: &str) -> Result<KeyView, Error> {
+    state
+        .signing_keys()
+        .await?
+        .into_iter()
+        .find(|k| k.key.kid == kid)
+        .ok_or_else(|| Error::not_found("signing_key", kid))
 }
 
 // ---- audit log -----------------------------------------------------------------------------

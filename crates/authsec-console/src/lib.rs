@@ -70,6 +70,10 @@ pub const KEY_ENCRYPTION_KEY_ENV: &str = "AUTHSEC_CONSOLE_KEY_ENCRYPTION_KEY";
 /// The environment variable that sets how long a web console sign-in lasts, in seconds.
 pub const SESSION_LIFETIME_ENV: &str = "AUTHSEC_CONSOLE_SESSION_LIFETIME_SECS";
 
+/// The environment variable that sets how long a rotated signing key is published before it
+/// signs, in seconds.
+pub const KEY_ACTIVATION_DELAY_ENV: &str = "AUTHSEC_CONSOLE_KEY_ACTIVATION_DELAY_SECS";
+
 /// The shortest admin token accepted from the environment.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
@@ -98,6 +102,10 @@ pub struct ConsoleConfig {
     pub key_encryption_key: Option<String>,
     /// How long a web console sign-in lasts (default 8 h; absolute, not extended by use).
     pub session_lifetime: Duration,
+    /// How long a rotated signing key is in the JWKS before it signs (default 5 min), so that
+    /// every resource server refreshing its JWKS (the console says `max-age=60`) knows the key
+    /// before the first token signed with it arrives.
+    pub key_activation_delay: Duration,
     /// The clock (tests move time with [`Clock::with_offset`]).
     pub clock: Clock,
 }
@@ -119,6 +127,7 @@ impl std::fmt::Debug for ConsoleConfig {
                 &self.key_encryption_key.as_ref().map(|_| "<redacted>"),
             )
             .field("session_lifetime", &self.session_lifetime)
+            .field("key_activation_delay", &self.key_activation_delay)
             .field("clock", &self.clock)
             .finish()
     }
@@ -141,6 +150,7 @@ impl ConsoleConfig {
             long_poll_timeout: Duration::from_secs(25),
             key_encryption_key: None,
             session_lifetime: Duration::from_secs(8 * 3600),
+            key_activation_delay: Duration::from_secs(300),
             clock: Clock::system(),
         }
     }
@@ -171,6 +181,27 @@ impl ConsoleConfig {
                 value: v,
                 reason: format!(
                     "{SESSION_LIFETIME_ENV} must be a number of seconds from 1 to 2592000 (30 days)"
+                ),
+            }),
+        }
+    }
+
+    /// Takes the signing-key activation delay from `AUTHSEC_CONSOLE_KEY_ACTIVATION_DELAY_SECS`
+    /// (0 to 7 days) when it is set.
+    pub fn with_key_activation_delay_from_env(mut self) -> Result<Self, Error> {
+        let Ok(v) = std::env::var(KEY_ACTIVATION_DELAY_ENV) else {
+            return Ok(self);
+        };
+        match v.trim().parse::<u64>() {
+            Ok(secs @ 0..=604_800) => {
+                self.key_activation_delay = Duration::from_secs(secs);
+                Ok(self)
+            }
+            _ => Err(Error::Config {
+                field: "key_activation_delay",
+                value: v,
+                reason: format!(
+                    "{KEY_ACTIVATION_DELAY_ENV} must be a number of seconds from 0 to 604800 (7 days)"
                 ),
             }),
         }
@@ -280,6 +311,7 @@ impl Console {
                 admin_token: config.admin_token,
                 key_encryption_key,
                 session_lifetime: config.session_lifetime,
+                key_activation_delay: config.key_activation_delay,
             },
         );
         state.signer().await?;

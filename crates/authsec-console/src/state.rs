@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::signature::EcdsaKeyPair;
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::auth::Actor;
 use crate::error::Error;
 use crate::oauth::jwt;
-use crate::store::Store;
+use crate::store::{Store, StoredKey};
 
 /// Settings the HTTP layer needs.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct Settings {
     pub key_encryption_key: Option<Arc<jwt::KeyEncryptionKey>>,
     /// How long a web console sign-in lasts (absolute, not extended by use).
     pub session_lifetime: Duration,
+    /// How long a rotated signing key is published before it signs.
+    pub key_activation_delay: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("key_encryption_key", &self.key_encryption_key)
             .field("session_lifetime", &self.session_lifetime)
+            .field("key_activation_delay", &self.key_activation_delay)
             .finish()
     }
 }
@@ -117,16 +121,17 @@ impl AppState {
         self.0.shutdown.subscribe()
     }
 
-    /// The key that signs new tokens: the newest active one. A new key is generated when none
-    /// is active (first start).
+    /// The key that signs new tokens (see [`signing_position`]). A new key is generated when
+    /// none is active (first start).
     pub(crate) async fn signer(&self) -> Result<(String, Arc<EcdsaKeyPair>), Error> {
         let mut keys = self.store().signing_keys(false).await?;
         if keys.is_empty() {
             self.rotate_signing_key(&Actor::System).await?;
             keys = self.store().signing_keys(false).await?;
         }
-        let newest = keys
-            .first()
+        let now = self.store().now();
+        let signing = signing_position(&keys, now, self.activation_delay())
+            .and_then(|i| keys.get(i))
             .ok_or(Error::Crypto("no signing key after generating one"))?;
         if let Some((kid, pair)) = self
             .0
@@ -135,24 +140,63 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            if *kid == newest.kid {
+            if *kid == signing.kid {
                 return Ok((kid.clone(), pair.clone()));
             }
         }
         let kek = self.0.settings.key_encryption_key.as_deref();
-        let pair = Arc::new(jwt::parse_private_key(newest, kek)?);
+        let pair = Arc::new(jwt::parse_private_key(signing, kek)?);
         *self.0.signer.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((newest.kid.clone(), pair.clone()));
-        Ok((newest.kid.clone(), pair))
+            Some((signing.kid.clone(), pair.clone()));
+        Ok((signing.kid.clone(), pair))
     }
 
-    /// Generates a new signing key, which signs from now on; older keys stay in the JWKS until
-    /// retired. Returns the new key id.
+    /// Generates a new signing key. It is in the JWKS at once and signs once it has been
+    /// published for the activation delay; older keys stay in the JWKS until retired. Returns
+    /// the new key id.
     pub(crate) async fn rotate_signing_key(&self, actor: &Actor) -> Result<String, Error> {
         let kek = self.0.settings.key_encryption_key.as_deref();
         let key = jwt::generate_key(self.store().now(), kek)?;
         self.store().insert_signing_key(actor, &key).await?;
         Ok(key.kid)
+    }
+
+    /// Every signing key, newest first, with where it is in its life now.
+    pub(crate) async fn signing_keys(&self) -> Result<Vec<KeyView>, Error> {
+        let keys = self.store().signing_keys(true).await?;
+        let now = self.store().now();
+        let delay = self.activation_delay();
+        let active: Vec<StoredKey> = keys
+            .iter()
+            .filter(|k| k.retired_at.is_none())
+            .cloned()
+            .collect();
+        let signing = signing_position(&active, now, delay).and_then(|i| active.get(i));
+        let mut newer = true;
+        Ok(keys
+            .into_iter()
+            .map(|key| {
+                let (state, signs_from) = if key.retired_at.is_some() {
+                    (KeyState::Retired, None)
+                } else if signing.is_some_and(|s| s.kid == key.kid) {
+                    newer = false;
+                    (KeyState::Signing, None)
+                } else if newer {
+                    (KeyState::Published, Some(key.created_at + delay))
+                } else {
+                    (KeyState::Verifying, None)
+                };
+                KeyView {
+                    key,
+                    state,
+                    signs_from,
+                }
+            })
+            .collect())
+    }
+
+    fn activation_delay(&self) -> i64 {
+        i64::try_from(self.0.settings.key_activation_delay.as_secs()).unwrap_or(i64::MAX)
     }
 
     /// What this process has seen of `rs_id`'s SDK.
@@ -188,6 +232,45 @@ impl AppState {
     pub(crate) fn long_poll_timeout(&self) -> Duration {
         self.0.settings.long_poll_timeout
     }
+}
+
+/// Which of the active keys (newest first) signs at `now`: the newest one published for at
+/// least `delay` seconds, so that resource servers refreshing their JWKS know it before its
+/// first token arrives. When none has been published that long — a console's first key, or
+/// the keys left after retiring the signing one (an emergency rotation) — the oldest signs at
+/// once.
+pub(crate) fn signing_position(active: &[StoredKey], now: i64, delay: i64) -> Option<usize> {
+    active
+        .iter()
+        .position(|k| k.created_at.saturating_add(delay) <= now)
+        .or(active.len().checked_sub(1))
+}
+
+/// Where a signing key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// In the JWKS; signs from `signs_from`.
+    Published,
+    /// Signs new tokens.
+    Signing,
+    /// In the JWKS for the tokens it signed; no longer signs.
+    Verifying,
+    /// Out of the JWKS; its tokens are inactive.
+    Retired,
+}
+
+/// A signing key and its state, as the admin API and the Console page show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    /// The key.
+    #[serde(flatten)]
+    pub key: StoredKey,
+    /// Where it is in its life.
+    pub state: KeyState,
+    /// When a published key starts signing (Unix seconds), unless an older key is retired
+    /// first.
+    pub signs_from: Option<i64>,
 }
 
 /// An open wait-for-change request (see [`AppState::sdk_waiting`]).

@@ -460,56 +460,106 @@ async fn revocation_is_limited_to_the_client_and_its_resource(db: &TestDb) {
     f.c.stop().await;
 }
 
-async fn key_rotation_keeps_old_tokens_valid_until_the_key_is_retired(db: &TestDb) {
-    let f = fixture(db, Options::default()).await;
+async fn jwks_kids(f: &Fixture) -> Vec<String> {
+    let jwks: Value =
+        f.c.http
+            .get(f.c.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn key_states(keys: &Value) -> Vec<(String, String)> {
+    keys["signing_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn a_rotated_key_is_published_before_it_signs(db: &TestDb) {
+    let offset = Arc::new(AtomicI64::new(0));
+    let f = fixture(
+        db,
+        Options {
+            clock_offset: offset.clone(),
+            ..Options::default()
+        },
+    )
+    .await;
     let old_token = f.c.token(f.client(), &[]).await;
     let old_kid = decode_jwt(&old_token).0["kid"].as_str().unwrap().to_owned();
     let (status, key) = f.c.post("/api/signing-keys", json!({})).await;
     assert_eq!(status, StatusCode::CREATED);
     let new_kid = key["kid"].as_str().unwrap().to_owned();
     assert_ne!(new_kid, old_kid);
+    assert_eq!(key["state"], "published");
+    assert_eq!(key["signs_from"], key["created_at"].as_i64().unwrap() + 300);
+
+    // Published at once, but the old key keeps signing for the activation delay.
+    assert_eq!(jwks_kids(&f).await, [new_kid.as_str(), old_kid.as_str()]);
+    let token = f.c.token(f.client(), &[]).await;
+    assert_eq!(decode_jwt(&token).0["kid"], old_kid.as_str());
+    offset.store(299, Ordering::SeqCst);
+    let token = f.c.token(f.client(), &[]).await;
+    assert_eq!(decode_jwt(&token).0["kid"], old_kid.as_str());
+
+    offset.store(300, Ordering::SeqCst);
     let new_token = f.c.token(f.client(), &[]).await;
     assert_eq!(decode_jwt(&new_token).0["kid"], new_kid.as_str());
-    let jwks: Value =
-        f.c.http
-            .get(f.c.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
+    let (_, keys) = f.c.get("/api/signing-keys").await;
+    assert_eq!(
+        key_states(&keys),
+        [
+            (new_kid.clone(), "signing".to_owned()),
+            (old_kid.clone(), "verifying".to_owned())
+        ]
+    );
     assert_eq!(f.introspect(&old_token).await["active"], true);
+    f.c.stop().await;
+}
+
+async fn retiring_the_signing_key_makes_the_published_one_sign_at_once(db: &TestDb) {
+    let f = fixture(db, Options::default()).await;
+    let old_token = f.c.token(f.client(), &[]).await;
+    let old_kid = decode_jwt(&old_token).0["kid"].as_str().unwrap().to_owned();
+    let (_, key) = f.c.post("/api/signing-keys", json!({})).await;
+    let new_kid = key["kid"].as_str().unwrap().to_owned();
 
     let (status, retired) = f.c.delete(&format!("/api/signing-keys/{old_kid}")).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(retired["state"], "retired");
     assert!(retired["retired_at"].as_i64().is_some());
-    let jwks: Value =
-        f.c.http
-            .get(f.c.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks_kids(&f).await, [new_kid.as_str()]);
     assert_eq!(f.introspect(&old_token).await["active"], false);
+    let new_token = f.c.token(f.client(), &[]).await;
+    assert_eq!(decode_jwt(&new_token).0["kid"], new_kid.as_str());
     assert_eq!(f.introspect(&new_token).await["active"], true);
 
     let (status, _) = f.c.delete(&format!("/api/signing-keys/{new_kid}")).await;
     assert_eq!(status, StatusCode::CONFLICT, "the last active key stays");
     let (_, keys) = f.c.get("/api/signing-keys").await;
     assert_eq!(
-        keys["signing_keys"].as_array().unwrap().len(),
-        2,
+        key_states(&keys),
+        [
+            (new_kid.clone(), "signing".to_owned()),
+            (old_kid.clone(), "retired".to_owned())
+        ],
         "retired keys stay listed"
     );
     f.c.stop().await;
@@ -559,6 +609,7 @@ backend_tests!(
     introspection_is_inactive_for_revoked_expired_unknown_and_foreign_tokens,
     introspection_needs_resource_server_credentials,
     revocation_is_limited_to_the_client_and_its_resource,
-    key_rotation_keeps_old_tokens_valid_until_the_key_is_retired,
+    a_rotated_key_is_published_before_it_signs,
+    retiring_the_signing_key_makes_the_published_one_sign_at_once,
     the_authsec_sdk_accepts_issued_tokens,
 );

@@ -633,6 +633,14 @@ async fn signing_keys_rotate_and_retire_but_the_last_one_stays(db: &TestDb) {
         .post("/console/signing-keys", &[("csrf", csrf.as_str())])
         .await;
     assert_eq!(rotated.status, StatusCode::SEE_OTHER);
+    let page = b.get("/console").await;
+    assert_eq!(
+        page.body.matches("in the JWKS, signs from").count(),
+        1,
+        "the new key is published, the first one still signs: {}",
+        page.body
+    );
+    assert_eq!(page.body.matches(">signs</span>").count(), 1);
     let retired = b
         .post(
             &format!("/console/signing-keys/{first}/retire"),

@@ -453,6 +453,8 @@ struct State {
     last_fetch: Option<Instant>,
     last_error: Option<String>,
     jwks_url: Option<Url>,
+    /// When the periodic refresh fetches next, as the last fetch said.
+    next_refresh: Duration,
 }
 
 /// The JWKS cache shared by every request.
@@ -497,6 +499,7 @@ impl KeyCache {
                 last_fetch: None,
                 last_error: None,
                 jwks_url,
+                next_refresh: refresh_interval(None),
             }),
             refresh: tokio::sync::Mutex::new(()),
             fetches: Default::default(),
@@ -610,6 +613,7 @@ impl KeyCache {
                 st.keys = Arc::new(f.keys);
                 st.loaded = true;
                 st.last_error = None;
+                st.next_refresh = refresh_interval(f.max_age);
                 self.generation
                     .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 Ok(f.max_age)
@@ -617,6 +621,7 @@ impl KeyCache {
             Err(e) => {
                 tracing::warn!(target: "authsec::keys", error = %e, keeping = st.keys.len(), "JWKS refresh failed; keeping the last good keys");
                 st.last_error = Some(e.clone());
+                st.next_refresh = RETRY_AFTER_FAILURE;
                 Err(e)
             }
         }
@@ -669,8 +674,15 @@ impl KeyCache {
         Ok(Fetched { keys, max_age })
     }
 
+    /// How long the periodic refresh waits before its next fetch, as of the last fetch: the
+    /// server's `max-age` (see [`refresh_interval`]), or 30 s after a failure.
+    pub fn next_refresh(&self) -> Duration {
+        self.read().next_refresh
+    }
+
     /// Starts the periodic refresh: every `max-age` (clamped to 1 min … 24 h, default 5 min),
-    /// retrying after failures. Stops when the cache is dropped.
+    /// retrying 30 s after a failure; the first wait follows the start-up fetch. Stops when
+    /// the cache is dropped.
     pub fn spawn_background_refresh(self: &Arc<Self>) {
         if matches!(self.source, KeySource::Static) {
             return;
@@ -680,18 +692,20 @@ impl KeyCache {
         };
         let weak: Weak<Self> = Arc::downgrade(self);
         handle.spawn(async move {
-            let mut wait = Duration::from_secs(300);
             loop {
+                let Some(wait) = weak.upgrade().map(|c| c.next_refresh()) else {
+                    return;
+                };
                 tokio::time::sleep(wait).await;
                 let Some(cache) = weak.upgrade() else { return };
-                wait = match cache.refresh().await {
-                    Ok(max_age) => refresh_interval(max_age),
-                    Err(_) => Duration::from_secs(30),
-                };
+                let _ = cache.refresh().await;
             }
         });
     }
 }
+
+/// How soon the periodic refresh tries again after a failed fetch.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 /// The periodic refresh interval for a JWKS response's `Cache-Control` max-age: honoured
 /// within 1 min … 24 h; 5 min when the server sent none.

@@ -418,5 +418,37 @@ async fn cache_control_max_age_sets_the_refresh_interval_within_bounds() {
             Duration::from_secs(interval),
             "{header:?}"
         );
+        assert_eq!(
+            cache.next_refresh(),
+            Duration::from_secs(interval),
+            "the periodic refresh follows the last fetch: {header:?}"
+        );
     }
+}
+
+#[tokio::test]
+async fn the_periodic_refresh_retries_sooner_after_a_failed_fetch() {
+    let key = TestKey::es256("k1");
+    let server = FakeAuthServer::start(jwks(&[&key])).await;
+    let cache = KeyCache::new(
+        KeySource::Url(server.jwks_url().parse().unwrap()),
+        authsec::validate::http_client(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        cache.next_refresh(),
+        Duration::from_secs(300),
+        "before any fetch"
+    );
+    server.set_cache_control(Some("max-age=120".to_owned()));
+    cache.refresh().await.unwrap();
+    assert_eq!(cache.next_refresh(), Duration::from_secs(120));
+    server.set_jwks_status(500);
+    assert!(cache.refresh().await.is_err());
+    assert_eq!(cache.next_refresh(), Duration::from_secs(30));
+    assert_eq!(
+        cache.current().kids(),
+        ["k1"],
+        "the last good keys are kept"
+    );
 }

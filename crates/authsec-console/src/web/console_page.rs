@@ -11,7 +11,7 @@ use super::{see_other, Post, SignedIn, WebResult};
 use crate::admin_api::endpoints;
 use crate::auth::{self, Actor};
 use crate::error::Error;
-use crate::state::{secs, AppState};
+use crate::state::{secs, AppState, KeyState};
 
 async fn console_page(
     state: &AppState,
@@ -19,7 +19,7 @@ async fn console_page(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> WebResult {
-    let keys = state.store().signing_keys(true).await?;
+    let keys = state.signing_keys().await?;
     let s = state.settings();
     let mut page = Page::new("Console", Some(csrf));
     page.notice = notice;
@@ -28,33 +28,36 @@ async fn console_page(
         "<dt>Issuer (public URL)</dt><dd><code>" {state.issuer()} "</code></dd>"
         "<dt>Database</dt><dd>" {state.store().backend().as_str()} "</dd>"
         "<dt>Access token lifetime</dt><dd>" {secs(s.token_lifetime)} " s</dd>"
-        "<dt>Sign-in lifetime</dt><dd>" {secs(s.session_lifetime)} " s</dd>");
+        "<dt>Sign-in lifetime</dt><dd>" {secs(s.session_lifetime)} " s</dd>"
+        "<dt>Signing-key activation delay</dt><dd>" {secs(s.key_activation_delay)} " s</dd>");
     for (name, url) in endpoints(state.issuer()) {
         html!(*o, "<dt>" {name} "</dt><dd><code>" {url} "</code></dd>");
     }
     html!(*o, "</dl></section><section class=\"card\" aria-labelledby=\"keys\"><h2 id=\"keys\">Signing keys</h2>"
-        "<p>The newest active key signs the token service's tokens; every active key is in the JWKS. Retiring a key removes it "
-        "from the JWKS and makes its tokens inactive.</p>"
+        "<p>A new key is in the JWKS at once and signs after the activation delay, so that resource servers know it before "
+        "its first token arrives; older keys stay in the JWKS for the tokens they signed. Retiring a key removes it from the "
+        "JWKS and makes its tokens inactive; retiring the signing key makes the oldest newer one sign at once.</p>"
         "<table class=\"list\"><caption class=\"sr\">Signing keys, newest first</caption><thead><tr><th scope=\"col\">Key id</th>"
         "<th scope=\"col\">Algorithm</th><th scope=\"col\">Created</th><th scope=\"col\">State</th><th scope=\"col\">Retire</th></tr></thead><tbody>");
-    let mut signing = true;
     for k in &keys {
-        html!(*o, "<tr><th scope=\"row\"><code>" {k.kid} "</code></th><td>" {k.alg} "</td><td>" {datetime(k.created_at)} "</td><td>");
-        match k.retired_at {
-            Some(at) => {
-                html!(*o, "<span class=\"badge off\">retired " {datetime(at)} "</span></td><td></td></tr>")
+        html!(*o, "<tr><th scope=\"row\"><code>" {k.key.kid} "</code></th><td>" {k.key.alg} "</td><td>" {datetime(k.key.created_at)} "</td><td>");
+        match (k.state, k.key.retired_at, k.signs_from) {
+            (KeyState::Retired, Some(at), _) => {
+                html!(*o, "<span class=\"badge off\">retired " {datetime(at)} "</span></td><td></td></tr>");
+                continue;
             }
-            None => {
-                if signing {
-                    o.raw("<span class=\"badge ok\">signs</span>");
-                    signing = false;
-                } else {
-                    o.raw("<span class=\"badge\">in the JWKS</span>");
-                }
-                html!(*o, "</td><td><form method=\"post\" action=\"/console/signing-keys/" {url_component(&k.kid)} "/retire\">" [csrf_field(csrf)]
-                    "<button type=\"submit\" class=\"danger\" aria-label=\"Retire " {k.kid} "\">Retire</button></form></td></tr>");
+            (KeyState::Signing, ..) => {
+                o.raw("<span class=\"badge ok\">signs</span>");
+            }
+            (KeyState::Published, _, Some(from)) => {
+                html!(*o, "<span class=\"badge\">in the JWKS, signs from " {datetime(from)} "</span>")
+            }
+            _ => {
+                o.raw("<span class=\"badge\">in the JWKS</span>");
             }
         }
+        html!(*o, "</td><td><form method=\"post\" action=\"/console/signing-keys/" {url_component(&k.key.kid)} "/retire\">" [csrf_field(csrf)]
+            "<button type=\"submit\" class=\"danger\" aria-label=\"Retire " {k.key.kid} "\">Retire</button></form></td></tr>");
     }
     html!(*o, "</tbody></table><form method=\"post\" action=\"/console/signing-keys\">" [csrf_field(csrf)]
         "<button type=\"submit\">Rotate: new signing key</button></form></section>"
@@ -80,7 +83,7 @@ pub(crate) async fn page(
     console_page(&state, &session.csrf, notice, StatusCode::OK).await
 }
 
-/// `POST /console/signing-keys`: a new key signs from now on.
+/// `POST /console/signing-keys`: a new key, published now, signs after the activation delay.
 pub(crate) async fn rotate_key(State(state): State<AppState>, _post: Post) -> WebResult {
     state.rotate_signing_key(&Actor::Admin).await?;
     see_other("/console?done=key_rotated".to_owned())
