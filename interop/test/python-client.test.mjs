@@ -78,7 +78,7 @@ test('python client, MCP 2026-07-28: server/discover, stateless calls, private f
   assert.equal(rpcMethod(mcp[0]), 'server/discover');
   assert.equal(mcp[0].status, 401);
   assert.equal(mcp[0].www_authenticate, `Bearer resource_metadata="${prmUrl()}", scope="notes:read"`);
-  assert.deepEqual(mcp[0].messages, [{ error: 'invalid_token', error_description: 'no bearer token', reason: 'no_token' }]);
+  assert.deepEqual(mcp[0].messages, [{ error_description: 'no bearer token', reason: 'no_token' }]);
   const prm = out.exchanges.findIndex((e) => e.url === prmUrl());
   const asMetadata = out.exchanges.findIndex((e) => e.url === `${as.issuer}/.well-known/oauth-authorization-server`);
   assert.ok(prm > 0 && asMetadata > prm, 'resource metadata, then the authorization server metadata');

@@ -64,10 +64,12 @@ pub fn render(err: &AuthError, ctx: &ChallengeContext) -> Denial {
     let status = err.status();
     let description = err.description();
     let mut body = json!({
-        "error": err.error_code(),
         "error_description": description,
         "reason": err.reason(),
     });
+    if let Some(code) = err.error_code() {
+        body["error"] = json!(code);
+    }
     let mut params: Vec<(&str, String)> = Vec::new();
     let rm = ("resource_metadata", ctx.resource_metadata.clone());
     let www_authenticate = match err {

@@ -332,15 +332,19 @@ impl AuthError {
         }
     }
 
-    /// The OAuth error code for the body's `error` member (and the challenge's `error`,
-    /// except for [`AuthError::NoToken`], whose challenge carries none).
-    pub fn error_code(&self) -> &'static str {
-        match self.status().as_u16() {
+    /// The OAuth error code of the body's `error` member and the challenge's `error`; none
+    /// for [`AuthError::NoToken`] (RFC 6750 §3.1: a request without credentials is told what
+    /// to present, not that something failed).
+    pub fn error_code(&self) -> Option<&'static str> {
+        if *self == Self::NoToken {
+            return None;
+        }
+        Some(match self.status().as_u16() {
             400 | 404 | 413 => "invalid_request",
             403 => "insufficient_scope",
             503 => "temporarily_unavailable",
             _ => "invalid_token",
-        }
+        })
     }
 
     /// Stable machine-readable reason, the body's `reason` member.

@@ -1116,11 +1116,7 @@ mod tests {
                     return Ok(());
                 };
                 let parsed = parse(Some(denial.status.as_u16()), Some(header), None).unwrap();
-                let expected_error = match err {
-                    AuthError::NoToken => None,
-                    _ => Some(err.error_code()),
-                };
-                prop_assert_eq!(parsed.error.as_ref().map(ErrorCode::as_str), expected_error);
+                prop_assert_eq!(parsed.error.as_ref().map(ErrorCode::as_str), err.error_code());
                 prop_assert_eq!(parsed.reason.as_deref(), Some(err.reason()));
                 prop_assert_eq!(&parsed.scope, &expected_scope(&err, &ctx));
             }

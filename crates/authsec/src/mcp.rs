@@ -629,7 +629,7 @@ mod tests {
     fn in_band_other_requests_get_errors_and_notifications_get_nothing() {
         let d = denial(
             401,
-            json!({"error":"invalid_token","error_description":"no bearer token","reason":"no_token"}),
+            json!({"error_description":"no bearer token","reason":"no_token"}),
         );
         let i = inspect(br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","method":"notifications/x"}]"#)
             .unwrap();

@@ -8,8 +8,7 @@ use common::*;
 use notes_server::Transport;
 use serde_json::{json, Value};
 
-const NO_TOKEN: &str =
-    r#"{"error":"invalid_token","error_description":"no bearer token","reason":"no_token"}"#;
+const NO_TOKEN: &str = r#"{"error_description":"no bearer token","reason":"no_token"}"#;
 
 fn body(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
