@@ -16,7 +16,8 @@
 #
 # Reports requests, wrong decisions, 5xx outside fault windows, the notes server's RSS after
 # warm-up and at the end, p50/p99 latency; ends with "N passed, M failed". Exit status 0 only
-# with no wrong decision, no 5xx outside a fault window and RSS growth below 10 %.
+# with no wrong decision, no 5xx outside a fault window and RSS growth below 10 % (judged
+# from 10-minute runs on).
 #
 # usage: scripts/soak.sh [--duration SECS (1800)] [--concurrency N (16)]
 #                        [--validation-mode auto|jwt_and_introspect|jwt_or_introspect]
@@ -27,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 for arg in "$@"; do
   case "$arg" in
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
 done
 

@@ -266,6 +266,8 @@ pub struct SseFilter {
     at_start: bool,
     /// True once an event could not be read: the stream is over.
     ended: bool,
+    /// How far the buffered event has been searched for its end.
+    scan: Scan,
     allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
 }
 
@@ -296,6 +298,7 @@ impl SseFilter {
             buf: BytesMut::new(),
             at_start: true,
             ended: false,
+            scan: Scan::START,
             allow,
         }
     }
@@ -323,7 +326,7 @@ impl SseFilter {
             self.at_start = false;
         }
         let mut out = BytesMut::new();
-        while let Some(end) = event_end(&self.buf) {
+        while let Some(end) = self.scan.event_end(&self.buf) {
             let event = self.buf.split_to(end);
             self.emit_or_end(&event, &mut out);
             if self.ended {
@@ -442,28 +445,55 @@ fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The index just past the blank line that ends the first complete event, if any.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    let mut at_line_start = true;
-    while i < buf.len() {
-        let eol = match buf[i] {
-            b'\r' if buf.get(i + 1) == Some(&b'\n') => 2,
-            // A lone CR at the end of the buffer may be the first half of CRLF: wait.
-            b'\r' if i + 1 == buf.len() => return None,
-            b'\r' | b'\n' => 1,
-            _ => {
-                at_line_start = false;
-                i += 1;
-                continue;
+/// The search for the end of the buffered event (a blank line), resumable: an event arriving
+/// in many small chunks is scanned once, not again from its start at every chunk.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    /// Bytes of the buffer already searched.
+    pos: usize,
+    /// True when `pos` is at the start of a line.
+    at_line_start: bool,
+}
+
+impl Scan {
+    const START: Scan = Scan {
+        pos: 0,
+        at_line_start: true,
+    };
+
+    /// The length of the first event in `buf`, if it is complete, counting from `self.pos`
+    /// (what was searched before). After a match the search starts again at the buffer's
+    /// start: the caller splits the event off.
+    fn event_end(&mut self, buf: &[u8]) -> Option<usize> {
+        let Scan {
+            pos: mut i,
+            mut at_line_start,
+        } = *self;
+        while i < buf.len() {
+            let eol = match buf[i] {
+                b'\r' if buf.get(i + 1) == Some(&b'\n') => 2,
+                // A lone CR at the end of the buffer may be the first half of CRLF: wait.
+                b'\r' if i + 1 == buf.len() => break,
+                b'\r' | b'\n' => 1,
+                _ => {
+                    at_line_start = false;
+                    i += 1;
+                    continue;
+                }
+            };
+            if at_line_start {
+                *self = Scan::START;
+                return Some(i + eol);
             }
-        };
-        if at_line_start {
-            return Some(i + eol);
+            at_line_start = true;
+            i += eol;
         }
-        at_line_start = true;
-        i += eol;
+        *self = Scan {
+            pos: i,
+            at_line_start,
+        };
+        None
     }
-    None
 }
 
 #[cfg(test)]
@@ -653,12 +683,33 @@ mod tests {
         assert_eq!(run_sse(stream, 3), (stream.to_vec(), false));
     }
 
+    fn event_end(buf: &[u8]) -> Option<usize> {
+        Scan::START.event_end(buf)
+    }
+
     #[test]
     fn sse_event_split_inside_crlf_waits_for_the_lf() {
         assert_eq!(event_end(b"data: x\r\n\r"), None);
         assert_eq!(event_end(b"data: x\r\n\r\n"), Some(11));
         assert_eq!(event_end(b"data: x\n\ndata: y"), Some(9));
         assert_eq!(event_end(b"data: x\r\rmore"), Some(9));
+    }
+
+    #[test]
+    fn the_search_for_an_events_end_resumes_where_it_stopped() {
+        let mut scan = Scan::START;
+        let mut buf = b"data: x\r".to_vec();
+        assert_eq!(scan.event_end(&buf), None);
+        assert_eq!(
+            scan.pos, 7,
+            "the lone CR is searched again with what follows"
+        );
+        buf.extend_from_slice(b"\n\r");
+        assert_eq!(scan.event_end(&buf), None);
+        assert_eq!((scan.pos, scan.at_line_start), (9, true));
+        buf.extend_from_slice(b"\ndata: y");
+        assert_eq!(scan.event_end(&buf), Some(11));
+        assert_eq!(scan.pos, 0, "the next event is searched from its start");
     }
 
     mod properties {
