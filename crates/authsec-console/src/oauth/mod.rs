@@ -286,8 +286,8 @@ pub(crate) async fn token(
         exp: now + lifetime,
         jti: auth::random_hex::<16>()?,
     };
-    let (kid, pair) = state.signer().await?;
-    let access_token = jwt::sign(&pair, &kid, &claims)?;
+    let (_kid, key) = state.signer().await?;
+    let access_token = jwt::sign(&key, &claims)?;
     Ok((
         no_store(),
         Json(json!({

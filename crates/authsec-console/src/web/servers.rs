@@ -251,7 +251,7 @@ fn checklist(
             }
         };
         if !met {
-            html!(fix, " <span class=\"help\">(<code>" {reason_code(reason)} "</code>: " {reason.description()} ")</span>");
+            html!(fix, " <span class=\"help\">(<code>" {reason.as_str()} "</code>: " {reason.description()} ")</span>");
         }
         out.push(Check { met, label, fix });
     }
@@ -279,14 +279,6 @@ fn checklist(
         fix,
     });
     out
-}
-
-fn reason_code(r: ReadinessReason) -> &'static str {
-    match r {
-        ReadinessReason::RsDisabled => "rs_disabled",
-        ReadinessReason::RsNeedsSetup => "rs_needs_setup",
-        ReadinessReason::NoToolsMapped => "no_tools_mapped",
-    }
 }
 
 /// `GET /servers/{id}`: details, launch checklist, SDK status.
