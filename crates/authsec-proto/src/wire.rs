@@ -158,8 +158,8 @@ pub fn openapi_schemas() -> Map<String, Value> {
             "required": ["name"],
             "properties": {
                 "name": { "type": "string" },
-                "title": { "type": "string" },
-                "description": { "type": "string" },
+                "title": { "type": ["string", "null"] },
+                "description": { "type": ["string", "null"] },
                 "input_schema": { "description": "JSON Schema of the arguments (inputSchema is accepted too)." },
                 "annotations": { "description": "MCP tool annotations." },
                 "suggested_scopes": strings
