@@ -342,10 +342,59 @@ pub struct Client {
     pub allowed_scopes: Vec<String>,
     /// A disabled client gets no tokens, and its tokens introspect as inactive.
     pub enabled: bool,
+    /// How it authenticates at the token service.
+    #[serde(default)]
+    pub auth_method: ClientAuthMethod,
+    /// Its public keys (`private_key_jwt` with an inline JWKS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where its public keys are published (`private_key_jwt` with a JWKS URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+}
+
+/// How a machine client authenticates at the token service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// A secret the console generated: `client_secret_basic` or `client_secret_post`.
+    #[default]
+    ClientSecret,
+    /// An RFC 7523 assertion signed with a private key whose public key the console knows.
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecret => "client_secret",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ClientAuthMethod::ClientSecret,
+            ClientAuthMethod::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// The public keys of a `private_key_jwt` client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKeys {
+    /// A JWKS document, kept as given.
+    Jwks(Value),
+    /// A JWKS URL, fetched when the client authenticates.
+    JwksUri(String),
 }
 
 /// One audit log entry.
