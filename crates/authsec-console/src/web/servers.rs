@@ -39,6 +39,9 @@ pub(crate) fn done_notice(done: Option<&str>) -> Option<Notice> {
         "scope_updated" => "Description saved.",
         "scope_deleted" => "Scope deleted.",
         "client_updated" => "Client saved.",
+        "key_client_created" => {
+            "Client created: it authenticates with assertions signed by its private key (private_key_jwt)."
+        }
         "client_deleted" => "Client deleted: its tokens are no longer active.",
         _ => return None,
     };
