@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use authsec_proto::jws::SigningKey;
-use common::{Options, TestConsole, TestDb};
+use common::{schema_errors, Options, TestConsole, TestDb};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -82,6 +82,10 @@ async fn setup(c: &TestConsole, signer: &SigningKey) -> (String, String) {
     assert_eq!(body.get("client_secret"), None);
     assert_eq!(body["client"]["auth_method"], "private_key_jwt");
     assert_eq!(body["client"]["jwks"], jwks(&[signer]));
+    assert_eq!(
+        schema_errors("Client", &body["client"]),
+        Vec::<String>::new()
+    );
     (rs, body["client"]["client_id"].as_str().unwrap().to_owned())
 }
 
@@ -309,6 +313,10 @@ async fn a_client_with_a_jwks_uri_is_verified_with_the_keys_published_there(db: 
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["client"]["jwks_uri"], jwks_uri);
+    assert_eq!(
+        schema_errors("Client", &body["client"]),
+        Vec::<String>::new()
+    );
     let client = body["client"]["client_id"].as_str().unwrap().to_owned();
     let (status, body) = token_with(&c, &signer.sign("JWT", &claims(&c, &client)).unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -426,6 +434,10 @@ async fn the_metadata_advertises_private_key_jwt_and_its_algorithms() {
     let c = TestConsole::start(&db).await;
     let (status, meta) = c.get("/.well-known/oauth-authorization-server").await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        schema_errors("AuthorizationServerMetadata", &meta),
+        Vec::<String>::new()
+    );
     let methods = json!([
         "client_secret_basic",
         "client_secret_post",

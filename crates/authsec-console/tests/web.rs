@@ -730,7 +730,9 @@ async fn a_private_key_jwt_client_is_created_from_the_clients_tab(db: &TestDb) {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(
-        bad.body.contains("Not saved: jwks: is not JSON (EOF while parsing a list at line 1 column 10)"),
+        bad.body.contains(
+            "Not saved: jwks: is not JSON (EOF while parsing a list at line 1 column 10)"
+        ),
         "{}",
         bad.body
     );
