@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use authsec::config::{PolicyMode, RawConfig};
 use authsec::error::{AuthError, ScopeMatch};
 use authsec::policy::remote::SdkPolicyDocument;
-use authsec::policy::{decide_scopes, PolicyView, ToolPolicy, ToolRule};
+use authsec::policy::{decide_scopes, ConsolePolicy, PolicyView, ToolPolicy, ToolRule};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ fn check_sdk_policy(data: &[u8]) {
     let again: SdkPolicyDocument =
         serde_json::from_slice(&serde_json::to_vec(&doc).expect("serializes")).expect("reparses");
     assert_eq!(again, doc);
-    let Ok(policy) = doc.clone().into_policy() else {
+    let Ok(policy) = ConsolePolicy::try_from(doc.clone()) else {
         return;
     };
     let mapped: BTreeMap<&str, _> = doc

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{self, Actor};
 use crate::error::Error;
-use crate::model::{ScopeMatch, ToolState};
+use crate::model::{ClientKeys, ScopeMatch, ToolState};
 use crate::state::{secs, AppState, KeyView};
 use crate::store::{ClientPatch, NewResourceServer, NewScope, ResourceServerPatch};
 
@@ -454,15 +454,37 @@ pub(crate) async fn list_clients(
 pub(crate) struct NewClient {
     name: String,
     allowed_scopes: Vec<String>,
+    /// Public keys inline: the client authenticates with `private_key_jwt`.
+    #[serde(default)]
+    jwks: Option<Value>,
+    /// Public keys at a URL: the client authenticates with `private_key_jwt`.
+    #[serde(default)]
+    jwks_uri: Option<String>,
 }
 
-/// `POST /api/resource-servers/{id}/clients`: the response holds the client secret, once.
+/// `POST /api/resource-servers/{id}/clients`: with `jwks` or `jwks_uri` a `private_key_jwt`
+/// client (no secret); otherwise the response holds the client secret, once.
 pub(crate) async fn create_client(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(new): JsonBody<NewClient>,
 ) -> ApiResult {
+    let keys = match (new.jwks, new.jwks_uri) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("jwks", "give jwks or jwks_uri, not both").into())
+        }
+        (Some(j), None) => Some(ClientKeys::Jwks(j)),
+        (None, Some(u)) => Some(ClientKeys::JwksUri(u)),
+        (None, None) => None,
+    };
+    if let Some(keys) = keys {
+        let client = state
+            .store()
+            .create_key_client(&Actor::Admin, &id, new.name, new.allowed_scopes, keys)
+            .await?;
+        return created(json!({ "client": client }));
+    }
     let (client, secret) = state
         .store()
         .create_client(&Actor::Admin, &id, new.name, new.allowed_scopes)

@@ -35,7 +35,6 @@
 
 mod admin_api;
 pub mod auth;
-pub mod clock;
 pub mod error;
 pub mod model;
 mod notify;
@@ -52,7 +51,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-pub use clock::Clock;
+pub use authsec_proto::Clock;
 pub use error::Error;
 pub use routes::{route_table, router};
 pub use state::{AppState, Settings};

@@ -31,35 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// How a tool's required scopes are matched against the granted ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScopeMatch {
-    /// Any one of the scopes suffices (the default).
-    #[default]
-    Any,
-    /// Every scope is required.
-    All,
-}
-
-impl ScopeMatch {
-    /// The wire name (`any` / `all`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScopeMatch::Any => "any",
-            ScopeMatch::All => "all",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "any" => Some(ScopeMatch::Any),
-            "all" => Some(ScopeMatch::All),
-            _ => None,
-        }
-    }
-}
+pub use authsec_proto::wire::{ManifestTool, SdkPolicyDocument, ToolPolicyEntry};
+pub use authsec_proto::{is_scope_token, ScopeMatch};
 
 /// The state of one tool, as the SDK will enforce it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,28 +106,6 @@ pub struct Mapping {
     pub updated_at: Option<i64>,
 }
 
-/// One tool as a manifest describes it (the `PUT …/sdk-manifest` wire format).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestTool {
-    /// The MCP tool name (compared byte for byte).
-    pub name: String,
-    /// Display title.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// JSON Schema of the arguments (`inputSchema` in MCP is accepted too).
-    #[serde(default, alias = "inputSchema")]
-    pub input_schema: Option<Value>,
-    /// MCP tool annotations.
-    #[serde(default)]
-    pub annotations: Option<Value>,
-    /// Scopes the server's developer suggests for this tool.
-    #[serde(default)]
-    pub suggested_scopes: Vec<String>,
-}
-
 /// A tool inventory row (what the manifests said).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InventoryTool {
@@ -225,6 +176,22 @@ pub enum ReadinessReason {
 }
 
 impl ReadinessReason {
+    /// Every reason, in the order the rules check them.
+    pub const ALL: [ReadinessReason; 3] = [
+        ReadinessReason::RsDisabled,
+        ReadinessReason::RsNeedsSetup,
+        ReadinessReason::NoToolsMapped,
+    ];
+
+    /// The wire name (the SDK's denial `reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadinessReason::RsDisabled => "rs_disabled",
+            ReadinessReason::RsNeedsSetup => "rs_needs_setup",
+            ReadinessReason::NoToolsMapped => "no_tools_mapped",
+        }
+    }
+
     /// A sentence for people.
     pub fn description(self) -> &'static str {
         match self {
@@ -251,6 +218,24 @@ pub enum PolicyState {
     NeedsSetup,
     /// An admin disabled the resource server.
     Disabled,
+}
+
+impl PolicyState {
+    /// Every state.
+    pub const ALL: [PolicyState; 3] = [
+        PolicyState::Ready,
+        PolicyState::NeedsSetup,
+        PolicyState::Disabled,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyState::Ready => "ready",
+            PolicyState::NeedsSetup => "needs_setup",
+            PolicyState::Disabled => "disabled",
+        }
+    }
 }
 
 /// Readiness of a resource server's policy.
@@ -357,10 +342,59 @@ pub struct Client {
     pub allowed_scopes: Vec<String>,
     /// A disabled client gets no tokens, and its tokens introspect as inactive.
     pub enabled: bool,
+    /// How it authenticates at the token service.
+    #[serde(default)]
+    pub auth_method: ClientAuthMethod,
+    /// Its public keys (`private_key_jwt` with an inline JWKS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where its public keys are published (`private_key_jwt` with a JWKS URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+}
+
+/// How a machine client authenticates at the token service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// A secret the console generated: `client_secret_basic` or `client_secret_post`.
+    #[default]
+    ClientSecret,
+    /// An RFC 7523 assertion signed with a private key whose public key the console knows.
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecret => "client_secret",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ClientAuthMethod::ClientSecret,
+            ClientAuthMethod::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// The public keys of a `private_key_jwt` client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKeys {
+    /// A JWKS document, kept as given.
+    Jwks(Value),
+    /// A JWKS URL, fetched when the client authenticates.
+    JwksUri(String),
 }
 
 /// One audit log entry.
@@ -382,36 +416,6 @@ pub struct AuditEntry {
     pub before: Option<Value>,
     /// The object after the change (absent on deletion). Never contains secrets.
     pub after: Option<Value>,
-}
-
-/// One entry of the SDK policy's `tool_policy`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolPolicyEntry {
-    /// The tool name.
-    pub name: String,
-    /// Public tools need only a valid token.
-    pub is_public: bool,
-    /// Required scopes (empty when public).
-    pub required_scopes: Vec<String>,
-    /// `any` or `all`.
-    pub scope_match: ScopeMatch,
-}
-
-/// The `GET …/sdk-policy` document (the console ⇄ SDK wire format).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SdkPolicy {
-    /// `ready`, `needs_setup` or `disabled`.
-    pub state: PolicyState,
-    /// False denies every tool.
-    pub policy_complete: bool,
-    /// Why not complete; `null` when complete.
-    pub reason: Option<ReadinessReason>,
-    /// The policy generation.
-    pub generation: i64,
-    /// The resource server's scopes.
-    pub scopes_supported: Vec<String>,
-    /// Mapped and public tools only; a tool absent here is unmapped (denied).
-    pub tool_policy: Vec<ToolPolicyEntry>,
 }
 
 /// Everything the rules need about one resource server.
@@ -597,7 +601,7 @@ pub fn resource_server_view_of(inputs: &PolicyInputs, tools: &[Tool]) -> Resourc
 
 /// The SDK policy document. Unmapped tools are left out (absent = denied); an incomplete
 /// policy still lists its mappings, but the SDK denies every tool while `policy_complete` is false.
-pub fn sdk_policy(inputs: &PolicyInputs) -> SdkPolicy {
+pub fn sdk_policy(inputs: &PolicyInputs) -> SdkPolicyDocument {
     let tools = tools(inputs);
     let counts = tool_counts(&tools);
     let readiness = readiness(&inputs.server, inputs.scopes.len(), counts);
@@ -622,21 +626,14 @@ pub fn sdk_policy(inputs: &PolicyInputs) -> SdkPolicy {
             }
         })
         .collect();
-    SdkPolicy {
-        state: readiness.state,
+    SdkPolicyDocument {
+        state: Some(readiness.state.as_str().to_owned()),
         policy_complete: readiness.policy_complete,
-        reason: readiness.reason,
+        reason: readiness.reason.map(|r| r.as_str().to_owned()),
         generation: inputs.server.generation,
         scopes_supported: inputs.scopes.iter().map(|s| s.name.clone()).collect(),
         tool_policy,
     }
-}
-
-/// Is `s` a valid OAuth scope token (RFC 6749 §3.3: `%x21 / %x23-5B / %x5D-7E`, non-empty)?
-pub fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 #[cfg(test)]
@@ -828,15 +825,5 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].state, ToolState::Mapped);
         assert_eq!(t[0].first_seen, None);
-    }
-
-    #[test]
-    fn scope_tokens_follow_rfc6749() {
-        assert!(is_scope_token("rs-525da3b4:tools:write"));
-        assert!(!is_scope_token(""));
-        assert!(!is_scope_token("a b"));
-        assert!(!is_scope_token("a\"b"));
-        assert!(!is_scope_token("a\\b"));
-        assert!(!is_scope_token("é"));
     }
 }

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::auth::{self, Actor};
 use crate::error::Error;
-use crate::model::{ManifestTool, SdkPolicy};
+use crate::model::{ManifestTool, SdkPolicyDocument};
 use crate::state::AppState;
 
 /// A denial of an SDK request.
@@ -120,7 +120,7 @@ fn parse_wait(query: Option<&str>) -> Result<Option<i64>, SdkError> {
 }
 
 /// The policy answer; records what the SDK now holds (the console's SDK status).
-fn policy_response(state: &AppState, rs_id: &str, policy: SdkPolicy) -> Response {
+fn policy_response(state: &AppState, rs_id: &str, policy: SdkPolicyDocument) -> Response {
     state.record_sdk_fetch(rs_id, policy.generation, state.store().now());
     ([(header::CACHE_CONTROL, "no-store")], Json(policy)).into_response()
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lc_rs::signature::EcdsaKeyPair;
+use authsec_proto::jws::SigningKey;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -57,7 +57,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     store: Store,
     settings: Settings,
-    signer: Mutex<Option<(String, Arc<EcdsaKeyPair>)>>,
+    signer: Mutex<Option<(String, Arc<SigningKey>)>>,
     shutdown: watch::Sender<bool>,
     sdk_status: Mutex<HashMap<String, SdkStatus>>,
 }
@@ -123,7 +123,7 @@ impl AppState {
 
     /// The key that signs new tokens (see [`signing_position`]). A new key is generated when
     /// none is active (first start).
-    pub(crate) async fn signer(&self) -> Result<(String, Arc<EcdsaKeyPair>), Error> {
+    pub(crate) async fn signer(&self) -> Result<(String, Arc<SigningKey>), Error> {
         let mut keys = self.store().signing_keys(false).await?;
         if keys.is_empty() {
             self.rotate_signing_key(&Actor::System).await?;

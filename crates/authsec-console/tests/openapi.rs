@@ -1,5 +1,6 @@
-//! The OpenAPI document matches the router: every served route is documented and every
-//! documented operation is served.
+//! The OpenAPI document matches the router — every served route is documented and every
+//! documented operation is served — and the shared wire types: their schemas are exactly
+//! `authsec_proto::wire::openapi_schemas()`.
 
 use std::collections::BTreeSet;
 
@@ -102,5 +103,20 @@ fn operation_ids_are_unique() {
                 assert!(seen.insert(id.clone()), "duplicate operationId {id}");
             }
         }
+    }
+}
+
+#[test]
+fn the_wire_type_schemas_are_the_shared_crates() {
+    let doc = document();
+    for (name, expected) in authsec_proto::wire::openapi_schemas() {
+        let actual = &doc["components"]["schemas"][&name];
+        assert_eq!(
+            actual,
+            &expected,
+            "components.schemas.{name} in src/openapi.json differs from \
+             authsec_proto::wire::openapi_schemas(); it must read:\n{}",
+            serde_json::to_string_pretty(&expected).unwrap()
+        );
     }
 }

@@ -277,7 +277,11 @@ async fn metadata_and_jwks_describe_the_service(db: &TestDb) {
     assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         meta["scopes_supported"],

@@ -714,7 +714,76 @@ async fn the_audit_log_filters_by_action_family_and_actor(db: &TestDb) {
     c.stop().await;
 }
 
+async fn a_private_key_jwt_client_is_created_from_the_clients_tab(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, _) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    let (key, _) = authsec_proto::jws::SigningKey::generate().unwrap();
+    let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+    let mut b = Browser::new(&c);
+    let csrf = b.sign_in().await;
+    let path = format!("/servers/{rs}/clients");
+    let bad = b
+        .post(
+            &path,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "keyed <agent>"),
+                ("allowed_scopes", "notes:read"),
+                ("auth", "jwks"),
+                ("jwks", "{\"keys\": ["),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains(
+            "Not saved: jwks: is not JSON (EOF while parsing a list at line 1 column 10)"
+        ),
+        "{}",
+        bad.body
+    );
+    // What was typed is kept, escaped.
+    assert!(
+        bad.body.contains("value=\"keyed &lt;agent&gt;\""),
+        "{}",
+        bad.body
+    );
+    assert!(bad
+        .body
+        .contains("id=\"auth-jwks\" name=\"auth\" value=\"jwks\" checked"));
+    let created = b
+        .post(
+            &path,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "keyed agent"),
+                ("allowed_scopes", "notes:read"),
+                ("auth", "jwks"),
+                ("jwks", jwks.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(
+        created.location(),
+        format!("/servers/{rs}/clients?done=key_client_created")
+    );
+    let (_, list) = c.get(&format!("/api/resource-servers/{rs}/clients")).await;
+    let client = &list["clients"][0];
+    assert_eq!(client["auth_method"], "private_key_jwt");
+    assert_eq!(client["jwks"]["keys"][0]["kid"], key.kid());
+    let page = b.get(created.location()).await;
+    assert!(page
+        .body
+        .contains("private key (<code>private_key_jwt</code>), 1 registered key(s)"));
+    assert!(!page.body.contains("Rotate secret"), "{}", page.body);
+    c.stop().await;
+}
+
 backend_tests!(
+    a_private_key_jwt_client_is_created_from_the_clients_tab,
     the_audit_log_filters_by_action_family_and_actor,
     signing_keys_rotate_and_retire_but_the_last_one_stays,
     rotating_the_admin_token_shows_it_once_and_signs_every_browser_out,

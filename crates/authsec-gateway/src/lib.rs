@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authsec::http::{mount_mcp, AuthSecLayer};
-use authsec::policy::remote::ManifestTool;
+use authsec::policy::remote::manifest_from_mcp_tools;
 use authsec::validate::StartupError;
 use authsec::Validator;
 use axum::routing::{get, MethodRouter};
@@ -530,7 +530,7 @@ pub async fn start_layer(
             gateway.timeouts,
         );
         match upstream.list_tools().await {
-            Ok(tools) => ManifestTool::from_mcp_tools(&tools, &config.tool_policy),
+            Ok(tools) => manifest_from_mcp_tools(&tools, &config.tool_policy),
             Err(e) => {
                 tracing::warn!(
                     target: "authsec::gateway",

@@ -181,17 +181,6 @@ pub enum AuthError {
     },
 }
 
-/// How a list of required scopes is matched against granted scopes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScopeMatch {
-    /// Any one of the required scopes suffices (the existing product's meaning).
-    #[default]
-    Any,
-    /// Every required scope must be granted.
-    All,
-}
-
 /// The ways a request's credentials can violate RFC 6750 §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -250,66 +239,35 @@ impl fmt::Display for InvalidRequest {
     }
 }
 
-/// Structural problems with a token, found before any key is used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Malformed {
-    /// Not three dot-separated segments.
-    #[error("expected 3 segments, found {0}")]
-    Segments(usize),
-    /// Five segments: a JWE, which authsec does not decrypt.
-    #[error("JWE (encrypted) tokens are not accepted")]
-    Jwe,
-    /// JWS JSON serialization instead of the compact form.
-    #[error("JWS JSON serialization is not accepted")]
-    JsonSerialization,
-    /// A segment is not unpadded base64url.
-    #[error("{0} is not valid base64url")]
-    Base64(Part),
-    /// A segment is not a JSON object.
-    #[error("{part} is not a JSON object: {detail}")]
-    Json {
-        /// Which segment.
-        part: Part,
-        /// Parser message.
-        detail: String,
-    },
-    /// The same member name appears twice in the header or claims.
-    #[error("duplicate {part} member {name:?}")]
-    Duplicate {
-        /// Which segment.
-        part: Part,
-        /// The repeated name.
-        name: String,
-    },
-    /// A claim or header member has the wrong JSON type or an out-of-range value.
-    #[error("{name:?} {detail}")]
-    Claim {
-        /// Claim or header member name.
-        name: String,
-        /// What is wrong with it.
-        detail: String,
-    },
+pub use authsec_proto::jws::{Malformed, Part};
+pub use authsec_proto::ScopeMatch;
+
+impl From<Malformed> for AuthError {
+    fn from(m: Malformed) -> Self {
+        AuthError::Malformed(m)
+    }
 }
 
-/// A segment of a compact JWS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    /// The protected header.
-    Header,
-    /// The claims set.
-    Payload,
-    /// The signature.
-    Signature,
-}
-
-impl fmt::Display for Part {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Part::Header => "header",
-            Part::Payload => "payload",
-            Part::Signature => "signature",
-        })
+impl From<authsec_proto::jws::JwsError> for AuthError {
+    fn from(e: authsec_proto::jws::JwsError) -> Self {
+        use authsec_proto::jws::JwsError as J;
+        match e {
+            J::Malformed(m) => m.into(),
+            J::AlgorithmNotAllowed { alg } => AuthError::AlgorithmNotAllowed { alg },
+            J::UnsupportedCritical { names } => AuthError::UnsupportedCritical { names },
+            J::TypNotAllowed { expected, actual } => AuthError::TypNotAllowed { expected, actual },
+            J::UnknownKey { kid } => AuthError::UnknownKey { kid },
+            J::KeyAlgorithmMismatch {
+                kid,
+                key,
+                token_alg,
+            } => AuthError::KeyAlgorithmMismatch {
+                kid,
+                key,
+                token_alg,
+            },
+            J::BadSignature => AuthError::BadSignature,
+        }
     }
 }
 

@@ -684,7 +684,8 @@ mod tests {
     }
 
     fn event_end(buf: &[u8]) -> Option<usize> {
-        Scan::START.event_end(buf)
+        let mut scan = Scan::START;
+        scan.event_end(buf)
     }
 
     #[test]

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use crate::cache::DigestCache;
 use crate::clock::Clock;
 use crate::config::{ClientAuthMethod, IntrospectionConfig};
-use crate::error::{AuthError, Part};
+use crate::error::Part;
 use crate::token::{self, Claims};
 
 /// The most distinct tokens introspected concurrently.
@@ -384,10 +384,8 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 /// and an active answer's members must be well-typed claims. Anything else is an error string
 /// (a backend failure).
 pub fn parse_response(body: &[u8]) -> Result<Introspection, String> {
-    let object = token::parse_object(body, Part::Payload).map_err(|e| match e {
-        AuthError::Malformed(m) => format!("body is not a JSON object ({m})"),
-        other => other.to_string(),
-    })?;
+    let object = token::parse_object(body, Part::Payload)
+        .map_err(|m| format!("body is not a JSON object ({m})"))?;
     match object.get("active") {
         Some(Value::Bool(true)) => {}
         Some(Value::Bool(false)) => return Ok(Introspection::Inactive),
@@ -401,10 +399,7 @@ pub fn parse_response(body: &[u8]) -> Result<Introspection, String> {
             return Ok(Introspection::Inactive);
         }
     }
-    let claims = Claims::from_map(object).map_err(|e| match e {
-        AuthError::Malformed(m) => format!("member {m}"),
-        other => other.to_string(),
-    })?;
+    let claims = Claims::from_map(object).map_err(|m| format!("member {m}"))?;
     Ok(Introspection::Active(Arc::new(claims)))
 }
 

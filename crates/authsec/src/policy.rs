@@ -112,12 +112,9 @@ impl RuleRepr {
     }
 }
 
-/// RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-pub fn is_valid_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-}
+/// RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )` (the grammar shared with
+/// the console).
+pub use authsec_proto::is_scope_token as is_valid_scope_token;
 
 impl ToolPolicy {
     /// An empty policy: every tool is unmapped.
@@ -189,7 +186,7 @@ impl ToolPolicy {
 }
 
 /// The console's policy for this resource server, checked and ready to decide with (the
-/// `GET …/sdk-policy` document after [`remote::SdkPolicyDocument::into_policy`]).
+/// `GET …/sdk-policy` document after `ConsolePolicy::try_from`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsolePolicy {
     /// The console's generation number (bumped on every change).

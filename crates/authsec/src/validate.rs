@@ -481,19 +481,12 @@ pub fn check_header(header: &Header, typ_policy: TypPolicy) -> Result<Algorithm,
 
 /// `alg` must be a supported asymmetric algorithm; `none` (any casing) and HMAC never are.
 pub fn check_alg(alg: &str) -> Result<Algorithm, AuthError> {
-    Algorithm::from_name(alg).ok_or_else(|| AuthError::AlgorithmNotAllowed {
-        alg: alg.to_owned(),
-    })
+    Ok(authsec_proto::jws::check_alg(alg, &Algorithm::ALL)?)
 }
 
 /// authsec understands no JWS extensions, so any `crit` entry is unsupported (RFC 7515 §4.1.11).
 pub fn check_crit(header: &Header) -> Result<(), AuthError> {
-    match &header.crit {
-        Some(names) => Err(AuthError::UnsupportedCritical {
-            names: names.clone(),
-        }),
-        None => Ok(()),
-    }
+    Ok(authsec_proto::jws::check_crit(header)?)
 }
 
 /// Nested JWTs (`cty: JWT`) are never unwrapped.
@@ -550,18 +543,12 @@ pub fn check_signature_over(
     alg: Algorithm,
     key: &keys::VerifyKey,
 ) -> Result<(), AuthError> {
-    if !key.allows(alg) {
-        return Err(AuthError::KeyAlgorithmMismatch {
-            kid: key.kid.clone(),
-            key: key.pinned_to.clone(),
-            token_alg: alg.name().to_owned(),
-        });
-    }
-    if key.verify(alg, signing_input.as_bytes(), signature) {
-        Ok(())
-    } else {
-        Err(AuthError::BadSignature)
-    }
+    Ok(authsec_proto::jws::check_signature(
+        signing_input,
+        signature,
+        alg,
+        key,
+    )?)
 }
 
 /// A JWT's claim checks in the pipeline's order: `iss`, `aud`, `exp` (required), `nbf`, `iat`.

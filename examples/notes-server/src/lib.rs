@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use authsec::http::rmcp_support::principal_from_context;
 use authsec::http::{mount_mcp, AuthSecLayer};
-use authsec::policy::remote::{ManifestTool, RemotePolicyError};
+use authsec::policy::remote::{manifest_from_mcp_tools, ManifestTool, RemotePolicyError};
 use authsec::policy::ToolPolicy;
 use authsec::{Principal, Validator};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -225,7 +225,7 @@ pub fn manifest(suggestions: &ToolPolicy) -> Vec<ManifestTool> {
         .iter()
         .filter_map(|t| serde_json::to_value(t).ok())
         .collect();
-    ManifestTool::from_mcp_tools(&tools, suggestions)
+    manifest_from_mcp_tools(&tools, suggestions)
 }
 
 /// The authsec layer for `validator`'s configuration: publishes [`manifest`] (suggesting the

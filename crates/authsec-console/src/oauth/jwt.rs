@@ -1,15 +1,12 @@
-//! The token service's signing keys and its own JWS: ES256 (P-256) keys generated with
-//! aws-lc-rs, persisted as PKCS#8, identified by their RFC 7638 thumbprint; compact JWS
-//! signing, and verification of tokens this console issued (for introspection and revocation).
+//! The token service's signing keys at rest and its access tokens: ES256 (P-256) keys persisted
+//! as PKCS#8 (encrypted with the key encryption key when one is set), identified by their
+//! RFC 7638 thumbprint. Signing and verification are `authsec-proto`'s compact JWS, the same
+//! strict code the SDK validates tokens with.
 
+use authsec_proto::jws::{self, Algorithm, Expect, KeySet, SigningKey};
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
-use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
-    ECDSA_P256_SHA256_FIXED_SIGNING,
-};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -134,41 +131,27 @@ impl KeyEncryptionKey {
 
 /// Generates a new P-256 signing key; its private key is encrypted with `kek` when given.
 pub(crate) fn generate_key(now: i64, kek: Option<&KeyEncryptionKey>) -> Result<StoredKey, Error> {
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-        .map_err(|_| Error::Crypto("P-256 key generation"))?;
-    let pkcs8 = pair
-        .to_pkcs8v1()
-        .map_err(|_| Error::Crypto("P-256 key serialisation"))?;
-    let (x, y) = coordinates(pair.public_key().as_ref())?;
-    // RFC 7638: the required members in lexicographic order, no whitespace.
-    let thumbprint_input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    let kid = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, thumbprint_input.as_bytes()));
-    let public_jwk = json!({
-        "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": ALG, "use": "sig",
-    });
+    let (key, pkcs8) = SigningKey::generate().map_err(sign_error)?;
+    let kid = key.kid().to_owned();
     let private_key = match kek {
-        Some(kek) => kek.seal(&kid, pkcs8.as_ref())?,
-        None => STANDARD.encode(pkcs8.as_ref()),
+        Some(kek) => kek.seal(&kid, &pkcs8)?,
+        None => STANDARD.encode(&pkcs8),
     };
     Ok(StoredKey {
-        kid,
         alg: ALG.to_owned(),
         private_key,
-        public_jwk,
+        public_jwk: key.public_jwk(),
+        kid,
         created_at: now,
         retired_at: None,
     })
 }
 
-/// The base64url x and y of an uncompressed P-256 point.
-fn coordinates(point: &[u8]) -> Result<(String, String), Error> {
-    if point.len() != 65 || point[0] != 4 {
-        return Err(Error::Crypto("unexpected P-256 public key encoding"));
+fn sign_error(e: jws::SignError) -> Error {
+    match e {
+        jws::SignError::Crypto(what) => Error::Crypto(what),
+        other => Error::corrupt("signing key", other),
     }
-    Ok((
-        URL_SAFE_NO_PAD.encode(&point[1..33]),
-        URL_SAFE_NO_PAD.encode(&point[33..]),
-    ))
 }
 
 /// Parses a stored private key, decrypting it with `kek` when it was stored encrypted. A key
@@ -176,7 +159,7 @@ fn coordinates(point: &[u8]) -> Result<(String, String), Error> {
 pub(crate) fn parse_private_key(
     key: &StoredKey,
     kek: Option<&KeyEncryptionKey>,
-) -> Result<EcdsaKeyPair, Error> {
+) -> Result<SigningKey, Error> {
     if key.alg != ALG {
         return Err(Error::corrupt(
             "signing key",
@@ -198,76 +181,36 @@ pub(crate) fn parse_private_key(
             .decode(&key.private_key)
             .map_err(|e| Error::corrupt("signing key", e))?,
     };
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
-        .map_err(|e| Error::corrupt("signing key", e))
+    SigningKey::from_pkcs8(&der, Some(key.kid.clone())).map_err(sign_error)
 }
 
 /// Signs `claims` as a compact JWS with header `{"alg":"ES256","typ":"at+jwt","kid"}`.
-pub(crate) fn sign(pair: &EcdsaKeyPair, kid: &str, claims: &AccessClaims) -> Result<String, Error> {
-    let header = json!({ "alg": ALG, "typ": TYP, "kid": kid });
-    let claims = serde_json::to_vec(claims).map_err(|e| Error::corrupt("claims", e))?;
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let sig = pair
-        .sign(&SystemRandom::new(), input.as_bytes())
-        .map_err(|_| Error::Crypto("ES256 signing"))?;
-    Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    typ: Option<String>,
-    kid: String,
+pub(crate) fn sign(key: &SigningKey, claims: &AccessClaims) -> Result<String, Error> {
+    key.sign(TYP, claims).map_err(sign_error)
 }
 
 /// Verifies a token issued by this console against `keys` (the non-retired ones) and returns
 /// its claims; `None` for anything else — malformed, another signer, a retired key, or claims
 /// of another shape. Time and audience are the caller's checks.
 pub(crate) fn verify(token: &str, keys: &[StoredKey]) -> Option<AccessClaims> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-    if header.alg != ALG || header.typ.as_deref() != Some(TYP) {
-        return None;
-    }
-    let key = keys
+    let active: Vec<&Value> = keys
         .iter()
-        .find(|k| k.kid == header.kid && k.retired_at.is_none())?;
-    let point = public_point(&key.public_jwk)?;
-    let signature = URL_SAFE_NO_PAD.decode(s).ok()?;
-    let signing_input = &token[..h.len() + 1 + p.len()];
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
-        .verify(signing_input.as_bytes(), &signature)
-        .ok()?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
-}
-
-/// The uncompressed point of a P-256 public JWK.
-fn public_point(jwk: &Value) -> Option<Vec<u8>> {
-    let x = URL_SAFE_NO_PAD.decode(jwk.get("x")?.as_str()?).ok()?;
-    let y = URL_SAFE_NO_PAD.decode(jwk.get("y")?.as_str()?).ok()?;
-    if x.len() != 32 || y.len() != 32 {
-        return None;
-    }
-    let mut point = Vec::with_capacity(65);
-    point.push(4);
-    point.extend_from_slice(&x);
-    point.extend_from_slice(&y);
-    Some(point)
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| &k.public_jwk)
+        .collect();
+    let set = KeySet::from_json(json!({ "keys": active }).to_string().as_bytes()).ok()?;
+    let expect = Expect {
+        algorithms: &[Algorithm::ES256],
+        typ: Some(TYP),
+    };
+    let verified = jws::verify(token, &set, expect).ok()?;
+    serde_json::from_value(Value::Object(verified.claims.raw.into_map())).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn claims() -> AccessClaims {
         AccessClaims {
@@ -286,7 +229,7 @@ mod tests {
     fn a_signed_token_verifies_with_its_key_only() {
         let k1 = generate_key(1, None).unwrap();
         let k2 = generate_key(2, None).unwrap();
-        let token = sign(&parse_private_key(&k1, None).unwrap(), &k1.kid, &claims()).unwrap();
+        let token = sign(&parse_private_key(&k1, None).unwrap(), &claims()).unwrap();
         assert_eq!(verify(&token, &[k2.clone(), k1.clone()]), Some(claims()));
         assert_eq!(verify(&token, std::slice::from_ref(&k2)), None);
         let retired = StoredKey {
@@ -299,7 +242,7 @@ mod tests {
     #[test]
     fn a_tampered_token_does_not_verify() {
         let k = generate_key(1, None).unwrap();
-        let token = sign(&parse_private_key(&k, None).unwrap(), &k.kid, &claims()).unwrap();
+        let token = sign(&parse_private_key(&k, None).unwrap(), &claims()).unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
         let mut c = claims();
         c.scope = "a b admin".into();
@@ -333,12 +276,7 @@ mod tests {
         assert!(k.private_key.starts_with("enc:v1:"), "{}", k.private_key);
         let plain = generate_key(1, None).unwrap();
         assert!(!plain.private_key.starts_with("enc:v1:"));
-        let token = sign(
-            &parse_private_key(&k, Some(&kek)).unwrap(),
-            &k.kid,
-            &claims(),
-        )
-        .unwrap();
+        let token = sign(&parse_private_key(&k, Some(&kek)).unwrap(), &claims()).unwrap();
         assert_eq!(verify(&token, std::slice::from_ref(&k)), Some(claims()));
         // A key stored in the clear before the variable was set still loads.
         assert!(parse_private_key(&plain, Some(&kek)).is_ok());

@@ -1,11 +1,13 @@
 //! The token service for machine clients: `client_credentials` tokens for one resource server
 //! each (RFC 6749 §4.4, RFC 8707 `resource`, RFC 9068 JWT access tokens), the JWKS, RFC 8414
-//! metadata, RFC 7662 introspection and RFC 7009 revocation. User sign-in stays with a full
-//! authorization server.
+//! metadata, RFC 7662 introspection and RFC 7009 revocation. Clients authenticate with a
+//! secret (`client_secret_basic`, `client_secret_post`) or a private key (`private_key_jwt`,
+//! RFC 7523; see [`assertion`]). User sign-in stays with a full authorization server.
 //!
 //! Errors follow RFC 6749 §5.2: JSON `{"error", "error_description"}`, `Cache-Control: no-store`,
 //! and 401 with `WWW-Authenticate: Basic` when client authentication fails.
 
+pub(crate) mod assertion;
 pub mod jwt;
 
 use std::collections::BTreeSet;
@@ -22,8 +24,15 @@ use crate::error::Error;
 use crate::model::{self, Client, ResourceServerRow};
 use crate::state::{secs, AppState};
 
-/// Client authentication methods accepted at every endpoint.
-const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+/// Client authentication methods with a secret, accepted at every endpoint.
+const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// Client authentication methods at the endpoints machine clients call (token, revocation).
+const CLIENT_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 /// An RFC 6749 §5.2 error response.
 #[derive(Debug)]
@@ -54,7 +63,7 @@ impl OAuthError {
     }
 
     /// `invalid_client` (401), with a Basic challenge when the client tried Basic.
-    fn invalid_client(description: impl Into<String>, tried_basic: bool) -> Self {
+    pub(crate) fn invalid_client(description: impl Into<String>, tried_basic: bool) -> Self {
         OAuthError {
             basic_challenge: tried_basic,
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
@@ -145,17 +154,54 @@ impl Form {
     }
 }
 
-/// Client credentials from Basic or from the body (never both, RFC 6749 §2.3).
+/// Who the caller says it is, and its proof.
 struct Credentials {
     id: String,
-    secret: String,
+    proof: Proof,
     basic: bool,
 }
 
+enum Proof {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret(String),
+    /// `private_key_jwt`: an RFC 7523 client assertion.
+    Assertion(String),
+}
+
+/// Client credentials from Basic, from the body, or a client assertion — exactly one method
+/// (RFC 6749 §2.3).
 fn credentials(headers: &HeaderMap, form: &Form) -> Result<Credentials, OAuthError> {
     let tried_basic = auth::has_auth_scheme(headers, "basic");
     let body_id = form.one("client_id")?;
     let body_secret = form.one("client_secret")?;
+    let assertion_type = form.one("client_assertion_type")?;
+    let assertion = form.one("client_assertion")?;
+    if assertion_type.is_some() || assertion.is_some() {
+        if tried_basic || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: a client assertion, Basic or client_secret, not several",
+            ));
+        }
+        if assertion_type != Some(assertion::JWT_BEARER) {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {}",
+                assertion::JWT_BEARER
+            )));
+        }
+        let assertion =
+            assertion.ok_or_else(|| OAuthError::invalid_request("client_assertion is missing"))?;
+        let id = match body_id {
+            Some(id) => id.to_owned(),
+            None => assertion::named_client(assertion).ok_or_else(|| {
+                OAuthError::invalid_client("the client assertion names no client (sub)", false)
+            })?,
+        };
+        return Ok(Credentials {
+            id,
+            proof: Proof::Assertion(assertion.to_owned()),
+            basic: false,
+        });
+    }
     if tried_basic {
         if body_secret.is_some() {
             return Err(OAuthError::invalid_request(
@@ -171,14 +217,14 @@ fn credentials(headers: &HeaderMap, form: &Form) -> Result<Credentials, OAuthErr
         }
         return Ok(Credentials {
             id,
-            secret,
+            proof: Proof::Secret(secret),
             basic: true,
         });
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(Credentials {
             id: id.to_owned(),
-            secret: secret.to_owned(),
+            proof: Proof::Secret(secret.to_owned()),
             basic: false,
         }),
         (Some(_), None) => Err(OAuthError::invalid_client(
@@ -186,27 +232,38 @@ fn credentials(headers: &HeaderMap, form: &Form) -> Result<Credentials, OAuthErr
             false,
         )),
         _ => Err(OAuthError::invalid_client(
-            "client authentication is required (client_secret_basic or client_secret_post)",
+            "client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)",
             false,
         )),
     }
 }
 
 async fn authenticate_client(state: &AppState, creds: &Credentials) -> Result<Client, OAuthError> {
-    state
-        .store()
-        .authenticate_client(&creds.id, &creds.secret)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_client("unknown client or wrong secret", creds.basic))
+    match &creds.proof {
+        Proof::Secret(secret) => state
+            .store()
+            .authenticate_client(&creds.id, secret)
+            .await?
+            .ok_or_else(|| {
+                OAuthError::invalid_client("unknown client or wrong secret", creds.basic)
+            }),
+        Proof::Assertion(a) => assertion::authenticate(state, &creds.id, a).await,
+    }
 }
 
 async fn authenticate_resource_server(
     state: &AppState,
     creds: &Credentials,
 ) -> Result<ResourceServerRow, OAuthError> {
+    let Proof::Secret(secret) = &creds.proof else {
+        return Err(OAuthError::invalid_client(
+            "a resource server authenticates with its secret (client_secret_basic or client_secret_post)",
+            false,
+        ));
+    };
     state
         .store()
-        .authenticate_resource_server(&creds.id, &creds.secret)
+        .authenticate_resource_server(&creds.id, secret)
         .await?
         .ok_or_else(|| {
             OAuthError::invalid_client(
@@ -286,8 +343,8 @@ pub(crate) async fn token(
         exp: now + lifetime,
         jti: auth::random_hex::<16>()?,
     };
-    let (kid, pair) = state.signer().await?;
-    let access_token = jwt::sign(&pair, &kid, &claims)?;
+    let (_kid, key) = state.signer().await?;
+    let access_token = jwt::sign(&key, &claims)?;
     Ok((
         no_store(),
         Json(json!({
@@ -472,6 +529,11 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Response, OAut
 pub(crate) async fn metadata(State(state): State<AppState>) -> Result<Response, OAuthError> {
     let issuer = state.issuer();
     let scopes = state.store().all_scopes().await?;
+    // Client assertions may be signed with any asymmetric algorithm the shared verifier knows.
+    let signing_algs: Vec<&str> = authsec_proto::jws::Algorithm::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect();
     Ok(Json(json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
@@ -481,9 +543,11 @@ pub(crate) async fn metadata(State(state): State<AppState>) -> Result<Response, 
         "grant_types_supported": ["client_credentials"],
         // No authorization endpoint: machine clients only.
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": CLIENT_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": signing_algs,
+        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": signing_algs,
         "scopes_supported": scopes,
         "resource_parameter_supported": true,
     }))

@@ -22,6 +22,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "web console",
         include_str!("../../migrations/sqlite/0002_web_console.sql"),
     ),
+    (
+        3,
+        "private_key_jwt clients",
+        include_str!("../../migrations/sqlite/0003_private_key_jwt.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -33,6 +38,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "web console",
         include_str!("../../migrations/postgres/0002_web_console.sql"),
+    ),
+    (
+        3,
+        "private_key_jwt clients",
+        include_str!("../../migrations/postgres/0003_private_key_jwt.sql"),
     ),
 ];
 

@@ -29,10 +29,10 @@ use tokio::sync::{watch, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 
 use crate::auth::Actor;
-use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::AuditEntry;
 use crate::notify::{self, GenerationHub};
+use authsec_proto::Clock;
 
 pub use policy::{ManifestOutcome, NewResourceServer, NewScope, ResourceServerPatch};
 pub use sessions::SessionKind;

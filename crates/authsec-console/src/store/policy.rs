@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -12,7 +12,7 @@ use crate::auth::{self, Actor};
 use crate::error::Error;
 use crate::model::{
     self, Decision, InventoryTool, ManifestTool, PolicyInputs, ResourceServer, ResourceServerRow,
-    Scope, ScopeMatch, SdkPolicy, Tool, ToolState,
+    Scope, ScopeMatch, SdkPolicyDocument, Tool, ToolState,
 };
 
 /// A resource server to create.
@@ -56,19 +56,7 @@ pub struct ResourceServerPatch {
     pub auto_apply_suggestions: Option<bool>,
 }
 
-/// What a manifest changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestOutcome {
-    /// The generation after the manifest (unchanged if nothing changed).
-    pub generation: i64,
-    /// Tools seen for the first time (they start unmapped unless a decision or an applied
-    /// suggestion says otherwise).
-    pub added: Vec<String>,
-    /// Tools whose title, description, schema, annotations or suggestions changed.
-    pub updated: Vec<String>,
-    /// Tools listed again without change.
-    pub unchanged: usize,
-}
+pub use authsec_proto::wire::ManifestOutcome;
 
 /// The most tools one manifest may list.
 pub const MAX_MANIFEST_TOOLS: usize = 5000;
@@ -1111,7 +1099,7 @@ impl Store {
     }
 
     /// The SDK policy document of a resource server.
-    pub async fn sdk_policy(&self, rs_id: &str) -> Result<SdkPolicy, Error> {
+    pub async fn sdk_policy(&self, rs_id: &str) -> Result<SdkPolicyDocument, Error> {
         let mut conn = self.pool().acquire().await?;
         Ok(model::sdk_policy(&load_inputs(&mut conn, rs_id).await?))
     }

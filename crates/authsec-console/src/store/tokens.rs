@@ -9,7 +9,13 @@ use super::policy::check_defined_scopes;
 use super::{audit_value, from_json, to_json, Store};
 use crate::auth::{self, Actor};
 use crate::error::Error;
-use crate::model::Client;
+use crate::model::{Client, ClientAuthMethod, ClientKeys};
+
+/// The stored secret hash of a `private_key_jwt` client: no secret ever matches it.
+const NO_SECRET: &str = "!";
+
+/// The largest inline JWKS a client may register.
+const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 /// Changes to a client; absent fields are left alone.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,6 +27,10 @@ pub struct ClientPatch {
     pub allowed_scopes: Option<Vec<String>>,
     /// Enable or disable (a disabled client gets no tokens; its tokens introspect inactive).
     pub enabled: Option<bool>,
+    /// New inline JWKS of a `private_key_jwt` client (replaces its keys or JWKS URL).
+    pub jwks: Option<Value>,
+    /// New JWKS URL of a `private_key_jwt` client (replaces its keys or JWKS URL).
+    pub jwks_uri: Option<String>,
 }
 
 /// A signing key as stored. The private key never leaves the console.
@@ -53,7 +63,13 @@ impl std::fmt::Debug for StoredKey {
 }
 
 fn client_from_row(row: &AnyRow) -> Result<Client, Error> {
+    let method: String = row.try_get("auth_method")?;
+    let jwks: Option<String> = row.try_get("jwks")?;
     Ok(Client {
+        auth_method: ClientAuthMethod::parse(&method)
+            .ok_or_else(|| Error::corrupt("client auth_method", &method))?,
+        jwks: jwks.map(|j| from_json("client JWKS", &j)).transpose()?,
+        jwks_uri: row.try_get("jwks_uri")?,
         client_id: row.try_get("client_id")?,
         resource_server_id: row.try_get("resource_server_id")?,
         name: row.try_get("name")?,
@@ -67,8 +83,8 @@ fn client_from_row(row: &AnyRow) -> Result<Client, Error> {
     })
 }
 
-const CLIENT_COLUMNS: &str =
-    "client_id, resource_server_id, name, allowed_scopes, enabled, created_at, updated_at";
+const CLIENT_COLUMNS: &str = "client_id, resource_server_id, name, allowed_scopes, enabled, \
+     auth_method, jwks, jwks_uri, created_at, updated_at";
 
 pub(super) async fn load_clients(
     conn: &mut AnyConnection,
@@ -124,6 +140,54 @@ fn check_client_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A client's public keys must be usable: an inline JWKS of public signing keys only (at least
+/// one usable, none refused), or an `https` JWKS URL (`http` only on a loopback host).
+pub(crate) fn check_client_keys(keys: &ClientKeys) -> Result<(), Error> {
+    match keys {
+        ClientKeys::Jwks(jwks) => {
+            let text = jwks.to_string();
+            if text.len() > MAX_JWKS_BYTES {
+                return Err(Error::invalid(
+                    "jwks",
+                    format!("is {} bytes; at most {MAX_JWKS_BYTES}", text.len()),
+                ));
+            }
+            let set = authsec_proto::jws::KeySet::from_json(text.as_bytes())
+                .map_err(|e| Error::invalid("jwks", e))?;
+            if let Some((kid, why)) = set.rejected.first() {
+                let kid = kid.as_deref().unwrap_or("(no kid)");
+                return Err(Error::invalid("jwks", format!("key {kid}: {why}")));
+            }
+            if set.is_empty() {
+                return Err(Error::invalid("jwks", "holds no key"));
+            }
+            Ok(())
+        }
+        ClientKeys::JwksUri(uri) => {
+            let bad = |why: &str| Error::invalid("jwks_uri", format!("{uri:?} {why}"));
+            let url = url::Url::parse(uri).map_err(|_| bad("is not an absolute URL"))?;
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            match url.scheme() {
+                "https" => Ok(()),
+                "http" if loopback => Ok(()),
+                _ => Err(bad("must be https (http only on a loopback host)")),
+            }
+        }
+    }
+}
+
+fn keys_columns(keys: &ClientKeys) -> Result<(Option<String>, Option<String>), Error> {
+    Ok(match keys {
+        ClientKeys::Jwks(j) => (Some(to_json(j)?), None),
+        ClientKeys::JwksUri(u) => (None, Some(u.clone())),
+    })
+}
+
 async fn check_allowed_scopes(
     conn: &mut AnyConnection,
     rs_id: &str,
@@ -155,7 +219,8 @@ impl Store {
         load_client(&mut conn, rs_id, client_id).await
     }
 
-    /// Registers a machine client; returns it and its secret (shown once).
+    /// Registers a machine client that authenticates with a secret; returns it and its secret
+    /// (shown once).
     pub async fn create_client(
         &self,
         actor: &Actor,
@@ -163,23 +228,65 @@ impl Store {
         name: String,
         allowed_scopes: Vec<String>,
     ) -> Result<(Client, String), Error> {
-        check_client_name(&name)?;
         let secret = auth::generate_secret("asc_")?;
         let hash = auth::hash_secret(&secret)?;
+        let client = self
+            .insert_client(actor, rs_id, name, allowed_scopes, &hash, None)
+            .await?;
+        Ok((client, secret))
+    }
+
+    /// Registers a machine client that authenticates with RFC 7523 assertions signed by one of
+    /// `keys` (`private_key_jwt`); it has no secret.
+    pub async fn create_key_client(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        name: String,
+        allowed_scopes: Vec<String>,
+        keys: ClientKeys,
+    ) -> Result<Client, Error> {
+        check_client_keys(&keys)?;
+        self.insert_client(actor, rs_id, name, allowed_scopes, NO_SECRET, Some(keys))
+            .await
+    }
+
+    async fn insert_client(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        name: String,
+        allowed_scopes: Vec<String>,
+        secret_hash: &str,
+        keys: Option<ClientKeys>,
+    ) -> Result<Client, Error> {
+        check_client_name(&name)?;
         let client_id = format!("cl-{}", auth::random_hex::<8>()?);
+        let auth_method = match keys {
+            Some(_) => ClientAuthMethod::PrivateKeyJwt,
+            None => ClientAuthMethod::ClientSecret,
+        };
+        let (jwks, jwks_uri) = match &keys {
+            Some(k) => keys_columns(k)?,
+            None => (None, None),
+        };
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         check_allowed_scopes(tx.conn(), rs_id, &allowed_scopes).await?;
         let now = tx.now;
         sqlx::query(
             "INSERT INTO clients (client_id, resource_server_id, name, secret_hash, allowed_scopes, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+             auth_method, jwks, jwks_uri, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
         .bind(&client_id)
         .bind(rs_id)
         .bind(&name)
-        .bind(&hash)
+        .bind(secret_hash)
         .bind(to_json(&allowed_scopes)?)
+        .bind(auth_method.as_str())
+        .bind(jwks)
+        .bind(jwks_uri)
         .bind(now)
         .execute(tx.conn())
         .await?;
@@ -190,6 +297,15 @@ impl Store {
             name,
             allowed_scopes,
             enabled: true,
+            auth_method,
+            jwks: match &keys {
+                Some(ClientKeys::Jwks(j)) => Some(j.clone()),
+                _ => None,
+            },
+            jwks_uri: match keys {
+                Some(ClientKeys::JwksUri(u)) => Some(u),
+                _ => None,
+            },
             created_at: now,
             updated_at: now,
         };
@@ -203,7 +319,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok((client, secret))
+        Ok(client)
     }
 
     /// Changes a client's name, allowed scopes or enabled flag (tokens already issued keep
@@ -219,13 +335,37 @@ impl Store {
         if let Some(n) = &patch.name {
             check_client_name(n)?;
         }
+        let keys = match (patch.jwks, patch.jwks_uri) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid("jwks", "give jwks or jwks_uri, not both"))
+            }
+            (Some(j), None) => Some(ClientKeys::Jwks(j)),
+            (None, Some(u)) => Some(ClientKeys::JwksUri(u)),
+            (None, None) => None,
+        };
+        if let Some(k) = &keys {
+            check_client_keys(k)?;
+        }
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         let before = load_client(tx.conn(), rs_id, client_id).await?;
+        if keys.is_some() && before.auth_method != ClientAuthMethod::PrivateKeyJwt {
+            return Err(Error::invalid(
+                "jwks",
+                "this client authenticates with a secret; register a private_key_jwt client instead",
+            ));
+        }
         if let Some(s) = &patch.allowed_scopes {
             check_allowed_scopes(tx.conn(), rs_id, s).await?;
         }
+        let (jwks, jwks_uri) = match keys {
+            Some(ClientKeys::Jwks(j)) => (Some(j), None),
+            Some(ClientKeys::JwksUri(u)) => (None, Some(u)),
+            None => (before.jwks.clone(), before.jwks_uri.clone()),
+        };
         let after = Client {
+            jwks,
+            jwks_uri,
             name: patch.name.unwrap_or_else(|| before.name.clone()),
             allowed_scopes: patch
                 .allowed_scopes
@@ -235,14 +375,16 @@ impl Store {
             ..before.clone()
         };
         sqlx::query(
-            "UPDATE clients SET name = $2, allowed_scopes = $3, enabled = $4, updated_at = $5 \
-             WHERE client_id = $1",
+            "UPDATE clients SET name = $2, allowed_scopes = $3, enabled = $4, updated_at = $5, \
+             jwks = $6, jwks_uri = $7 WHERE client_id = $1",
         )
         .bind(client_id)
         .bind(&after.name)
         .bind(to_json(&after.allowed_scopes)?)
         .bind(i64::from(after.enabled))
         .bind(after.updated_at)
+        .bind(after.jwks.as_ref().map(to_json).transpose()?)
+        .bind(after.jwks_uri.clone())
         .execute(tx.conn())
         .await?;
         tx.bump(rs_id).await?;
@@ -297,7 +439,15 @@ impl Store {
         let hash = auth::hash_secret(&secret)?;
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
-        load_client(tx.conn(), rs_id, client_id).await?;
+        if load_client(tx.conn(), rs_id, client_id).await?.auth_method
+            == ClientAuthMethod::PrivateKeyJwt
+        {
+            return Err(Error::invalid(
+                "client",
+                "authenticates with private_key_jwt and has no secret; replace its keys instead \
+                 (jwks or jwks_uri)",
+            ));
+        }
         sqlx::query("UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1")
             .bind(client_id)
             .bind(&hash)
@@ -343,6 +493,34 @@ impl Store {
         .as_ref()
         .map(client_from_row)
         .transpose()
+    }
+
+    /// Records the `jti` of a client assertion until `expires_at`; false when it was already
+    /// recorded (a replay). Forgets assertions that have expired.
+    pub(crate) async fn record_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write().await?;
+        let now = tx.now;
+        sqlx::query("DELETE FROM client_assertions WHERE expires_at < $1")
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
     }
 
     // ---- signing keys ------------------------------------------------------------------

@@ -1,5 +1,6 @@
-//! The Clients tab: machine clients of the token service — create, allowed scopes, rotate the
-//! secret (shown once), disable or enable, delete.
+//! The Clients tab: machine clients of the token service — create (with a secret, shown once,
+//! or with public keys for `private_key_jwt`), allowed scopes, rotate the secret, disable or
+//! enable, delete.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use super::servers::{done_notice, DoneQuery};
 use super::{see_other, Post, SignedIn, WebResult};
 use crate::auth::Actor;
 use crate::error::Error;
-use crate::model::{Client, ResourceServer, Scope};
+use crate::model::{Client, ClientAuthMethod, ClientKeys, ResourceServer, Scope};
 use crate::state::AppState;
 use crate::store::ClientPatch;
 
@@ -34,6 +35,40 @@ fn client_action(rs: &ResourceServer, c: &Client, what: &'static str) -> Html {
 struct Typed<'a> {
     name: &'a str,
     scopes: &'a [String],
+    /// `secret`, `jwks` or `jwks_uri`.
+    auth: &'a str,
+    jwks: &'a str,
+    jwks_uri: &'a str,
+}
+
+impl Typed<'_> {
+    const EMPTY: Typed<'static> = Typed {
+        name: "",
+        scopes: &[],
+        auth: "secret",
+        jwks: "",
+        jwks_uri: "",
+    };
+}
+
+/// How a client authenticates, in a few words.
+fn auth_summary(o: &mut Html, c: &Client) {
+    match (c.auth_method, &c.jwks_uri) {
+        (ClientAuthMethod::ClientSecret, _) => {
+            o.raw("secret");
+        }
+        (ClientAuthMethod::PrivateKeyJwt, Some(uri)) => {
+            html!(*o, "private key (<code>private_key_jwt</code>), keys at <code>" {uri} "</code>")
+        }
+        (ClientAuthMethod::PrivateKeyJwt, None) => {
+            let n = c
+                .jwks
+                .as_ref()
+                .and_then(|j| j["keys"].as_array())
+                .map_or(0, Vec::len);
+            html!(*o, "private key (<code>private_key_jwt</code>), " {n.to_string()} " registered key(s)")
+        }
+    }
 }
 
 async fn clients_page(
@@ -54,12 +89,14 @@ async fn clients_page(
     let o = &mut page.main;
     o.raw("<p>Machine clients get tokens for this resource server from the console's token service \
            (<code>client_credentials</code>); a token carries the scopes it asks for that the client is allowed, \
-           or all of them.</p>");
+           or all of them. A client authenticates with a secret, or with a private key: it signs a short-lived \
+           assertion (<code>private_key_jwt</code>, RFC 7523) that the console verifies with the public keys \
+           registered here.</p>");
     if clients.is_empty() {
         o.raw("<p>No client yet.</p>");
     } else {
         o.raw("<table class=\"list\"><caption class=\"sr\">Clients</caption><thead><tr><th scope=\"col\">Client</th>\
-               <th scope=\"col\">Allowed scopes</th><th scope=\"col\">State</th><th scope=\"col\">Created</th>\
+               <th scope=\"col\">Allowed scopes</th><th scope=\"col\">Authentication</th><th scope=\"col\">State</th><th scope=\"col\">Created</th>\
                <th scope=\"col\">Actions</th></tr></thead><tbody>");
         for (i, c) in clients.iter().enumerate() {
             html!(*o, "<tr><th scope=\"row\">" {c.name} "<div><code>" {c.client_id} "</code></div></th><td>"
@@ -67,15 +104,19 @@ async fn clients_page(
                 "<fieldset class=\"scopes\"><legend class=\"sr\">Allowed scopes of " {c.name} "</legend>");
             scope_checkboxes(o, &format!("cs{i}"), &scopes, &c.allowed_scopes);
             html!(*o, "</fieldset><button type=\"submit\" aria-label=\"Save scopes of " {c.name} "\">Save scopes</button></form></td><td>");
+            auth_summary(o, c);
+            o.raw("</td><td>");
             if c.enabled {
                 o.raw("<span class=\"badge ok\">enabled</span>");
             } else {
                 o.raw("<span class=\"badge off\">disabled</span>");
             }
-            html!(*o, "</td><td>" {datetime(c.created_at)} "</td><td class=\"actions\">"
-                "<form method=\"post\" action=\"" [client_action(&rs, c, "secret")] "\">" [csrf_field(csrf)]
-                "<button type=\"submit\" aria-label=\"Rotate secret of " {c.name} "\">Rotate secret</button></form>"
-                "<form method=\"post\" action=\"" [client_action(&rs, c, "enabled")] "\">" [csrf_field(csrf)]);
+            html!(*o, "</td><td>" {datetime(c.created_at)} "</td><td class=\"actions\">");
+            if c.auth_method == ClientAuthMethod::ClientSecret {
+                html!(*o, "<form method=\"post\" action=\"" [client_action(&rs, c, "secret")] "\">" [csrf_field(csrf)]
+                    "<button type=\"submit\" aria-label=\"Rotate secret of " {c.name} "\">Rotate secret</button></form>");
+            }
+            html!(*o, "<form method=\"post\" action=\"" [client_action(&rs, c, "enabled")] "\">" [csrf_field(csrf)]);
             if c.enabled {
                 html!(*o, "<input type=\"hidden\" name=\"enabled\" value=\"false\"><button type=\"submit\" aria-label=\"Disable " {c.name} "\">Disable</button>");
             } else {
@@ -95,7 +136,26 @@ async fn clients_page(
             "<p><label for=\"client-name\">Name</label><input id=\"client-name\" name=\"name\" required maxlength=\"200\" value=\"" {typed.name} "\"></p>"
             "<fieldset class=\"scopes\"><legend>Allowed scopes</legend>");
         scope_checkboxes(o, "new-scope", &scopes, typed.scopes);
-        o.raw("</fieldset><p><button type=\"submit\">Create client</button></p></form>");
+        o.raw("</fieldset><fieldset><legend>Authentication</legend>");
+        for (value, label) in [
+            ("secret", "A secret (shown once)"),
+            ("jwks", "Private key: public keys (JWKS) pasted below"),
+            (
+                "jwks_uri",
+                "Private key: public keys (JWKS) published at a URL",
+            ),
+        ] {
+            html!(*o, "<span class=\"check\"><input type=\"radio\" id=\"auth-" {value} "\" name=\"auth\" value=\"" {value} "\"");
+            if typed.auth == value {
+                o.raw(" checked");
+            }
+            html!(*o, "><label for=\"auth-" {value} "\">" {label} "</label></span>");
+        }
+        html!(*o, "<p><label for=\"client-jwks\">JWKS</label><textarea id=\"client-jwks\" name=\"jwks\" rows=\"6\" spellcheck=\"false\" \
+            placeholder=\"{&quot;keys&quot;: [{&quot;kty&quot;: &quot;EC&quot;, …}]}\">" {typed.jwks} "</textarea></p>"
+            "<p><label for=\"client-jwks-uri\">JWKS URL</label><input id=\"client-jwks-uri\" name=\"jwks_uri\" type=\"url\" value=\"" {typed.jwks_uri} "\"></p>"
+            "<p class=\"help\">Public keys only; the client signs assertions with the private key, which never leaves it.</p>"
+            "</fieldset><p><button type=\"submit\">Create client</button></p></form>");
     }
     o.raw("</section>");
     Ok(page.render_status(status))
@@ -109,11 +169,7 @@ pub(crate) async fn page(
     Query(q): Query<DoneQuery>,
 ) -> WebResult {
     let notice = done_notice(q.done.as_deref());
-    let typed = Typed {
-        name: "",
-        scopes: &[],
-    };
-    clients_page(&state, &session, &id, notice, StatusCode::OK, typed).await
+    clients_page(&state, &session, &id, notice, StatusCode::OK, Typed::EMPTY).await
 }
 
 /// The secret, once, with how to get a token.
@@ -173,22 +229,53 @@ pub(crate) async fn create(
 ) -> WebResult {
     let name = post.form.text("name");
     let scopes = post.form.all("allowed_scopes");
+    let auth = match post.form.text("auth") {
+        a if a.is_empty() => "secret".to_owned(),
+        a => a,
+    };
+    let jwks = post.form.text("jwks");
+    let jwks_uri = post.form.text("jwks_uri");
+    let typed = Typed {
+        name: &name,
+        scopes: &scopes,
+        auth: &auth,
+        jwks: &jwks,
+        jwks_uri: &jwks_uri,
+    };
+    let keys = match auth.as_str() {
+        "jwks" => match serde_json::from_str(&jwks) {
+            Ok(v) => Some(ClientKeys::Jwks(v)),
+            Err(e) => {
+                let e = Error::invalid("jwks", format!("is not JSON ({e})"));
+                return refused(&state, &post, &id, e, typed).await;
+            }
+        },
+        "jwks_uri" => Some(ClientKeys::JwksUri(jwks_uri.trim().to_owned())),
+        _ => None,
+    };
+    let Some(keys) = keys else {
+        return match state
+            .store()
+            .create_client(&Actor::Admin, &id, name.clone(), scopes.clone())
+            .await
+        {
+            Ok((client, secret)) => {
+                let rs = state.store().resource_server(&id).await?;
+                secret_page(&state, &post, &rs, &client, &secret, "Client created")
+            }
+            Err(e) => refused(&state, &post, &id, e, typed).await,
+        };
+    };
     match state
         .store()
-        .create_client(&Actor::Admin, &id, name.clone(), scopes.clone())
+        .create_key_client(&Actor::Admin, &id, name.clone(), scopes.clone(), keys)
         .await
     {
-        Ok((client, secret)) => {
-            let rs = state.store().resource_server(&id).await?;
-            secret_page(&state, &post, &rs, &client, &secret, "Client created")
-        }
-        Err(e) => {
-            let typed = Typed {
-                name: &name,
-                scopes: &scopes,
-            };
-            refused(&state, &post, &id, e, typed).await
-        }
+        Ok(_) => see_other(format!(
+            "/servers/{}/clients?done=key_client_created",
+            url_component(&id)
+        )),
+        Err(e) => refused(&state, &post, &id, e, typed).await,
     }
 }
 
@@ -208,19 +295,7 @@ async fn patch(
             "/servers/{}/clients?done=client_updated",
             url_component(id)
         )),
-        Err(e) => {
-            refused(
-                state,
-                post,
-                id,
-                e,
-                Typed {
-                    name: "",
-                    scopes: &[],
-                },
-            )
-            .await
-        }
+        Err(e) => refused(state, post, id, e, Typed::EMPTY).await,
     }
 }
 

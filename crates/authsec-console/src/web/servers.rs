@@ -39,6 +39,9 @@ pub(crate) fn done_notice(done: Option<&str>) -> Option<Notice> {
         "scope_updated" => "Description saved.",
         "scope_deleted" => "Scope deleted.",
         "client_updated" => "Client saved.",
+        "key_client_created" => {
+            "Client created: it authenticates with assertions signed by its private key (private_key_jwt)."
+        }
         "client_deleted" => "Client deleted: its tokens are no longer active.",
         _ => return None,
     };
@@ -251,7 +254,7 @@ fn checklist(
             }
         };
         if !met {
-            html!(fix, " <span class=\"help\">(<code>" {reason_code(reason)} "</code>: " {reason.description()} ")</span>");
+            html!(fix, " <span class=\"help\">(<code>" {reason.as_str()} "</code>: " {reason.description()} ")</span>");
         }
         out.push(Check { met, label, fix });
     }
@@ -279,14 +282,6 @@ fn checklist(
         fix,
     });
     out
-}
-
-fn reason_code(r: ReadinessReason) -> &'static str {
-    match r {
-        ReadinessReason::RsDisabled => "rs_disabled",
-        ReadinessReason::RsNeedsSetup => "rs_needs_setup",
-        ReadinessReason::NoToolsMapped => "no_tools_mapped",
-    }
 }
 
 /// `GET /servers/{id}`: details, launch checklist, SDK status.

@@ -1,6 +1,6 @@
 //! The access simulator: a client (or a set of scopes) against every tool, decided by the SDK's
 //! own code — the console's policy document goes through `authsec`'s
-//! [`SdkPolicyDocument::into_policy`], [`PolicyView::decide`] and [`challenge::render`], exactly
+//! [`ConsolePolicy::try_from`], [`PolicyView::decide`] and [`challenge::render`], exactly
 //! as a running SDK handles it — so each denial is the 403 the SDK would send.
 
 use axum::extract::{Path, Query, State};
@@ -9,13 +9,12 @@ use serde_json::Value;
 
 use authsec::challenge::{self, ChallengeContext};
 use authsec::config::{ChallengeScope, ACCUMULATING_PROTOCOL};
-use authsec::policy::remote::SdkPolicyDocument;
-use authsec::policy::PolicyView;
+use authsec::policy::{ConsolePolicy, PolicyView};
 
 use super::html::{html, url_component, Html};
 use super::layout::{Page, Tab};
 use super::{SignedIn, WebError, WebResult};
-use crate::model::{SdkPolicy, Tool};
+use crate::model::{SdkPolicyDocument, Tool};
 use crate::oauth::granted_scope;
 use crate::state::AppState;
 
@@ -41,17 +40,14 @@ pub struct Verdict {
 /// (speaking MCP revision `protocol`, which sets the 403's `scope`). `Err` when the SDK would
 /// refuse the policy document itself (it then keeps its previous policy).
 pub fn simulate(
-    policy: &SdkPolicy,
+    policy: &SdkPolicyDocument,
     resource_uri: &str,
     tools: &[Tool],
     granted: &[String],
     protocol: &str,
 ) -> Result<Vec<Verdict>, String> {
-    // The wire document, read by the SDK's own parser.
-    let wire = serde_json::to_value(policy).map_err(|e| e.to_string())?;
-    let document: SdkPolicyDocument =
-        serde_json::from_value(wire).map_err(|e| format!("the SDK cannot read it: {e}"))?;
-    let console_policy = document.into_policy()?;
+    // The wire document (one type on both sides), checked by the SDK's own code.
+    let console_policy = ConsolePolicy::try_from(policy.clone())?;
     let view = PolicyView::Console(&console_policy);
     let ctx = ChallengeContext {
         resource_metadata: authsec::metadata::metadata_url(resource_uri),

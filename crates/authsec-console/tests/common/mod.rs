@@ -420,3 +420,75 @@ pub fn decode_jwt(token: &str) -> (Value, Value) {
 pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
 }
+
+/// The errors of `value` against `components.schemas.{name}` of the OpenAPI document (the
+/// subset of JSON Schema it uses: type, required, properties, additionalProperties, items,
+/// enum, minimum, $ref).
+pub fn schema_errors(name: &str, value: &Value) -> Vec<String> {
+    let doc: Value = serde_json::from_str(authsec_console::OPENAPI_JSON).unwrap();
+    let mut errors = Vec::new();
+    check(
+        &doc,
+        &doc["components"]["schemas"][name],
+        value,
+        name,
+        &mut errors,
+    );
+    errors
+}
+
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return check(doc, &doc["components"]["schemas"][name], value, at, errors);
+    }
+    assert!(schema.is_object(), "{at}: no schema");
+    let json_type = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() && !types.contains(&json_type) {
+        errors.push(format!("{at}: {json_type} is not {types:?}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), value.as_f64()) {
+        if n < min {
+            errors.push(format!("{at}: {n} < {min}"));
+        }
+    }
+    if let Value::Object(members) = value {
+        for r in schema["required"].as_array().into_iter().flatten() {
+            if !members.contains_key(r.as_str().unwrap()) {
+                errors.push(format!("{at}: {r} is missing"));
+            }
+        }
+        for (k, v) in members {
+            match schema["properties"].get(k) {
+                Some(s) => check(doc, s, v, &format!("{at}.{k}"), errors),
+                None if schema["properties"].is_object() => {
+                    errors.push(format!("{at}: {k} is not in the schema"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let Value::Array(items) = value {
+        for (i, v) in items.iter().enumerate() {
+            check(doc, &schema["items"], v, &format!("{at}[{i}]"), errors);
+        }
+    }
+}

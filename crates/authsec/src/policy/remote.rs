@@ -30,6 +30,8 @@
 //! required scopes, a scoped tool without any, an invalid scope token, a tool listed twice), is
 //! a failed fetch: the previous policy stays.
 //!
+//! The documents are `authsec-proto`'s wire types, shared with the console.
+//!
 //! [`ConsoleClient::publish_manifest`] sends the tool inventory
 //! (`PUT …/sdk-manifest`); [`AuthSecLayer::start`](crate::http::AuthSecLayer::start) does it at
 //! start-up when `AUTHSEC_PUBLISH_MANIFEST=true`.
@@ -38,7 +40,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 use url::Url;
@@ -46,7 +47,6 @@ use url::Url;
 use super::{is_valid_scope_token, ConsolePolicy, ToolPolicy, ToolRule};
 use crate::clock::Clock;
 use crate::config::{ClientCredentials, Config, PolicyMode};
-use crate::error::ScopeMatch;
 
 /// After a failed fetch, none is attempted for this long.
 pub const RETRY_BACKOFF: Duration = Duration::from_secs(10);
@@ -119,47 +119,16 @@ pub enum RemotePolicyError {
     },
 }
 
-/// The `GET …/sdk-policy` document, as sent by the console.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SdkPolicyDocument {
-    /// `ready`, `needs_setup` or `disabled`.
-    #[serde(default)]
-    pub state: Option<String>,
-    /// False denies every tool.
-    pub policy_complete: bool,
-    /// Why the policy is incomplete (`null` when complete).
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Bumped on every change.
-    pub generation: i64,
-    /// The resource server's scopes.
-    #[serde(default)]
-    pub scopes_supported: Vec<String>,
-    /// Mapped and public tools; a tool absent here is unmapped.
-    pub tool_policy: Vec<ToolPolicyEntry>,
-}
+pub use authsec_proto::wire::{ManifestOutcome, ManifestTool, SdkPolicyDocument, ToolPolicyEntry};
 
-/// One entry of [`SdkPolicyDocument::tool_policy`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolPolicyEntry {
-    /// The tool name (compared byte for byte).
-    pub name: String,
-    /// Any valid token may call a public tool.
-    pub is_public: bool,
-    /// Required scopes (empty exactly when public).
-    #[serde(default)]
-    pub required_scopes: Vec<String>,
-    /// `any` (the default) or `all`.
-    #[serde(default)]
-    pub scope_match: ScopeMatch,
-}
+impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
+    type Error = String;
 
-impl SdkPolicyDocument {
     /// Checks the document and turns it into a [`ConsolePolicy`]. Inconsistent entries are
     /// errors, never guesses: the caller keeps its previous policy (fail closed).
-    pub fn into_policy(self) -> Result<ConsolePolicy, String> {
+    fn try_from(document: SdkPolicyDocument) -> Result<ConsolePolicy, String> {
         let mut tools = ToolPolicy::new();
-        for entry in self.tool_policy {
+        for entry in document.tool_policy {
             let name = entry.name;
             if name.is_empty() {
                 return Err("a tool_policy entry has an empty name".into());
@@ -191,7 +160,7 @@ impl SdkPolicyDocument {
             };
             tools.insert(name, rule);
         }
-        if let Some(bad) = self
+        if let Some(bad) = document
             .scopes_supported
             .iter()
             .find(|s| !is_valid_scope_token(s))
@@ -200,96 +169,38 @@ impl SdkPolicyDocument {
                 "scopes_supported: {bad:?} is not a valid scope token"
             ));
         }
-        let incomplete = (!self.policy_complete).then(|| {
-            self.reason
+        let incomplete = (!document.policy_complete).then(|| {
+            document
+                .reason
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| "policy_incomplete".to_owned())
         });
         Ok(ConsolePolicy {
-            generation: self.generation,
-            state: self.state,
+            generation: document.generation,
+            state: document.state,
             incomplete,
             tools,
-            scopes_supported: self.scopes_supported,
+            scopes_supported: document.scopes_supported,
         })
     }
 }
 
-/// One tool of a manifest (`PUT …/sdk-manifest`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestTool {
-    /// The MCP tool name.
-    pub name: String,
-    /// Display title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// JSON Schema of the arguments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
-    /// MCP tool annotations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Value>,
-    /// Scopes the developer suggests (an admin decides; a suggestion never overrides one).
-    #[serde(default)]
-    pub suggested_scopes: Vec<String>,
-}
-
-impl ManifestTool {
-    /// A manifest entry from one tool of an MCP `tools/list` result (`name`, `title`,
-    /// `description`, `inputSchema`, `annotations`); `None` without a string `name`.
-    pub fn from_mcp_tool(tool: &Value) -> Option<Self> {
-        let name = tool.get("name")?.as_str()?.to_owned();
-        let text = |k: &str| tool.get(k).and_then(Value::as_str).map(str::to_owned);
-        Some(ManifestTool {
-            title: text("title").or_else(|| {
-                tool.pointer("/annotations/title")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            }),
-            description: text("description"),
-            input_schema: tool.get("inputSchema").cloned(),
-            annotations: tool.get("annotations").cloned(),
-            suggested_scopes: Vec::new(),
-            name,
+/// The manifest for `tools` (MCP `tools/list` entries), each suggesting the scopes the local
+/// map (`AUTHSEC_TOOL_SCOPES_JSON`) gives it.
+pub fn manifest_from_mcp_tools<'a>(
+    tools: impl IntoIterator<Item = &'a Value>,
+    suggestions: &ToolPolicy,
+) -> Vec<ManifestTool> {
+    tools
+        .into_iter()
+        .filter_map(ManifestTool::from_mcp_tool)
+        .map(|mut t| {
+            if let Some(rule) = suggestions.get(&t.name) {
+                t.suggested_scopes = rule.scopes().to_vec();
+            }
+            t
         })
-    }
-
-    /// The manifest for `tools` (MCP `tools/list` entries), each suggesting the scopes the
-    /// local map (`AUTHSEC_TOOL_SCOPES_JSON`) gives it.
-    pub fn from_mcp_tools<'a>(
-        tools: impl IntoIterator<Item = &'a Value>,
-        suggestions: &ToolPolicy,
-    ) -> Vec<Self> {
-        tools
-            .into_iter()
-            .filter_map(Self::from_mcp_tool)
-            .map(|mut t| {
-                if let Some(rule) = suggestions.get(&t.name) {
-                    t.suggested_scopes = rule.scopes().to_vec();
-                }
-                t
-            })
-            .collect()
-    }
-}
-
-/// The console's answer to a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestOutcome {
-    /// The policy generation afterwards.
-    pub generation: i64,
-    /// Tools the console had not seen (they start unmapped: denied until an admin maps them).
-    #[serde(default)]
-    pub added: Vec<String>,
-    /// Tools whose description, schema or suggestions changed.
-    #[serde(default)]
-    pub updated: Vec<String>,
-    /// Tools listed again without change.
-    #[serde(default)]
-    pub unchanged: usize,
+        .collect()
 }
 
 /// The HTTP client for one resource server's console endpoints.
@@ -383,7 +294,7 @@ impl ConsoleClient {
         };
         let document: SdkPolicyDocument =
             serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
-        document.into_policy().map_err(invalid)
+        ConsolePolicy::try_from(document).map_err(invalid)
     }
 
     /// Publishes the tool inventory (`PUT …/sdk-manifest`).
@@ -840,12 +751,13 @@ async fn wait_for_changes(inner: Arc<Inner>, mut stop: watch::Receiver<()>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ScopeMatch;
     use serde_json::json;
 
     fn doc(v: Value) -> Result<ConsolePolicy, String> {
-        serde_json::from_value::<SdkPolicyDocument>(v)
-            .map_err(|e| e.to_string())?
-            .into_policy()
+        ConsolePolicy::try_from(
+            serde_json::from_value::<SdkPolicyDocument>(v).map_err(|e| e.to_string())?,
+        )
     }
 
     #[test]
@@ -937,7 +849,7 @@ mod tests {
             json!({"name": "server_time", "title": "Time"}),
             json!({"description": "no name"}),
         ];
-        let m = ManifestTool::from_mcp_tools(&tools, &local);
+        let m = manifest_from_mcp_tools(&tools, &local);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].name, "add_note");
         assert_eq!(m[0].title.as_deref(), Some("Add a note"));

@@ -384,7 +384,7 @@ where
     let jws = match token::parse_jws(token) {
         Ok(jws) => jws,
         Err(e) => {
-            s.emit(Check::Format, Ran::Fail(e), none)?;
+            s.emit(Check::Format, Ran::Fail(AuthError::Malformed(e)), none)?;
             return Ok(None);
         }
     };
