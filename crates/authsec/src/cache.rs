@@ -1,4 +1,5 @@
-//! A bounded, sharded map keyed by SHA-256 digests — the only form in which tokens are cached.
+//! A bounded, sharded map keyed by token cache keys ([`crate::token::cache_key`]) — the only
+//! form in which tokens are cached.
 //!
 //! Each entry carries its own deadline. When a shard is full, expired entries go first, then
 //! an arbitrary one: with a bound of N entries, any number of distinct tokens leaves at most N.
@@ -9,6 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::token::CacheKey;
+
 const MAX_SHARDS: usize = 16;
 
 /// How often (at most, in seconds) an insert sweeps its shard of expired entries.
@@ -16,12 +19,12 @@ pub const SWEEP_INTERVAL_SECS: i64 = 60;
 
 #[derive(Debug)]
 struct Shard<V> {
-    entries: HashMap<[u8; 32], (i64, V)>,
+    entries: HashMap<CacheKey, (i64, V)>,
     /// When expired entries were last swept (Unix seconds).
     swept_at: i64,
 }
 
-/// A bounded cache from token digest to `V`, with per-entry deadlines (Unix seconds).
+/// A bounded cache from token key to `V`, with per-entry deadlines (Unix seconds).
 #[derive(Debug)]
 pub struct DigestCache<V> {
     shards: Vec<Mutex<Shard<V>>>,
@@ -45,13 +48,13 @@ impl<V: Clone> DigestCache<V> {
         }
     }
 
-    fn shard(&self, key: &[u8; 32]) -> std::sync::MutexGuard<'_, Shard<V>> {
+    fn shard(&self, key: &CacheKey) -> std::sync::MutexGuard<'_, Shard<V>> {
         let i = key[0] as usize % self.shards.len();
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The value for `key` if its deadline is after `now`.
-    pub fn get(&self, key: &[u8; 32], now: i64) -> Option<V> {
+    pub fn get(&self, key: &CacheKey, now: i64) -> Option<V> {
         if self.per_shard == 0 {
             return None;
         }
@@ -67,7 +70,7 @@ impl<V: Clone> DigestCache<V> {
     }
 
     /// Stores `value` until `deadline` (Unix seconds), evicting to stay within the bound.
-    pub fn insert(&self, key: [u8; 32], value: V, deadline: i64, now: i64) {
+    pub fn insert(&self, key: CacheKey, value: V, deadline: i64, now: i64) {
         if self.per_shard == 0 || deadline <= now {
             return;
         }
@@ -86,7 +89,7 @@ impl<V: Clone> DigestCache<V> {
     }
 
     /// Removes one entry.
-    pub fn remove(&self, key: &[u8; 32]) {
+    pub fn remove(&self, key: &CacheKey) {
         self.shard(key).entries.remove(key);
     }
 
@@ -108,8 +111,8 @@ impl<V: Clone> DigestCache<V> {
 mod tests {
     use super::*;
 
-    fn key(i: u32) -> [u8; 32] {
-        crate::token::token_digest(&i.to_string())
+    fn key(i: u32) -> CacheKey {
+        crate::token::cache_key(&i.to_string())
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::introspect::{Introspection, IntrospectionError};
 use crate::keys::{self, Algorithm, KeySet};
 use crate::policy::{PolicyView, ToolRule};
 use crate::principal::Principal;
-use crate::token::{Claims, Fingerprint};
+use crate::token::{CacheKey, Claims, Fingerprint};
 use crate::validate::pipeline::{self, Env, KeyAnswer, NotRun, Ran, Recalled, Step};
 use crate::validate::{self, Check};
 
@@ -393,11 +393,11 @@ fn ready<F: Future>(fut: F) -> Option<F::Output> {
 struct Given<'e>(&'e Evidence);
 
 impl Env for Given<'_> {
-    fn recall(&self, _: &[u8; 32], _: i64) -> Option<Recalled> {
+    fn recall(&self, _: &CacheKey, _: i64) -> Option<Recalled> {
         None
     }
 
-    fn remember(&self, _: &[u8; 32], _: &Principal, _: u64, _: i64) {}
+    fn remember(&self, _: &CacheKey, _: &Principal, _: u64, _: i64) {}
 
     async fn key(&self, kid: Option<&str>, alg: Algorithm) -> KeyAnswer {
         match &self.0.keys {
@@ -413,7 +413,7 @@ impl Env for Given<'_> {
     async fn introspect(
         &self,
         _: &str,
-        _: &[u8; 32],
+        _: &CacheKey,
         _: i64,
     ) -> Option<Result<Arc<Claims>, AuthError>> {
         self.0

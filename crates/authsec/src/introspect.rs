@@ -12,7 +12,7 @@
 //!   object with well-typed members is an [`IntrospectionError`] — never "inactive", never
 //!   cached. The validator turns it into 503 `validation_unavailable` in one place
 //!   ([`crate::validate`]'s `backend_failure`).
-//! * **Cache**: keyed by SHA-256 of the token, bounded in entries. An active answer lives at most
+//! * **Cache**: keyed by the token's cache key (a keyed SipHash, never the token), bounded in entries. An active answer lives at most
 //!   `min(cache_ttl, exp − now)`; an inactive one `negative_cache_ttl` (default 5 s). Deadlines
 //!   are judged by the validator's clock.
 //! * **One call per token at a time**: concurrent misses for the same token wait for a single
@@ -38,7 +38,7 @@ use crate::cache::DigestCache;
 use crate::clock::Clock;
 use crate::config::{ClientAuthMethod, IntrospectionConfig};
 use crate::error::Part;
-use crate::token::{self, Claims};
+use crate::token::{self, CacheKey, Claims};
 
 /// The most distinct tokens introspected concurrently.
 pub const MAX_IN_FLIGHT: usize = 1024;
@@ -111,7 +111,7 @@ pub struct Introspector {
     http: reqwest::Client,
     clock: Clock,
     cache: DigestCache<Introspection>,
-    in_flight: Mutex<HashMap<[u8; 32], Flight>>,
+    in_flight: Mutex<HashMap<CacheKey, Flight>>,
     calls: AtomicU64,
 }
 
@@ -164,31 +164,31 @@ impl Introspector {
         self.flights().len()
     }
 
-    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Flight>> {
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Flight>> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The answer for `token` (whose SHA-256 is `digest`): from the cache if fresh at `now`,
+    /// The answer for `token` (whose cache key is `key`): from the cache if fresh at `now`,
     /// else from the single in-flight call for this token, else from a new call.
     pub async fn introspect(
         self: &Arc<Self>,
         token: &str,
-        digest: &[u8; 32],
+        key: &CacheKey,
         now: i64,
     ) -> Result<Introspection, IntrospectionError> {
-        let cached = self.cache.get(digest, now);
+        let cached = self.cache.get(key, now);
         crate::telemetry::cache_lookup(crate::telemetry::Cache::Introspection, cached.is_some());
         if let Some(hit) = cached {
             return Ok(hit);
         }
         let mut flight = {
             let mut flights = self.flights();
-            match flights.get(digest) {
+            match flights.get(key) {
                 Some(flight) => flight.clone(),
                 None => {
                     // A call may have completed between the cache miss and taking the lock:
                     // it stores its answer before leaving the map.
-                    if let Some(hit) = self.cache.get(digest, self.clock.now()) {
+                    if let Some(hit) = self.cache.get(key, self.clock.now()) {
                         return Ok(hit);
                     }
                     if flights.len() >= MAX_IN_FLIGHT {
@@ -197,8 +197,8 @@ impl Introspector {
                         });
                     }
                     let (tx, rx) = watch::channel(None);
-                    flights.insert(*digest, rx.clone());
-                    self.spawn_call(token.to_owned(), *digest, tx);
+                    flights.insert(*key, rx.clone());
+                    self.spawn_call(token.to_owned(), *key, tx);
                     rx
                 }
             }
@@ -213,7 +213,7 @@ impl Introspector {
     fn spawn_call(
         self: &Arc<Self>,
         token: String,
-        digest: [u8; 32],
+        key: CacheKey,
         tx: watch::Sender<Option<Outcome>>,
     ) {
         let this = Arc::clone(self);
@@ -221,25 +221,25 @@ impl Introspector {
             // Leaves the map however the task ends (a panic included: waiters then see Aborted).
             let guard = FlightGuard {
                 introspector: Arc::clone(&this),
-                digest,
+                key,
             };
             let outcome = this.call(&token).await;
-            drop(token);
             match &outcome {
-                Ok(answer) => this.store(digest, answer),
+                Ok(answer) => this.store(key, answer),
                 Err(e) => tracing::warn!(
                     target: "authsec::introspect",
                     error = %e,
-                    fingerprint = %token::Fingerprint::from_digest(&digest),
+                    fingerprint = %token::Fingerprint::of(&token),
                     "introspection failed; requests waiting for it get 503 (not cached)"
                 ),
             }
+            drop(token);
             drop(guard);
             let _ = tx.send(Some(outcome));
         });
     }
 
-    fn store(&self, digest: [u8; 32], answer: &Introspection) {
+    fn store(&self, key: CacheKey, answer: &Introspection) {
         let now = self.clock.now();
         let deadline = match answer {
             Introspection::Active(claims) => {
@@ -248,7 +248,7 @@ impl Introspector {
             }
             Introspection::Inactive => now.saturating_add(secs(self.config.negative_cache_ttl)),
         };
-        self.cache.insert(digest, answer.clone(), deadline, now);
+        self.cache.insert(key, answer.clone(), deadline, now);
     }
 
     /// One uncached request to the endpoint.
@@ -331,12 +331,12 @@ impl Introspector {
 /// Removes a finished call from the in-flight map.
 struct FlightGuard {
     introspector: Arc<Introspector>,
-    digest: [u8; 32],
+    key: CacheKey,
 }
 
 impl Drop for FlightGuard {
     fn drop(&mut self) {
-        self.introspector.flights().remove(&self.digest);
+        self.introspector.flights().remove(&self.key);
     }
 }
 

@@ -164,7 +164,7 @@ pub fn describe() {
     );
     describe_gauge!(
         CACHE_ENTRIES,
-        "Entries in each token cache (keyed by SHA-256 of the token)."
+        "Entries in each token cache (keyed by a keyed hash of the token, never the token)."
     );
     describe_counter!(
         INTROSPECTION_CALLS,

@@ -19,7 +19,7 @@
 //!
 //! Introspection never rescues a JWT that failed a local check: it is not even called.
 //!
-//! **Caches** (both keyed by SHA-256 of the token, bounded by `token_cache_entries` each):
+//! **Caches** (both keyed by [`crate::token::cache_key`], never the token, bounded by `token_cache_entries` each):
 //! a verified JWT skips signature verification on a repeat but `exp`/`nbf`/`iat` are re-checked
 //! against the clock every time; introspection answers are cached by [`crate::introspect`] and
 //! re-checked the same way. In `jwt_and_introspect` both are consulted on every request, so the
@@ -52,7 +52,7 @@ use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError, Introspector};
 use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, KeySet, KeySource};
 use crate::principal::Principal;
-use crate::token::{Claims, Header, Jws};
+use crate::token::{CacheKey, Claims, Header, Jws};
 
 pub use pipeline::{route, Check, Route};
 use pipeline::{Claimed, KeyAnswer, Recalled, Seen};
@@ -289,11 +289,11 @@ impl Validator {
 /// the introspection client.
 impl pipeline::Env for Validator {
     #[inline]
-    fn recall(&self, digest: &[u8; 32], now: i64) -> Option<Recalled> {
+    fn recall(&self, key: &CacheKey, now: i64) -> Option<Recalled> {
         let cached = self
             .0
             .verified
-            .get(digest, now)
+            .get(key, now)
             .filter(|hit| hit.key_generation == self.0.keys.generation());
         crate::telemetry::cache_lookup(crate::telemetry::Cache::VerifiedToken, cached.is_some());
         cached.map(|hit| Recalled {
@@ -304,13 +304,13 @@ impl pipeline::Env for Validator {
         })
     }
 
-    fn remember(&self, digest: &[u8; 32], principal: &Principal, generation: u64, now: i64) {
+    fn remember(&self, key: &CacheKey, principal: &Principal, generation: u64, now: i64) {
         let Some(exp) = principal.expires_at() else {
             return;
         };
         let deadline = exp.saturating_add(self.0.config.clock_skew_secs);
         self.0.verified.insert(
-            *digest,
+            *key,
             Verified {
                 principal: principal.clone(),
                 exp,
@@ -338,12 +338,12 @@ impl pipeline::Env for Validator {
     async fn introspect(
         &self,
         token: &str,
-        digest: &[u8; 32],
+        key: &CacheKey,
         now: i64,
     ) -> Option<Result<Arc<Claims>, AuthError>> {
         Some(match &self.0.introspector {
             Some(introspector) => {
-                introspection_verdict(introspector.introspect(token, digest, now).await)
+                introspection_verdict(introspector.introspect(token, key, now).await)
             }
             // The route needs an introspection endpoint only when one is configured.
             None => Err(AuthError::ValidationUnavailable {

@@ -30,7 +30,7 @@ use crate::error::AuthError;
 use crate::keys::{Algorithm, VerifyKey};
 use crate::policy::PolicyView;
 use crate::principal::{Principal, TokenKind};
-use crate::token::{self, Claims, Fingerprint, Header};
+use crate::token::{self, CacheKey, Claims, Fingerprint, Header};
 
 use super::{
     check_alg, check_audience, check_crit, check_cty, check_exp, check_introspected_claims,
@@ -218,9 +218,9 @@ pub(crate) struct Recalled {
 /// Where the checks get what the token does not carry.
 pub(crate) trait Env {
     /// A JWT verified before under the current keys (the verified-token cache), if any.
-    fn recall(&self, digest: &[u8; 32], now: i64) -> Option<Recalled>;
+    fn recall(&self, key: &CacheKey, now: i64) -> Option<Recalled>;
     /// A JWT passed every local check with a key of `generation`.
-    fn remember(&self, digest: &[u8; 32], principal: &Principal, generation: u64, now: i64);
+    fn remember(&self, key: &CacheKey, principal: &Principal, generation: u64, now: i64);
     /// The key for `kid` and `alg`.
     fn key(&self, kid: Option<&str>, alg: Algorithm) -> impl Future<Output = KeyAnswer>;
     /// The introspection endpoint's verdict: the active answer's claims, or the denial
@@ -228,7 +228,7 @@ pub(crate) trait Env {
     fn introspect(
         &self,
         token: &str,
-        digest: &[u8; 32],
+        key: &CacheKey,
         now: i64,
     ) -> impl Future<Output = Option<Result<Arc<Claims>, AuthError>>>;
 }
@@ -314,18 +314,18 @@ pub(crate) async fn run<E: Env, B>(
         return Ok(None);
     }
     s.emit(Check::Mode, Ran::Pass, none)?;
-    let digest = token::token_digest(token);
+    let cache_key = token::cache_key(token);
     let principal = match route {
-        Route::Local => local(token, config, now, &digest, TokenKind::Jwt, env, &mut s).await?,
+        Route::Local => local(token, config, now, &cache_key, TokenKind::Jwt, env, &mut s).await?,
         Route::LocalThenIntrospection => {
             let kind = TokenKind::JwtIntrospected;
-            let Some(principal) = local(token, config, now, &digest, kind, env, &mut s).await?
+            let Some(principal) = local(token, config, now, &cache_key, kind, env, &mut s).await?
             else {
                 return Ok(None);
             };
             // The validator gets here only when every local check passed: introspection never
             // rescues a JWT. (Diagnosis shows the answer it was given either way.)
-            match env.introspect(token, &digest, now).await {
+            match env.introspect(token, &cache_key, now).await {
                 None => s.emit(Check::Active, Ran::NotRun(NotRun::NotAsked), none)?,
                 Some(Err(e)) => s.emit(Check::Active, Ran::Fail(e), none)?,
                 Some(Ok(answer)) => {
@@ -344,7 +344,7 @@ pub(crate) async fn run<E: Env, B>(
             }
             Some(principal)
         }
-        Route::Introspection => introspected(token, config, now, &digest, env, &mut s).await?,
+        Route::Introspection => introspected(token, config, now, &cache_key, env, &mut s).await?,
         Route::Unavailable => None,
     };
     if let (Some((tool, policy)), Some(principal)) = (tool, &principal) {
@@ -366,7 +366,7 @@ async fn local<E: Env, F, B>(
     token: &str,
     config: &Config,
     now: i64,
-    digest: &[u8; 32],
+    cache_key: &CacheKey,
     kind: TokenKind,
     env: &E,
     s: &mut Sink<F>,
@@ -375,7 +375,7 @@ where
     F: FnMut(Step<'_>) -> ControlFlow<B>,
 {
     let none = Seen::default();
-    if let Some(hit) = env.recall(digest, now) {
+    if let Some(hit) = env.recall(cache_key, now) {
         // The signature was verified before, under this key set; time still moves.
         let leeway = config.clock_skew_secs;
         time_checks(Some(hit.exp), true, hit.nbf, hit.iat, now, leeway, none, s)?;
@@ -442,14 +442,10 @@ where
     };
     claim_checks(&jws.claims, Claimed::Jwt, config, now, seen, s)?;
     let passed = !s.failed;
-    let principal = Principal::from_owned_claims(
-        jws.claims,
-        &config.issuer,
-        Fingerprint::from_digest(digest),
-        kind,
-    );
+    let principal =
+        Principal::from_owned_claims(jws.claims, &config.issuer, Fingerprint::of(token), kind);
     if let (true, Some(generation)) = (passed, generation) {
-        env.remember(digest, &principal, generation, now);
+        env.remember(cache_key, &principal, generation, now);
     }
     Ok(Some(principal))
 }
@@ -459,7 +455,7 @@ async fn introspected<E: Env, F, B>(
     token: &str,
     config: &Config,
     now: i64,
-    digest: &[u8; 32],
+    cache_key: &CacheKey,
     env: &E,
     s: &mut Sink<F>,
 ) -> Result<Option<Principal>, B>
@@ -471,7 +467,7 @@ where
         ..Seen::default()
     };
     s.emit(Check::Format, Ran::Pass, none)?;
-    let answer = match env.introspect(token, digest, now).await {
+    let answer = match env.introspect(token, cache_key, now).await {
         None => {
             s.emit(Check::Active, Ran::NotRun(NotRun::NotAsked), none)?;
             return Ok(None);
@@ -502,7 +498,7 @@ where
     Ok(Some(Principal::from_claims(
         &answer,
         &config.issuer,
-        Fingerprint::from_digest(digest),
+        Fingerprint::of(token),
         TokenKind::Introspected,
     )))
 }
@@ -645,10 +641,10 @@ mod tests {
     }
 
     impl Env for Fixed {
-        fn recall(&self, _: &[u8; 32], _: i64) -> Option<Recalled> {
+        fn recall(&self, _: &CacheKey, _: i64) -> Option<Recalled> {
             None
         }
-        fn remember(&self, _: &[u8; 32], _: &Principal, _: u64, _: i64) {}
+        fn remember(&self, _: &CacheKey, _: &Principal, _: u64, _: i64) {}
         async fn key(&self, kid: Option<&str>, alg: Algorithm) -> KeyAnswer {
             match self.keys.find(kid, alg) {
                 Some(key) => KeyAnswer::Found(key, 0),
@@ -658,7 +654,7 @@ mod tests {
         async fn introspect(
             &self,
             _: &str,
-            _: &[u8; 32],
+            _: &CacheKey,
             _: i64,
         ) -> Option<Result<Arc<Claims>, AuthError>> {
             self.answer.clone()
