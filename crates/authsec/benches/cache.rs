@@ -5,11 +5,11 @@
 //!   (the baseline: the least any uncached validation must do);
 //! * `uncached_rs256_validate` — `Validator::validate` with the cache disabled
 //!   (`token_cache_entries(0)`): parse, header checks, key lookup, verify, claim checks;
-//! * `cached_validate` — the same token repeated (`jwt_only`): SHA-256 of the token, a cache
+//! * `cached_validate` — the same token repeated (`jwt_only`): the token's cache key, a cache
 //!   lookup and the `exp`/`nbf`/`iat` re-check;
 //! * `cached_jwt_and_introspect` / `cached_introspection_only` — repeats served by the verified
 //!   cache and the introspection cache together, and by the introspection cache alone;
-//! * `sha256_of_token`, `block_on_ready_future` — the two fixed costs inside every cached
+//! * `cache_key_of_token`, `block_on_ready_future` — the two fixed costs inside every cached
 //!   validation (the cache key, and the runtime round trip), to show where the time goes.
 //!
 //! Every `validate` runs inside `block_on` on a current-thread runtime, so the async machinery
@@ -104,8 +104,8 @@ fn bench(c: &mut Criterion) {
                 .expect("valid")
         })
     });
-    group.bench_function("sha256_of_token", |b| {
-        b.iter(|| authsec::token::token_digest(black_box(&token)))
+    group.bench_function("cache_key_of_token", |b| {
+        b.iter(|| authsec::token::cache_key(black_box(&token)))
     });
     group.bench_function("block_on_ready_future", |b| {
         b.iter(|| rt.block_on(async { black_box(1) }))
