@@ -72,11 +72,17 @@ impl<C> AuthsecHttpClient<C> {
     }
 }
 
-/// The authsec [`Error`] behind an rmcp error, if that is why it failed: walks the
-/// `source()` chain.
+/// The authsec [`Error`] behind an rmcp error (a `ServiceError` from a call, or a
+/// `ClientInitializeError` from `serve`), if that is why it failed: walks the `source()` chain
+/// and looks into the transport error of an [`AuthsecHttpClient`] over `reqwest::Client`.
 pub fn auth_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
     loop {
         if let Some(found) = e.downcast_ref::<Error>() {
+            return Some(found);
+        }
+        if let Some(StreamableHttpError::Client(AuthsecTransportError::Auth(found))) =
+            e.downcast_ref::<StreamableHttpError<AuthsecTransportError<reqwest::Error>>>()
+        {
             return Some(found);
         }
         e = e.source()?;
