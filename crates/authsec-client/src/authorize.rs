@@ -345,8 +345,8 @@ mod tests {
     #[test]
     fn pkce_s256_matches_rfc7636_appendix_b() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mJ92K7FAYkEpcvSg9SFbPi1_4bI5Hg"),
-            "E9Melhoa2OwvFrEMTJguCQaoWlWZ8gnrUzp6mnLszZY"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 
