@@ -39,7 +39,12 @@ pub struct TokenArgs {
     pub client_id: String,
     /// A file holding the client secret (`-`: stdin); client_secret_basic, or
     /// client_secret_post where the server accepts only that.
-    #[arg(long, value_name = "FILE", conflicts_with = "private_key", required_unless_present = "private_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "private_key",
+        required_unless_present = "private_key"
+    )]
     pub client_secret_file: Option<PathBuf>,
     /// A PEM private key (EC P-256 or RSA) for private_key_jwt (RFC 7523).
     #[arg(long, value_name = "PEM")]

@@ -30,7 +30,11 @@ fn context() -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn configure(url: &str, scenario: &str, ctx: &Value) -> Result<AccessBuilder, authsec_client::Error> {
+fn configure(
+    url: &str,
+    scenario: &str,
+    ctx: &Value,
+) -> Result<AccessBuilder, authsec_client::Error> {
     let s = |k: &str| ctx[k].as_str().map(str::to_owned);
     let builder = Access::for_resource(url)?.allow_2025_03_26_discovery();
     Ok(match scenario {

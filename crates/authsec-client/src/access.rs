@@ -103,7 +103,7 @@ pub enum Attempt<T> {
     /// The resource answered.
     Done(T),
     /// The resource denied the request (401 or 403), parsed by [`authsec::explain::parse`].
-    Denied(McpAuthError),
+    Denied(Box<McpAuthError>),
 }
 
 /// Why [`Access::run`] gave up.
@@ -120,7 +120,8 @@ pub enum RunError<E> {
 impl Access {
     /// Starts building access to the resource at `url` (an MCP endpoint).
     pub fn for_resource(url: &str) -> Result<AccessBuilder, Error> {
-        let url = Url::parse(url).map_err(|e| Error::Config(format!("resource URL {url:?}: {e}")))?;
+        let url =
+            Url::parse(url).map_err(|e| Error::Config(format!("resource URL {url:?}: {e}")))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(Error::Config(format!("resource URL {url} is not http(s)")));
         }
@@ -143,7 +144,13 @@ impl Access {
 
     /// The scopes requested now (empty before the first token).
     pub async fn scopes(&self) -> Vec<String> {
-        self.inner.state.lock().await.scopes.clone().unwrap_or_default()
+        self.inner
+            .state
+            .lock()
+            .await
+            .scopes
+            .clone()
+            .unwrap_or_default()
     }
 
     /// What discovery found, once it ran.
@@ -209,8 +216,8 @@ impl Access {
             }
             let current = st.scopes.clone().unwrap_or_default();
             let wanted = union(&current, &scopes);
-            let unchanged = wanted.iter().collect::<BTreeSet<_>>()
-                == current.iter().collect::<BTreeSet<_>>();
+            let unchanged =
+                wanted.iter().collect::<BTreeSet<_>>() == current.iter().collect::<BTreeSet<_>>();
             st.scopes = Some(wanted);
             unchanged
         };
@@ -248,7 +255,7 @@ impl Access {
             let status = denial.status.unwrap_or_default();
             if status == 401 {
                 if fresh && token.is_some() {
-                    return Err(RunError::Auth(Error::Unauthorized(Box::new(denial))));
+                    return Err(RunError::Auth(Error::Unauthorized(denial)));
                 }
                 let t = self
                     .on_unauthorized(&denial, token.as_ref())
@@ -268,7 +275,7 @@ impl Access {
                     return Err(RunError::Auth(Error::StepUpLimit {
                         attempts: step_ups,
                         requested,
-                        denial: Box::new(denial),
+                        denial,
                     }));
                 }
                 let t = self.step_up(&denial).await.map_err(RunError::Auth)?;
@@ -276,7 +283,7 @@ impl Access {
                 token = Some(t.access_token);
                 fresh = true;
             } else {
-                return Err(RunError::Auth(Error::Denied(Box::new(denial))));
+                return Err(RunError::Auth(Error::Denied(denial)));
             }
         }
     }
@@ -356,7 +363,10 @@ impl Access {
         let (key, discovered, scopes) = {
             let st = self.inner.state.lock().await;
             let key = Self::key(&st).ok_or_else(|| Error::Config("nothing discovered".into()))?;
-            let d = st.discovered.clone().ok_or_else(|| Error::Config("nothing discovered".into()))?;
+            let d = st
+                .discovered
+                .clone()
+                .ok_or_else(|| Error::Config("nothing discovered".into()))?;
             (key, d, st.scopes.clone().unwrap_or_default())
         };
         let margin = (!force).then_some(self.inner.refresh_ahead);
@@ -413,7 +423,10 @@ impl Access {
             Grant::AuthorizationCode {
                 flow,
                 preregistered,
-            } => self.authorization_code(d, scopes, flow, preregistered.as_ref()).await,
+            } => {
+                self.authorization_code(d, scopes, flow, preregistered.as_ref())
+                    .await
+            }
         }
     }
 
@@ -492,7 +505,13 @@ impl Access {
                 what: "PKCE with S256 (code_challenge_methods_supported)".into(),
             });
         }
-        let port = self.inner.state.lock().await.redirect_port.unwrap_or(flow.port);
+        let port = self
+            .inner
+            .state
+            .lock()
+            .await
+            .redirect_port
+            .unwrap_or(flow.port);
         let listener = Loopback::bind(port).await?;
         self.inner.state.lock().await.redirect_port = Some(listener.port);
         let client = self
@@ -535,7 +554,8 @@ impl Access {
                     server.authorization_response_iss_parameter_supported
                 )
             );
-            opened.map_err(|e| Error::Config(format!("could not open the authorization URL: {e}")))?;
+            opened
+                .map_err(|e| Error::Config(format!("could not open the authorization URL: {e}")))?;
             code
         })
         .await
@@ -586,7 +606,14 @@ impl Access {
                 return Ok(r);
             }
         }
-        if let Some(r) = self.inner.state.lock().await.registrations.get(&server.issuer) {
+        if let Some(r) = self
+            .inner
+            .state
+            .lock()
+            .await
+            .registrations
+            .get(&server.issuer)
+        {
             return Ok(r.clone());
         }
         let r = match (&flow.client_metadata_url, &server.registration_endpoint) {
@@ -595,8 +622,14 @@ impl Access {
                 auth: ClientAuth::None,
             },
             (_, Some(endpoint)) => {
-                authorize::register(&self.inner.http, server, endpoint, &flow.client_name, redirect_uri)
-                    .await?
+                authorize::register(
+                    &self.inner.http,
+                    server,
+                    endpoint,
+                    &flow.client_name,
+                    redirect_uri,
+                )
+                .await?
             }
             _ => {
                 return Err(Error::NoClientRegistration {

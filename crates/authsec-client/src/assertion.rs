@@ -236,8 +236,8 @@ mod tests {
 
     fn es256() -> (PrivateKey, Vec<u8>) {
         let rng = SystemRandom::new();
-        let doc =
-            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .unwrap();
         let pem = format!(
             "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
             STANDARD.encode(doc.as_ref())
@@ -290,8 +290,13 @@ mod tests {
 
     #[test]
     fn a_public_key_pem_is_refused_with_its_label() {
-        let err = PrivateKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
-            .unwrap_err();
-        assert!(err.to_string().contains("\"PUBLIC KEY\" is not a private key"), "{err}");
+        let err =
+            PrivateKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"PUBLIC KEY\" is not a private key"),
+            "{err}"
+        );
     }
 }

@@ -218,7 +218,12 @@ impl Loopback {
             let line = String::from_utf8_lossy(&buf);
             let target = line.split(' ').nth(1).unwrap_or("");
             let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
-                respond(&mut stream, "400 Bad Request", "Not an authorization response.").await;
+                respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "Not an authorization response.",
+                )
+                .await;
                 continue;
             };
             if url.path() != "/callback" {
@@ -232,7 +237,12 @@ impl Loopback {
             };
             if param("state").as_deref() != Some(state) {
                 // Not the response to this request (a stale tab, or another local process).
-                respond(&mut stream, "400 Bad Request", "Unexpected authorization response.").await;
+                respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "Unexpected authorization response.",
+                )
+                .await;
                 continue;
             }
             let result = check_response(
@@ -253,8 +263,12 @@ impl Loopback {
                     .await
                 }
                 Err(e) => {
-                    respond(&mut stream, "400 Bad Request", &format!("Authorization failed: {e}"))
-                        .await
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        &format!("Authorization failed: {e}"),
+                    )
+                    .await
                 }
             }
             return result;
@@ -370,12 +384,26 @@ mod tests {
     #[test]
     fn a_missing_iss_is_rejected_only_when_the_server_promised_it() {
         assert_eq!(
-            check_response(Some("c".into()), None, None, None, "https://as.example", false)
-                .unwrap(),
+            check_response(
+                Some("c".into()),
+                None,
+                None,
+                None,
+                "https://as.example",
+                false
+            )
+            .unwrap(),
             "c"
         );
         assert!(matches!(
-            check_response(Some("c".into()), None, None, None, "https://as.example", true),
+            check_response(
+                Some("c".into()),
+                None,
+                None,
+                None,
+                "https://as.example",
+                true
+            ),
             Err(Error::AuthorizationResponse(
                 AuthorizationResponseError::IssuerMismatch { actual: None, .. }
             ))
@@ -397,13 +425,17 @@ mod tests {
         let task = tokio::spawn(async move { lb.code("s1", "https://as.example", true).await });
         let http = reqwest::Client::new();
         let r = http
-            .get(format!("{base}?code=wrong&state=other&iss=https%3A%2F%2Fas.example"))
+            .get(format!(
+                "{base}?code=wrong&state=other&iss=https%3A%2F%2Fas.example"
+            ))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 400);
         let r = http
-            .get(format!("{base}?code=right&state=s1&iss=https%3A%2F%2Fas.example"))
+            .get(format!(
+                "{base}?code=right&state=s1&iss=https%3A%2F%2Fas.example"
+            ))
             .send()
             .await
             .unwrap();

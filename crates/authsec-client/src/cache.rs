@@ -57,7 +57,8 @@ impl TokenCache {
         let mut guard = slot.lock().await;
         if let Some(t) = guard
             .as_ref()
-            .filter(|t| margin.is_some_and(|m| t.fresh_for(m))) {
+            .filter(|t| margin.is_some_and(|m| t.fresh_for(m)))
+        {
             return Ok(t.clone());
         }
         let token = fetch(guard.take()).await?;

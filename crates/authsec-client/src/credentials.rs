@@ -178,14 +178,20 @@ mod tests {
     #[test]
     fn a_plain_secret_follows_the_servers_preference() {
         let s = ClientAuth::Secret(Secret::new("x"));
-        assert_eq!(s.method(&["client_secret_basic", "client_secret_post"]), "client_secret_basic");
+        assert_eq!(
+            s.method(&["client_secret_basic", "client_secret_post"]),
+            "client_secret_basic"
+        );
         assert_eq!(s.method(&["client_secret_post"]), "client_secret_post");
         assert_eq!(s.method(&["none"]), "client_secret_basic");
     }
 
     #[test]
     fn a_secret_is_never_printed() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
         let c = ClientCredentials::new("id", ClientAuth::SecretPost(Secret::new("hunter2")));
         assert!(!format!("{c:?}").contains("hunter2"));
     }

@@ -149,12 +149,12 @@ where
                 async move {
                     match fut.await {
                         Ok(v) => Ok(Attempt::Done(v)),
-                        Err(StreamableHttpError::AuthRequired(e)) => {
-                            Ok(Attempt::Denied(denial(401, &e.www_authenticate_header)))
-                        }
-                        Err(StreamableHttpError::InsufficientScope(e)) => {
-                            Ok(Attempt::Denied(denial(403, &e.www_authenticate_header)))
-                        }
+                        Err(StreamableHttpError::AuthRequired(e)) => Ok(Attempt::Denied(Box::new(
+                            denial(401, &e.www_authenticate_header),
+                        ))),
+                        Err(StreamableHttpError::InsufficientScope(e)) => Ok(Attempt::Denied(
+                            Box::new(denial(403, &e.www_authenticate_header)),
+                        )),
                         Err(e) => Err(e),
                     }
                 }
@@ -163,12 +163,12 @@ where
         match result {
             Ok(v) => Ok(v),
             Err(RunError::Transport(e)) => Err(lift(e)),
-            Err(RunError::Auth(e)) => Err(StreamableHttpError::Client(AuthsecTransportError::Auth(e))),
+            Err(RunError::Auth(e)) => {
+                Err(StreamableHttpError::Client(AuthsecTransportError::Auth(e)))
+            }
         }
     }
 }
-
-
 
 impl<C> StreamableHttpClient for AuthsecHttpClient<C>
 where
@@ -248,8 +248,12 @@ where
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), StreamableHttpError<Self::Error>> {
         self.authorized(|token| {
-            self.inner
-                .delete_session(uri.clone(), session_id.clone(), token, custom_headers.clone())
+            self.inner.delete_session(
+                uri.clone(),
+                session_id.clone(),
+                token,
+                custom_headers.clone(),
+            )
         })
         .await
     }

@@ -144,7 +144,11 @@ pub(crate) async fn request_token(
     };
     let requested = req.scopes.to_vec();
     let scopes = match tr.scope {
-        Some(s) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Some(s) => s
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         None => requested.clone(),
     };
     Ok(Token {

@@ -170,7 +170,10 @@ async fn client_secret_basic_against_oidc_provider_calls_the_notes_server() {
     // `agent` is registered for client_secret_basic only: oidc-provider refuses any other method.
     lists_notes_with(
         &oidc,
-        secret_client("agent", ClientAuth::SecretBasic(Secret::new("agent-secret"))),
+        secret_client(
+            "agent",
+            ClientAuth::SecretBasic(Secret::new("agent-secret")),
+        ),
     )
     .await;
 }
@@ -204,7 +207,11 @@ async fn private_key_jwt_against_oidc_provider_calls_the_notes_server() {
     );
     let key = PrivateKey::from_pem(&pem).unwrap().with_kid("agent-key-1");
     let oidc = oidc_provider(Some(&json!({"keys": [key.public_jwk()]})));
-    lists_notes_with(&oidc, secret_client("jwt-agent", ClientAuth::private_key_jwt(key))).await;
+    lists_notes_with(
+        &oidc,
+        secret_client("jwt-agent", ClientAuth::private_key_jwt(key)),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -264,7 +271,9 @@ async fn step_up_against_the_console_requests_held_and_challenged_scopes() {
     let client = connect(&mcp, access.clone()).await;
     call(&client, "list_notes", json!({})).await.unwrap();
     assert_eq!(token_scopes(&access).await, ["notes:read"]);
-    let added = call(&client, "add_note", json!({"text": "x"})).await.unwrap();
+    let added = call(&client, "add_note", json!({"text": "x"}))
+        .await
+        .unwrap();
     assert_eq!(added.is_error, Some(false));
     assert_eq!(token_scopes(&access).await, ["notes:read", "notes:write"]);
     client.cancel().await.unwrap();

@@ -45,9 +45,11 @@ async fn challenge(url: &str) -> Result<Option<String>, Error> {
     let resp = reqwest::Client::new()
         .post(url)
         .header("Accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "rmcp-conformance-client", "version": "0"}}}))
+            "clientInfo": {"name": "rmcp-conformance-client", "version": "0"}}}),
+        )
         .send()
         .await?;
     Ok(resp
@@ -139,7 +141,10 @@ async fn run(url: &str) -> Result<(), Error> {
     let tools = client.list_all_tools().await?;
     if tools.iter().any(|t| t.name == "test-tool") {
         loop {
-            match client.call_tool(CallToolRequestParams::new("test-tool")).await {
+            match client
+                .call_tool(CallToolRequestParams::new("test-tool"))
+                .await
+            {
                 Ok(_) => break,
                 Err(e) => {
                     let Some(scope) = insufficient_scope(&e) else {
