@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use authsec_client::rmcp::{auth_error, AuthsecHttpClient};
 use authsec_client::{
-    Access, AccessBuilder, ClientAuth, ClientCredentials, Interactive, PrivateKey, Secret,
+    Access, AccessBuilder, ClientAuth, ClientCredentials, IdentityAssertion, Interactive,
+    PrivateKey, Secret,
 };
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::streamable_http_client::{
@@ -45,6 +46,18 @@ fn configure(
                 ClientAuth::private_key_jwt(key),
             ))
         }
+        "auth/cross-app-access-complete-flow" => builder.enterprise_managed(
+            IdentityAssertion {
+                token_endpoint: s("idp_token_endpoint").unwrap_or_default(),
+                client_id: s("idp_client_id").unwrap_or_default(),
+                auth: ClientAuth::None,
+                id_token: Secret::new(s("idp_id_token").unwrap_or_default()),
+            },
+            ClientCredentials::new(
+                s("client_id").unwrap_or_default(),
+                ClientAuth::Secret(Secret::new(s("client_secret").unwrap_or_default())),
+            ),
+        ),
         "auth/client-credentials-basic" => builder.client_credentials(ClientCredentials::new(
             s("client_id").unwrap_or_default(),
             ClientAuth::Secret(Secret::new(s("client_secret").unwrap_or_default())),

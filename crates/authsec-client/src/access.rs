@@ -13,6 +13,7 @@ use crate::authorize::{self, AuthorizationRequest, Interactive, Loopback, Regist
 use crate::cache::{CacheKey, TokenCache};
 use crate::credentials::{ClientAuth, ClientCredentials};
 use crate::discovery::{self, Discovered};
+use crate::enterprise::{self, IdentityAssertion};
 use crate::error::Error;
 use crate::token::{request_token, AccessToken, Token, TokenRequest};
 
@@ -66,6 +67,10 @@ enum Grant {
     AuthorizationCode {
         flow: Interactive,
         preregistered: Option<ClientCredentials>,
+    },
+    EnterpriseManaged {
+        identity: IdentityAssertion,
+        client: ClientCredentials,
     },
 }
 
@@ -420,6 +425,40 @@ impl Access {
                 )
                 .await
             }
+            Grant::EnterpriseManaged { identity, client } => {
+                self.bind(client, &server.issuer).await?;
+                if server.grant_types_supported.is_some()
+                    && !server.supports_grant(enterprise::JWT_BEARER)
+                {
+                    return Err(Error::Unsupported {
+                        issuer: server.issuer.clone(),
+                        what: "the jwt-bearer grant".into(),
+                    });
+                }
+                let jag = enterprise::id_jag(
+                    &self.inner.http,
+                    identity,
+                    &server.issuer,
+                    &d.resource,
+                    scopes,
+                )
+                .await?;
+                request_token(
+                    &self.inner.http,
+                    TokenRequest {
+                        server,
+                        client_id: &client.client_id,
+                        auth: &client.auth,
+                        grant: vec![
+                            ("grant_type", enterprise::JWT_BEARER.into()),
+                            ("assertion", jag.expose().to_owned()),
+                        ],
+                        resource: &d.resource,
+                        scopes,
+                    },
+                )
+                .await
+            }
             Grant::AuthorizationCode {
                 flow,
                 preregistered,
@@ -448,7 +487,9 @@ impl Access {
 
     async fn refresh(&self, d: &Discovered, scopes: &[String], rt: &str) -> Result<Token, Error> {
         let (client_id, auth) = match &self.inner.grant {
-            Grant::ClientCredentials(c) => (c.client_id.clone(), c.auth.clone()),
+            Grant::ClientCredentials(c) | Grant::EnterpriseManaged { client: c, .. } => {
+                (c.client_id.clone(), c.auth.clone())
+            }
             Grant::AuthorizationCode { .. } => {
                 let st = self.inner.state.lock().await;
                 match st.registrations.get(&d.server.issuer) {
@@ -683,6 +724,17 @@ impl AccessBuilder {
         self
     }
 
+    /// Enterprise-managed authorization (SEP-990): `identity`'s ID token is exchanged at the
+    /// identity provider for an ID-JAG, which `client` presents with the `jwt-bearer` grant.
+    pub fn enterprise_managed(
+        mut self,
+        identity: IdentityAssertion,
+        client: ClientCredentials,
+    ) -> Self {
+        self.grant = Some(Grant::EnterpriseManaged { identity, client });
+        self
+    }
+
     /// Requests exactly these scopes instead of selecting them from challenges and metadata
     /// (step-up still adds what a 403 names).
     pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
@@ -725,7 +777,10 @@ impl AccessBuilder {
     /// Builds the [`Access`].
     pub fn build(self) -> Result<Access, Error> {
         let grant = self.grant.ok_or_else(|| {
-            Error::Config("no grant: call client_credentials or authorization_code".into())
+            Error::Config(
+                "no grant: call client_credentials, authorization_code or enterprise_managed"
+                    .into(),
+            )
         })?;
         let http = match self.http {
             Some(h) => h,

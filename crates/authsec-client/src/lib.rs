@@ -5,7 +5,8 @@
 //!   else the well-known URLs), then RFC 8414 / OpenID Connect authorization server metadata.
 //! - **Grants**: `client_credentials` for machines; `authorization_code` with PKCE and a loopback
 //!   redirect for people, identified by a client ID metadata document or dynamic registration.
-//!   Every request carries `resource` (RFC 8707).
+//!   Every request carries `resource` (RFC 8707). Enterprise-managed authorization (SEP-990): an
+//!   identity provider's ID token exchanged for an ID-JAG, presented with the `jwt-bearer` grant.
 //! - **Client authentication**: `client_secret_basic`, `client_secret_post`, `private_key_jwt`
 //!   (RFC 7523, [`PrivateKey`]). Credentials are bound to one issuer and never sent to another.
 //! - **Cache**: per (issuer, resource, scopes), refreshed ahead of expiry, one request for many
@@ -26,6 +27,7 @@ pub mod authorize;
 pub mod cache;
 pub mod credentials;
 pub mod discovery;
+pub mod enterprise;
 pub mod error;
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
@@ -36,5 +38,6 @@ pub use assertion::PrivateKey;
 pub use authorize::Interactive;
 pub use cache::TokenCache;
 pub use credentials::{AssertionAudience, ClientAuth, ClientCredentials, Secret};
+pub use enterprise::IdentityAssertion;
 pub use error::Error;
 pub use token::{AccessToken, Token};

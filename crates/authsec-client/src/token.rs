@@ -65,6 +65,19 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
+/// An RFC 6749 §5.2 error response as [`Error::OAuth`].
+pub(crate) fn oauth_error(endpoint: &'static str, status: u16, body: &[u8]) -> Error {
+    let err: Option<ErrorResponse> = serde_json::from_slice(body).ok();
+    Error::OAuth {
+        endpoint,
+        status,
+        error: err
+            .as_ref()
+            .map_or_else(|| "(no error code)".to_owned(), |e| e.error.clone()),
+        description: err.and_then(|e| e.error_description),
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorResponse {
     error: String,
@@ -114,15 +127,7 @@ pub(crate) async fn request_token(
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| Error::http(endpoint, e))?;
     if !status.is_success() {
-        let err: Option<ErrorResponse> = serde_json::from_slice(&body).ok();
-        return Err(Error::OAuth {
-            endpoint: "token endpoint",
-            status: status.as_u16(),
-            error: err
-                .as_ref()
-                .map_or_else(|| "(no error code)".to_owned(), |e| e.error.clone()),
-            description: err.and_then(|e| e.error_description),
-        });
+        return Err(oauth_error("token endpoint", status.as_u16(), &body));
     }
     let tr: TokenResponse = serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
         endpoint: "token endpoint",
