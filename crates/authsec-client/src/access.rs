@@ -587,17 +587,23 @@ impl Access {
             "authorization request"
         );
         let code = tokio::time::timeout(flow.timeout, async {
-            let (opened, code) = tokio::join!(
-                (flow.user_agent)(url),
-                listener.code(
-                    &state,
-                    &server.issuer,
-                    server.authorization_response_iss_parameter_supported
-                )
+            let response = listener.code(
+                &state,
+                &server.issuer,
+                server.authorization_response_iss_parameter_supported,
             );
-            opened
-                .map_err(|e| Error::Config(format!("could not open the authorization URL: {e}")))?;
-            code
+            tokio::pin!(response);
+            // The user agent may return before the redirect arrives (a browser opened) or after
+            // (an HTTP client that follows it); a failure to open ends the wait at once.
+            tokio::select! {
+                opened = (flow.user_agent)(url) => {
+                    opened.map_err(|e| {
+                        Error::Config(format!("could not open the authorization URL: {e}"))
+                    })?;
+                    response.await
+                }
+                code = &mut response => code,
+            }
         })
         .await
         .map_err(|_| Error::AuthorizationTimeout {
