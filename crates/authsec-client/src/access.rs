@@ -232,8 +232,8 @@ impl Access {
     }
 
     /// Runs `attempt` with a token, reacting to denials: a 401 gets a token (discovering the
-    /// authorization server from the challenge) and retries once more than a refused token
-    /// would need; a 403 `insufficient_scope` steps up, at most
+    /// authorization server from the challenge) and a retry, and a fresh token refused again is
+    /// [`Error::Unauthorized`]; a 403 `insufficient_scope` steps up, at most
     /// [`AccessBuilder::max_step_ups`] times, then ends in [`Error::StepUpLimit`]; any other
     /// denial ends in [`Error::Denied`].
     ///
