@@ -32,10 +32,13 @@ use authsec::explain::McpAuthError;
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
 use rmcp::model::ClientJsonRpcMessage;
+use rmcp::service::ClientInitializeError;
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     StreamableHttpResponseLimits,
 };
+use rmcp::transport::worker::WorkerQuitReason;
+use rmcp::transport::DynamicTransportError;
 use sse_stream::Sse;
 
 use crate::access::{Access, Attempt, RunError};
@@ -74,18 +77,37 @@ impl<C> AuthsecHttpClient<C> {
 
 /// The authsec [`Error`] behind an rmcp error (a `ServiceError` from a call, or a
 /// `ClientInitializeError` from `serve`), if that is why it failed: walks the `source()` chain
-/// and looks into the transport error of an [`AuthsecHttpClient`] over `reqwest::Client`.
+/// and the wrappers rmcp does not name as sources, down to the transport error of an
+/// [`AuthsecHttpClient`] over `reqwest::Client`.
 pub fn auth_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    type Http = StreamableHttpError<AuthsecTransportError<reqwest::Error>>;
     loop {
         if let Some(found) = e.downcast_ref::<Error>() {
             return Some(found);
         }
         if let Some(StreamableHttpError::Client(AuthsecTransportError::Auth(found))) =
-            e.downcast_ref::<StreamableHttpError<AuthsecTransportError<reqwest::Error>>>()
+            e.downcast_ref::<Http>()
         {
             return Some(found);
         }
-        e = e.source()?;
+        let unnamed: Option<&(dyn std::error::Error + 'static)> =
+            if let Some(WorkerQuitReason::Fatal { error, .. }) =
+                e.downcast_ref::<WorkerQuitReason<Http>>()
+            {
+                Some(error)
+            } else if let Some(d) = e.downcast_ref::<DynamicTransportError>() {
+                Some(d.error.as_ref())
+            } else if let Some(ClientInitializeError::TransportError { error, .. }) =
+                e.downcast_ref::<ClientInitializeError>()
+            {
+                Some(error)
+            } else {
+                None
+            };
+        e = match unnamed {
+            Some(inner) => inner,
+            None => e.source()?,
+        };
     }
 }
 

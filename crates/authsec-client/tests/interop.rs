@@ -334,3 +334,42 @@ async fn credentials_bound_to_another_issuer_are_never_sent() {
         other => panic!("expected CredentialsForAnotherIssuer, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_fresh_token_refused_again_is_unauthorized_with_the_servers_reason() {
+    // The notes server trusts the console as issuer but takes its keys from elsewhere (a
+    // misconfigured JWKS URL): every console token fails with unknown_key.
+    let console = TestConsole::start().await;
+    let other_keys = authsec_testkit::FakeAuthServer::start(authsec_testkit::jwks(&[
+        &authsec_testkit::TestKey::es256("elsewhere"),
+    ]))
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mcp = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let rs = console
+        .resource_server("notes", &mcp, &["notes:read"])
+        .await;
+    let agent = console.client(&rs.id, "agent", &["notes:read"]).await;
+    serve_notes(listener, &mcp, &console.base, &other_keys.jwks_url()).await;
+    let access = Access::for_resource(&mcp)
+        .unwrap()
+        .client_credentials(ClientCredentials::new(
+            &agent.id,
+            ClientAuth::Secret(Secret::new(&agent.secret)),
+        ))
+        .build()
+        .unwrap();
+    let transport = StreamableHttpClientTransport::with_client(
+        AuthsecHttpClient::new(reqwest::Client::new(), access),
+        StreamableHttpClientTransportConfig::with_uri(mcp.as_str()),
+    );
+    let err = ().serve(transport).await.unwrap_err();
+    match auth_error(&err) {
+        Some(Error::Unauthorized(denial)) => {
+            assert_eq!(denial.status, Some(401));
+            assert_eq!(denial.reason.as_deref(), Some("unknown_key"));
+            assert_eq!(denial.next_step().action(), "reauthorize");
+        }
+        other => panic!("expected Unauthorized, got {other:?} from {err}"),
+    }
+}
