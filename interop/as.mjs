@@ -4,6 +4,8 @@
 // format, and signing-key rotation on demand.
 //
 // Usage: node as.mjs [port]   — prints one JSON line {"issuer": "..."} when ready.
+// Environment (optional):
+//   AS_JWT_CLIENT_JWKS   a public JWKS (JSON): adds client `jwt-agent` (private_key_jwt, ES256/RS256)
 // Control endpoints (loopback only, for the test harness):
 //   POST /__control/rotate           new signing key; the old one stays published
 //   POST /__control/ttl?seconds=N    access-token lifetime for new tokens
@@ -34,6 +36,28 @@ export const CLIENTS = [
     scope: 'notes:read',
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  {
+    client_id: 'post-agent',
+    client_secret: 'post-agent-secret',
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    scope: SCOPES.join(' '),
+    token_endpoint_auth_method: 'client_secret_post',
+  },
+  ...(process.env.AS_JWT_CLIENT_JWKS
+    ? [
+        {
+          client_id: 'jwt-agent',
+          grant_types: ['client_credentials'],
+          redirect_uris: [],
+          response_types: [],
+          scope: SCOPES.join(' '),
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: JSON.parse(process.env.AS_JWT_CLIENT_JWKS),
+        },
+      ]
+    : []),
   {
     // The protected resource's own credentials, for RFC 7662 introspection.
     client_id: 'notes-rs',

@@ -26,6 +26,7 @@ Examples:
   authsec diagnose --config authsec.toml --tool add_note - < token.txt
   curl -si https://mcp.example.com/mcp | authsec explain
   authsec probe https://mcp.example.com/mcp
+  authsec token --resource https://mcp.example.com/mcp --client-id agent-7 --client-secret-file agent-7.secret
   authsec console --database-url postgres://user:pass@db/authsec
 
 Tokens are secrets: pass `-` and pipe them on stdin (an argument is visible in shell history
@@ -55,6 +56,10 @@ pub enum Command {
     /// Protect an MCP server written in any language: a reverse proxy enforcing the policy.
     #[command(after_help = crate::gateway_cmd::GATEWAY_EXAMPLES)]
     Gateway(Box<crate::gateway_cmd::GatewayArgs>),
+    /// Get an access token for a protected resource as a machine client; print it or run a
+    /// command with it.
+    #[command(after_help = crate::token_cmd::TOKEN_EXAMPLES)]
+    Token(Box<crate::token_cmd::TokenArgs>),
 }
 
 const CONSOLE_EXAMPLES: &str = "\

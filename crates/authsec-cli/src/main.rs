@@ -1,5 +1,5 @@
-//! `authsec`: diagnose a token, decode it, explain a denial, probe a live MCP server, run the
-//! console, run the demo.
+//! `authsec`: diagnose a token, decode it, explain a denial, probe a live MCP server, get a
+//! token as an agent, run the console, run the demo.
 //!
 //! The binary is thin: the checks live in the `authsec` library (`authsec::diagnose`,
 //! `authsec::explain`), so the CLI, the SDK and the tests all run the same code.
@@ -17,6 +17,7 @@ mod input;
 mod output;
 mod probe;
 mod time;
+mod token_cmd;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         cli::Command::Console(a) => console_cmd::run(a),
         cli::Command::Demo(a) => demo_cmd::run(&a),
         cli::Command::Gateway(a) => gateway_cmd::run(&a),
+        cli::Command::Token(a) => token_cmd::run(&a),
     };
     match result {
         Ok(code) => code,
