@@ -1,7 +1,7 @@
 //! authsec-client against real authorization servers — oidc-provider (interop/as.mjs) and the
 //! authsec console's token service — calling the notes example through rmcp: client
-//! authentication by secret (basic, post) and private key, step-up that keeps earlier scopes,
-//! and the step-up limit.
+//! authentication by secret (basic, post) and private key (against both), step-up that keeps
+//! earlier scopes, and the step-up limit.
 //!
 //! The notes server is configured so that every step-up is the client's doing: a 401 names only
 //! `notes:read` (base scopes), and a 403 names only the missing scope (`required_only`), so a
@@ -192,20 +192,26 @@ async fn client_secret_post_against_oidc_provider_calls_the_notes_server() {
     .await;
 }
 
-#[tokio::test]
-#[ignore = "needs Node.js and npm (oidc-provider): cargo nextest run --run-ignored all"]
-async fn private_key_jwt_against_oidc_provider_calls_the_notes_server() {
+/// A new P-256 private key, PKCS#8 PEM.
+fn es256_pem() -> String {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
         &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
         &rng,
     )
     .unwrap();
-    let pem = format!(
+    format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         STANDARD.encode(pkcs8.as_ref())
-    );
-    let key = PrivateKey::from_pem(&pem).unwrap().with_kid("agent-key-1");
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm (oidc-provider): cargo nextest run --run-ignored all"]
+async fn private_key_jwt_against_oidc_provider_calls_the_notes_server() {
+    let key = PrivateKey::from_pem(&es256_pem())
+        .unwrap()
+        .with_kid("agent-key-1");
     let oidc = oidc_provider(Some(&json!({"keys": [key.public_jwk()]})));
     lists_notes_with(
         &oidc,
@@ -272,6 +278,45 @@ async fn step_up_against_the_console_requests_held_and_challenged_scopes() {
     call(&client, "list_notes", json!({})).await.unwrap();
     assert_eq!(token_scopes(&access).await, ["notes:read"]);
     let added = call(&client, "add_note", json!({"text": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(added.is_error, Some(false));
+    assert_eq!(token_scopes(&access).await, ["notes:read", "notes:write"]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn private_key_jwt_against_the_console_calls_the_notes_server_and_steps_up() {
+    let (console, mcp, _) = console_setup().await;
+    let key = PrivateKey::from_pem(&es256_pem())
+        .unwrap()
+        .with_kid("agent-key-1");
+    let (_, rs) = console
+        .admin(reqwest::Method::GET, "/api/resource-servers", None)
+        .await;
+    let rs = rs["resource_servers"][0]["id"].as_str().unwrap().to_owned();
+    let client_id = console
+        .client_with_jwks(
+            &rs,
+            "key agent",
+            &["notes:read", "notes:write"],
+            &json!({"keys": [key.public_jwk()]}),
+        )
+        .await;
+    let access = Access::for_resource(&mcp)
+        .unwrap()
+        .client_credentials(
+            ClientCredentials::new(&client_id, ClientAuth::private_key_jwt(key))
+                .for_issuer(&console.base),
+        )
+        .build()
+        .unwrap();
+    let client = connect(&mcp, access.clone()).await;
+    call(&client, "list_notes", json!({})).await.unwrap();
+    assert_eq!(token_scopes(&access).await, ["notes:read"]);
+    // The step-up is a second token request with a second assertion: its `jti` is new, or the
+    // console would refuse it as a replay.
+    let added = call(&client, "add_note", json!({"text": "signed by key"}))
         .await
         .unwrap();
     assert_eq!(added.is_error, Some(false));

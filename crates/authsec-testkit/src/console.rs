@@ -133,6 +133,27 @@ impl TestConsole {
         }
     }
 
+    /// A `private_key_jwt` machine client of resource server `rs` with the public keys
+    /// `jwks`; its `client_id`.
+    pub async fn client_with_jwks(
+        &self,
+        rs: &str,
+        name: &str,
+        scopes: &[&str],
+        jwks: &Value,
+    ) -> String {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                &format!("/api/resource-servers/{rs}/clients"),
+                Some(json!({"name": name, "allowed_scopes": scopes, "jwks": jwks})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert!(body.get("client_secret").is_none(), "{body}");
+        str_at(&body, "/client/client_id")
+    }
+
     /// An admin decision for `tool` of resource server `rs`: any of `scopes`, or public when
     /// `scopes` is empty.
     pub async fn map(&self, rs: &str, tool: &str, scopes: &[&str]) {
