@@ -1452,6 +1452,56 @@ mod tests {
     }
 
     #[test]
+    fn prompt_and_resource_maps_come_from_env_json_or_toml_tables() {
+        let vars = |name: &str| match name {
+            "AUTHSEC_ISSUER" => Some("https://a.example".to_owned()),
+            "AUTHSEC_RESOURCE_URI" => Some("https://r.example/mcp".to_owned()),
+            "AUTHSEC_PROMPT_SCOPES_JSON" => Some(r#"{"sum":["n:read"]}"#.to_owned()),
+            "AUTHSEC_RESOURCE_SCOPES_JSON" => {
+                Some(r#"{"n://all":["n:read"],"n://note/{id}":["n:admin"]}"#.to_owned())
+            }
+            _ => None,
+        };
+        let c = Config::from_vars("AUTHSEC_", vars).unwrap();
+        assert_eq!(c.prompt_policy.len(), 1);
+        assert_eq!(c.resource_policy.len(), 2);
+        assert_eq!(c.scopes_supported(), ["n:admin", "n:read"]);
+
+        let c = Config::from_toml_str(
+            r#"
+            issuer = "https://a.example"
+            resource_uri = "https://r.example/mcp"
+            [prompt_scopes]
+            sum = { all = ["n:read", "n:write"] }
+            [resource_scopes]
+            "n://note/{id}" = ["n:read"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.prompt_policy.len(), 1);
+        assert_eq!(c.resource_policy.rules_for("n://note/1").len(), 1);
+
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .resource_scopes_json(r#"{"n://{+rest}":["n:read"]}"#)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.field, e.env.as_str()),
+            ("resource_scopes", "AUTHSEC_RESOURCE_SCOPES_JSON")
+        );
+        assert!(e.problem.contains("level 1"), "{e}");
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .prompt_scopes_json(r#"{"sum":["a b"]}"#)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.field, e.env.as_str()),
+            ("prompt_scopes", "AUTHSEC_PROMPT_SCOPES_JSON")
+        );
+        assert!(e.problem.starts_with("prompt \"sum\""), "{e}");
+    }
+
+    #[test]
     fn toml_reads_tables_and_rejects_unknown_keys() {
         let c = Config::from_toml_str(
             r#"

@@ -593,6 +593,51 @@ mod tests {
     }
 
     #[test]
+    fn prompt_resource_and_template_lists_are_filtered_by_their_naming_member() {
+        let body = br#"[
+            {"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"summarize_notes"},{"name":"leak"},{"uri":"summarize_notes"}]}},
+            {"jsonrpc":"2.0","id":2,"result":{"resources":[{"uri":"notes://all","name":"x"},{"uri":"notes://secret"},{"name":"notes://all"}]}},
+            {"jsonrpc":"2.0","id":3,"result":{"resourceTemplates":[{"uriTemplate":"notes://note/{id}"},{"uriTemplate":"notes://{x}"},{"uri":"notes://note/{id}"}]}},
+            {"jsonrpc":"2.0","id":4,"result":{"contents":[{"uri":"notes://secret","text":"resource"}]}}
+        ]"#;
+        let out: Value =
+            serde_json::from_slice(&filter_json(body, &allow_read).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            json!([
+                {"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"summarize_notes"}],"cacheScope":"private"}},
+                {"jsonrpc":"2.0","id":2,"result":{"resources":[{"uri":"notes://all","name":"x"}],"cacheScope":"private"}},
+                {"jsonrpc":"2.0","id":3,"result":{"resourceTemplates":[{"uriTemplate":"notes://note/{id}"}],"cacheScope":"private"}},
+                {"jsonrpc":"2.0","id":4,"result":{"contents":[{"uri":"notes://secret","text":"resource"}]}}
+            ])
+        );
+    }
+
+    #[test]
+    fn every_list_member_of_one_result_is_filtered_and_none_may_repeat() {
+        let body =
+            br#"{"id":1,"result":{"tools":[{"name":"add_note"}],"prompts":[{"name":"leak"}]}}"#;
+        let out: Value =
+            serde_json::from_slice(&filter_json(body, &allow_read).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            out["result"],
+            json!({"tools": [], "prompts": [], "cacheScope": "private"})
+        );
+        for body in [
+            br#"{"id":1,"result":{"prompts":[],"prompts":[{"name":"leak"}]}}"#.as_slice(),
+            br#"{"id":1,"result":{"resources":{"uri":"notes://secret"}}}"#,
+            br#"{"id":1,"result":{"resourceTemplates":[],"resourceTemplates":[]}}"#,
+        ] {
+            assert_eq!(
+                filter_json(body, &allow_read),
+                Err(Unreadable),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
     fn a_filtered_list_is_marked_private() {
         let body = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"cacheScope":"public","ttlMs":60000}}"#;
         let out: Value =

@@ -617,6 +617,70 @@ mod tests {
         assert_eq!(check_mcp_name(&headers(&["notes://1"]), &read), Ok(()));
     }
 
+    fn targets(body: &[u8]) -> Vec<(TargetKind, String)> {
+        inspect(body)
+            .unwrap()
+            .targets()
+            .map(|(k, n)| (k, n.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn prompts_resources_and_subscriptions_are_targets() {
+        assert_eq!(
+            targets(
+                br#"[{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"sum"}},
+                     {"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"n://all"}},
+                     {"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"n://1"}},
+                     {"jsonrpc":"2.0","id":4,"method":"resources/unsubscribe","params":{"uri":"n://2"}},
+                     {"jsonrpc":"2.0","id":5,"method":"subscriptions/listen","params":{"notifications":
+                        {"toolsListChanged":true,"resourceSubscriptions":["n://3","n://4"]}}},
+                     {"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"add"}}]"#
+            ),
+            [
+                (TargetKind::Prompt, "sum".to_owned()),
+                (TargetKind::Resource, "n://all".to_owned()),
+                (TargetKind::Resource, "n://1".to_owned()),
+                (TargetKind::Resource, "n://3".to_owned()),
+                (TargetKind::Resource, "n://4".to_owned()),
+                (TargetKind::Tool, "add".to_owned()),
+            ]
+        );
+        // List-changed opt-ins only, or no filter: nothing to decide.
+        assert!(targets(
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"promptsListChanged":true}}}"#
+        )
+        .is_empty());
+        // Another method may use `notifications` for anything.
+        assert!(targets(
+            br#"{"jsonrpc":"2.0","id":1,"method":"x/y","params":{"notifications":[1]}}"#
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_prompt_resource_or_subscription_that_cannot_be_read_is_malformed() {
+        for body in [
+            br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{}}"#.as_slice(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":["a"]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":1}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a","uri":"b"}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":[]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":"n://1"}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[null]}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["a"],"resourceSubscriptions":[]}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{},"notifications":{}}}"#,
+        ] {
+            assert_eq!(
+                inspect(body),
+                Err(AuthError::InvalidRequest(InvalidRequest::MalformedBody)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
     #[test]
     fn protocol_revision_and_trace_context_come_from_meta() {
         let i = inspect(

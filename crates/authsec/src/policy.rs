@@ -765,6 +765,121 @@ mod tests {
         );
     }
 
+    fn local(mode: PolicyMode) -> Config {
+        Config::builder("https://as.example", "https://r.example/mcp")
+            .tool_scopes_json(r#"{"add":["n:write"]}"#)
+            .prompt_scopes_json(r#"{"sum":["n:read"],"hello":[]}"#)
+            .resource_scopes_json(
+                r#"{"n://all":["n:read"],"n://note/{id}":["n:read"],"n://{kind}/1":["n:admin"]}"#,
+            )
+            .policy_mode(mode)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn prompts_are_decided_by_name_with_the_tool_rule_shapes() {
+        let c = local(PolicyMode::LocalOnly);
+        let view = PolicyView::select(&c, None);
+        let read = s(&["n:read"]);
+        assert_eq!(view.decide_target(&read, TargetKind::Prompt, "sum"), Ok(()));
+        assert_eq!(view.decide_target(&[], TargetKind::Prompt, "hello"), Ok(()));
+        assert_eq!(
+            view.decide_target(&s(&["n:write"]), TargetKind::Prompt, "sum"),
+            Err(AuthError::InsufficientScope {
+                target: Target::prompt("sum"),
+                required: read.clone(),
+                scope_match: ScopeMatch::Any,
+                granted: s(&["n:write"]),
+            })
+        );
+        // A tool and a prompt of the same name are two things.
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Prompt, "add"),
+            Err(AuthError::Unmapped {
+                target: Target::prompt("add")
+            })
+        );
+    }
+
+    #[test]
+    fn a_resource_matching_several_templates_needs_every_one() {
+        let c = local(PolicyMode::LocalOnly);
+        let view = PolicyView::select(&c, None);
+        let read = s(&["n:read"]);
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://all"),
+            Ok(())
+        );
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://note/2"),
+            Ok(())
+        );
+        // `n://note/1` matches `n://note/{id}` and `n://{kind}/1`.
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://note/1"),
+            Err(AuthError::InsufficientScope {
+                target: Target::resource("n://note/1"),
+                required: s(&["n:admin"]),
+                scope_match: ScopeMatch::Any,
+                granted: read.clone(),
+            })
+        );
+        assert_eq!(
+            view.decide_target(
+                &s(&["n:read", "n:admin"]),
+                TargetKind::Resource,
+                "n://note/1"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://secret"),
+            Err(AuthError::Unmapped {
+                target: Target::resource("n://secret")
+            })
+        );
+        assert!(view.allows_template(&read, "n://note/{noteId}"));
+        assert!(!view.allows_template(&read, "n://{kind}/1"));
+        assert!(!view.allows_template(&read, "n://other/{id}"));
+        assert_eq!(
+            view.scopes_supported(&c),
+            s(&["n:admin", "n:read", "n:write"])
+        );
+    }
+
+    #[test]
+    fn open_mode_allows_every_prompt_resource_and_template() {
+        let c = local(PolicyMode::Open);
+        let view = PolicyView::select(&c, None);
+        for kind in [TargetKind::Tool, TargetKind::Prompt, TargetKind::Resource] {
+            assert_eq!(view.decide_target(&[], kind, "anything"), Ok(()));
+        }
+        assert!(view.allows_template(&[], "x://{y}"));
+    }
+
+    #[test]
+    fn an_incomplete_console_policy_denies_prompts_and_resources_too() {
+        let held = Ok(console(Some("rs_needs_setup")));
+        let c = config(PolicyMode::RemoteRequired);
+        let view = PolicyView::select(&c, Some(&held));
+        assert_eq!(
+            view.decide_target(&s(&["n:read"]), TargetKind::Resource, "n://1"),
+            Err(AuthError::PolicyIncomplete {
+                target: Target::resource("n://1"),
+                reason: "rs_needs_setup".into()
+            })
+        );
+        assert!(!view.allows_template(&s(&["n:read"]), "n://{id}"));
+        let held = Ok(console(None));
+        let view = PolicyView::select(&c, Some(&held));
+        assert_eq!(
+            view.decide_target(&s(&["n:read"]), TargetKind::Prompt, "p"),
+            Ok(())
+        );
+        assert!(view.allows_template(&s(&["n:read"]), "n://{id}"));
+    }
+
     #[test]
     fn open_mode_allows_everything_and_remote_required_fails_closed() {
         let p = ToolPolicy::new();
