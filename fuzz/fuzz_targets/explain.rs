@@ -16,7 +16,7 @@ use authsec::challenge::{self, ChallengeContext};
 use authsec::config::ChallengeScope;
 use authsec::error::{AuthError, InvalidRequest, ScopeMatch};
 use authsec::explain::{self, Challenge, ErrorCode};
-use authsec::policy::is_valid_scope_token;
+use authsec::policy::{is_valid_scope_token, Target, TargetKind};
 use libfuzzer_sys::fuzz_target;
 
 const RESOURCE_METADATA: &str = "https://mcp.example/.well-known/oauth-protected-resource/mcp";
@@ -117,7 +117,7 @@ fn errors_carrying(a: &str, b: &str, n: u16) -> Vec<AuthError> {
             leeway: 0,
         },
         AuthError::InsufficientScope {
-            tool: b.into(),
+            target: Target::tool(b),
             required,
             scope_match: if n.is_multiple_of(2) {
                 ScopeMatch::All
@@ -126,9 +126,14 @@ fn errors_carrying(a: &str, b: &str, n: u16) -> Vec<AuthError> {
             },
             granted: words(b),
         },
-        AuthError::ToolUnmapped { tool: a.into() },
+        AuthError::Unmapped {
+            target: Target::resource(a),
+        },
+        AuthError::Unmapped {
+            target: Target::prompt(b),
+        },
         AuthError::PolicyIncomplete {
-            tool: a.into(),
+            target: Target::tool(a),
             reason: b.into(),
         },
         AuthError::ValidationUnavailable { detail: a.into() },
@@ -154,9 +159,9 @@ fn check_rendered(err: &AuthError, ctx: &ChallengeContext) {
     if denial.www_authenticate.is_some() {
         assert_eq!(read.resource_metadata.as_deref(), Some(RESOURCE_METADATA));
     }
-    let (scope, tool) = match err {
+    let (scope, target) = match err {
         AuthError::InsufficientScope {
-            tool,
+            target,
             required,
             granted,
             ..
@@ -172,16 +177,21 @@ fn check_rendered(err: &AuthError, ctx: &ChallengeContext) {
                     }
                 }
             }
-            (scope, Some(tool))
+            (scope, Some(target))
         }
-        AuthError::ToolUnmapped { tool } | AuthError::PolicyIncomplete { tool, .. } => {
-            (Vec::new(), Some(tool))
+        AuthError::Unmapped { target } | AuthError::PolicyIncomplete { target, .. } => {
+            (Vec::new(), Some(target))
         }
         _ if denial.status == http::StatusCode::UNAUTHORIZED => (ctx.scope.clone(), None),
         _ => (Vec::new(), None),
     };
-    if let Some(tool) = tool {
-        assert_eq!(read.tool.as_ref(), Some(tool));
+    if let Some(target) = target {
+        let named = match target.kind {
+            TargetKind::Tool => &read.tool,
+            TargetKind::Prompt => &read.prompt,
+            TargetKind::Resource => &read.resource,
+        };
+        assert_eq!(named.as_ref(), Some(&target.name));
     }
     // The challenge drops characters a scope token cannot hold; compare only intact scopes.
     if scope.iter().all(|s| is_valid_scope_token(s)) {

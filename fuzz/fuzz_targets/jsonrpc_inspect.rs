@@ -167,8 +167,8 @@ fn denial() -> &'static Denial {
             .build()
             .expect("fixed config");
         challenge::render(
-            &AuthError::ToolUnmapped {
-                tool: "fuzz".into(),
+            &AuthError::Unmapped {
+                target: authsec::policy::Target::tool("fuzz"),
             },
             &ChallengeContext::for_request(&config, None),
         )

@@ -139,7 +139,7 @@ fn check_tool_map<'a>(policy: &ToolPolicy, names: impl Iterator<Item = &'a str> 
         match policy.get(&tool) {
             None => assert_eq!(
                 decide(&every_scope),
-                Err(AuthError::ToolUnmapped { tool: tool.clone() })
+                Err(AuthError::Unmapped { target: authsec::policy::Target::tool(tool.clone()) })
             ),
             Some(rule) => check_rule_decisions(policy, &tool, rule, decide),
         }

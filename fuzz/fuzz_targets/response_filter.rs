@@ -1,15 +1,17 @@
 //! Response filtering, differentially: what a client reads in a filtered response, checked
 //! with a JSON reader and an event-stream reader of our own (not the filter's).
 //!
-//! The input is three parts: `<allowed tool names, space-separated>\n<chunk sizes, decimal,
-//! space-separated>\n<body>`. The policy allows exactly the listed names. The body is
+//! The input is three parts: `<allowed names, space-separated>\n<chunk sizes, decimal,
+//! space-separated>\n<body>`. The policy allows exactly the listed names, whatever the list:
+//! tool and prompt names, resource URIs and resource templates alike. The body is
 //! filtered three ways: as a JSON response (`filter_json`); as a `text/event-stream`
 //! (`SseFilter`), fed in the chunk sizes (cycled) and in one piece; and wrapped as the data of
 //! one event. For every input:
 //! * a JSON body is either `Unreadable`, or forwarded as bytes a client may read: JSON in
-//!   which no `result.tools` list, of a single message or of any message of a batch, holds a
-//!   tool the policy denies — under every reading of duplicated members — or bytes in which
-//!   no JSON reader can find a `tools` member; a filtered body is valid JSON, and filtering it
+//!   which no `result.tools`, `result.prompts`, `result.resources` or
+//!   `result.resourceTemplates` list, of a single message or of any message of a batch, holds
+//!   an item the policy denies — under every reading of duplicated members — or bytes in which
+//!   no JSON reader can find such a member; a filtered body is valid JSON, and filtering it
 //!   again changes nothing;
 //! * every event a client reads in a filtered stream has data of that kind too; a stream that
 //!   could not be read ends with the withheld event and nothing after it;
@@ -19,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use authsec::filter::{filter_json, withheld_event, SseFilter, Unreadable};
+use authsec::filter::{filter_json, withheld_event, Listed, SseFilter, Unreadable};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,13 +30,13 @@ fuzz_target!(|data: &[u8]| {
     let chunks = chunk_sizes(parts.next().unwrap_or_default());
     let body = parts.next().unwrap_or_default();
 
-    let json = filter_json(body, &|t: &str| policy.allows(t));
+    let json = filter_json(body, &|item: Listed<'_>| policy.allows(key(item)));
     match &json {
         Ok(Some(out)) => {
             let read = Json::read(out).expect("a filtered body is valid JSON");
             policy.check(&read, out);
             assert_eq!(
-                filter_json(out, &|t: &str| policy.allows(t)),
+                filter_json(out, &|item: Listed<'_>| policy.allows(key(item))),
                 Ok(Some(out.clone())),
                 "filtering twice changes the body"
             );
@@ -58,7 +60,24 @@ fuzz_target!(|data: &[u8]| {
     );
 });
 
-/// The allowed tool names.
+/// The name, URI or template a listed item is decided by.
+fn key(item: Listed<'_>) -> &str {
+    match item {
+        Listed::Tool(k) | Listed::Prompt(k) | Listed::Resource(k) | Listed::ResourceTemplate(k) => {
+            k
+        }
+    }
+}
+
+/// Each list member of a result and the member naming its items.
+const LISTS: [(&str, &str); 4] = [
+    ("tools", "name"),
+    ("prompts", "name"),
+    ("resources", "uri"),
+    ("resourceTemplates", "uriTemplate"),
+];
+
+/// The allowed names.
 struct Policy(BTreeSet<String>);
 
 impl Policy {
@@ -83,20 +102,22 @@ impl Policy {
             message => std::slice::from_ref(message),
         };
         for result in messages.iter().flat_map(|m| m.members("result")) {
-            for list in result.members("tools") {
-                let Json::Arr(tools) = list else {
-                    panic!(
-                        "a `tools` list that is not an array was let through: {}",
-                        show(bytes)
-                    );
-                };
-                for name in tools.iter().flat_map(|t| t.members("name")) {
-                    if let Json::Str(name) = name {
-                        assert!(
-                            self.allows(name),
-                            "denied tool {name:?} let through: {}",
+            for (member, key) in LISTS {
+                for list in result.members(member) {
+                    let Json::Arr(items) = list else {
+                        panic!(
+                            "a `{member}` list that is not an array was let through: {}",
                             show(bytes)
                         );
+                    };
+                    for name in items.iter().flat_map(|t| t.members(key)) {
+                        if let Json::Str(name) = name {
+                            assert!(
+                                self.allows(name),
+                                "denied {member} item {name:?} let through: {}",
+                                show(bytes)
+                            );
+                        }
                     }
                 }
             }
@@ -111,8 +132,11 @@ impl Policy {
         match Json::read(bytes) {
             Some(read) => self.check(&read, bytes),
             None => assert!(
-                !contains(bytes, b"tools") && !contains(bytes, b"\\u"),
-                "unreadable bytes that may name `tools` were let through: {}",
+                !contains(bytes, b"tools")
+                    && !contains(bytes, b"prompts")
+                    && !contains(bytes, b"resource")
+                    && !contains(bytes, b"\\u"),
+                "unreadable bytes that may name a list member were let through: {}",
                 show(bytes)
             ),
         }
@@ -160,7 +184,9 @@ fn check_stream(policy: &Policy, stream: &[u8], chunks: &[usize]) -> (Vec<u8>, b
 /// it ended the stream; once ended, it must send nothing more.
 fn run_sse(policy: &Policy, stream: &[u8], chunks: &[usize]) -> (Vec<u8>, bool) {
     let allowed = policy.0.clone();
-    let mut filter = SseFilter::new(Box::new(move |t: &str| allowed.contains(t)));
+    let mut filter = SseFilter::new(Box::new(move |item: Listed<'_>| {
+        allowed.contains(key(item))
+    }));
     let mut sent = Vec::new();
     let mut ended = false;
     let mut take = |out: authsec::filter::SseOutput| {

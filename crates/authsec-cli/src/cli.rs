@@ -208,6 +208,12 @@ pub struct ConfigArgs {
     /// AUTHSEC_TOOL_SCOPES_JSON: `{"tool":["scope",…]}`, `[]` = public.
     #[arg(long, value_name = "JSON")]
     pub tool_scopes_json: Option<String>,
+    /// AUTHSEC_PROMPT_SCOPES_JSON: `{"prompt":["scope",…]}`, `[]` = public.
+    #[arg(long, value_name = "JSON")]
+    pub prompt_scopes_json: Option<String>,
+    /// AUTHSEC_RESOURCE_SCOPES_JSON: `{"uri or uri template":["scope",…]}`, `[]` = public.
+    #[arg(long, value_name = "JSON")]
+    pub resource_scopes_json: Option<String>,
     /// AUTHSEC_CLOCK_SKEW_SECS: leeway for exp/nbf/iat.
     #[arg(long, value_name = "SECS")]
     pub clock_skew_secs: Option<String>,
@@ -250,6 +256,8 @@ impl ConfigArgs {
             ("AUTHSEC_JWKS_URL", &self.jwks_url),
             ("AUTHSEC_AUTHORIZATION_SERVER", &self.authorization_server),
             ("AUTHSEC_TOOL_SCOPES_JSON", &self.tool_scopes_json),
+            ("AUTHSEC_PROMPT_SCOPES_JSON", &self.prompt_scopes_json),
+            ("AUTHSEC_RESOURCE_SCOPES_JSON", &self.resource_scopes_json),
             ("AUTHSEC_CLOCK_SKEW_SECS", &self.clock_skew_secs),
             ("AUTHSEC_TYP_POLICY", &self.typ_policy),
             ("AUTHSEC_POLICY_MODE", &self.policy_mode),

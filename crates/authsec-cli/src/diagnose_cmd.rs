@@ -30,9 +30,15 @@ pub fn build_config(args: &ConfigArgs) -> Result<Config, ConfigError> {
         Some(path) => RawConfig::from_toml_file(path)?,
         None => RawConfig::default(),
     };
+    // A TOML table would otherwise win over the flag's JSON.
     if args.tool_scopes_json.is_some() {
-        // A TOML [tool_scopes] table would otherwise win over the flag's JSON.
         file.tool_scopes = None;
+    }
+    if args.prompt_scopes_json.is_some() {
+        file.prompt_scopes = None;
+    }
+    if args.resource_scopes_json.is_some() {
+        file.resource_scopes = None;
     }
     let env = RawConfig::from_vars("AUTHSEC_", |name| std::env::var(name).ok())?;
     flags.or(file).or(env).into_config()

@@ -74,8 +74,10 @@ fn json_output_has_the_parsed_fields_and_the_next_step() {
             "granted_scopes",
             "meaning",
             "next_step",
+            "prompt",
             "reason",
             "required_scopes",
+            "resource",
             "resource_metadata",
             "scope",
             "status",
@@ -83,6 +85,10 @@ fn json_output_has_the_parsed_fields_and_the_next_step() {
         ]
     );
     assert_eq!(v["status"], 401);
+    assert_eq!(
+        (&v["tool"], &v["prompt"], &v["resource"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
     assert_eq!(v["error"], Value::Null);
     assert_eq!(v["reason"], "no_token");
     assert_eq!(v["scope"], json!(["notes:read"]));
@@ -106,6 +112,34 @@ fn the_guides_403_body_alone_is_enough_to_step_up() {
     let v = json(&run);
     assert_eq!(v["next_step"]["action"], "step_up");
     assert_eq!(v["next_step"]["scopes"], json!(["rs-xyz:tools:write"]));
+}
+
+#[test]
+fn a_resource_denial_names_the_resource_and_its_fix() {
+    let run = authsec(
+        &[
+            "explain",
+            "--json",
+            "--status",
+            "403",
+            "--body",
+            r#"{"error":"insufficient_scope","error_description":"resource notes://secret is not mapped to any scope","reason":"resource_unmapped","resource":"notes://secret"}"#,
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = json(&run);
+    assert_eq!(v["resource"], "notes://secret");
+    assert_eq!(v["tool"], Value::Null);
+    assert_eq!(v["reason"], "resource_unmapped");
+    assert_eq!(v["next_step"]["action"], "fix_server");
+    assert_eq!(
+        v["next_step"]["advice"],
+        "nothing the client can do: resource notes://secret has no policy entry, so it is \
+         denied to everyone; map it to a scope (or [] for public) (server operator: \
+         `authsec diagnose` shows the failing check)"
+    );
 }
 
 #[test]

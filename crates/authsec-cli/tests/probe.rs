@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use authsec::challenge::{render, ChallengeContext};
 use authsec::config::Config;
 use authsec::error::{AuthError, ScopeMatch};
+use authsec::policy::Target;
 use authsec::token::extract_bearer;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -112,7 +113,7 @@ async fn mcp(
                                               {"name": "admin_reset", "inputSchema": {"type": "object"}}]}),
         Some("tools/call") if tool.as_deref() == Some("admin_reset") => {
             let err = AuthError::InsufficientScope {
-                tool: "admin_reset".into(),
+                target: Target::tool("admin_reset"),
                 required: vec!["notes:admin".into()],
                 scope_match: ScopeMatch::Any,
                 granted: vec!["notes:read".into()],

@@ -633,6 +633,10 @@ pub fn sdk_policy(inputs: &PolicyInputs) -> SdkPolicyDocument {
         generation: inputs.server.generation,
         scopes_supported: inputs.scopes.iter().map(|s| s.name.clone()).collect(),
         tool_policy,
+        // The console does not manage prompts and resources yet: the SDK reads their absence
+        // as "none mapped".
+        prompt_policy: Vec::new(),
+        resource_policy: Vec::new(),
     }
 }
 

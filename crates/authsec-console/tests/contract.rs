@@ -88,7 +88,7 @@ async fn every_policy_state_the_console_serves_is_read_by_the_sdk_and_fits_the_s
     assert_eq!(view.decide(&[], "ping"), Ok(()));
     assert!(matches!(
         view.decide(&read, "drop_db"),
-        Err(AuthError::ToolUnmapped { .. })
+        Err(AuthError::Unmapped { .. })
     ));
 
     let (status, _) = c

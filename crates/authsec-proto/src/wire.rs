@@ -5,10 +5,13 @@
 //! * `PUT {console}/authsec/resource-servers/{id}/sdk-manifest` with `[`[`ManifestTool`]`]`
 //!   → [`ManifestOutcome`].
 //!
-//! Growing the format: a new kind of policy entry (prompts by name, resources by URI) is a new
-//! entry type and a new list beside `tool_policy`, `#[serde(default)]` so that documents from
-//! an older console still parse, with its schema added to [`openapi_schemas`]. Readers ignore
-//! members they do not know, so an older SDK keeps reading a newer console's documents.
+//! Growing the format: a new kind of policy entry is a new entry type and a new list beside
+//! `tool_policy`, `#[serde(default)]` so that documents from an older console still parse,
+//! with its schema added to [`openapi_schemas`]. Readers ignore members they do not know, so
+//! an older SDK keeps reading a newer console's documents. `prompt_policy` (prompts by name)
+//! and `resource_policy` (resources by URI or URI template) grew this way: a console that
+//! sends neither leaves every prompt and resource unmapped (denied), and an SDK that knows
+//! only tools ignores them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -33,6 +36,34 @@ pub struct SdkPolicyDocument {
     pub scopes_supported: Vec<String>,
     /// Mapped and public tools; a tool absent here is unmapped (denied to everyone).
     pub tool_policy: Vec<ToolPolicyEntry>,
+    /// Mapped and public prompts; a prompt absent here is unmapped. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_policy: Vec<PromptPolicyEntry>,
+    /// Mapped and public resources, by URI or URI template; a resource no entry covers is
+    /// unmapped. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_policy: Vec<ResourcePolicyEntry>,
+}
+
+/// One entry of [`SdkPolicyDocument::prompt_policy`]: a prompt by name, with the members of a
+/// [`ToolPolicyEntry`].
+pub type PromptPolicyEntry = ToolPolicyEntry;
+
+/// One entry of [`SdkPolicyDocument::resource_policy`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourcePolicyEntry {
+    /// An exact resource URI (compared byte for byte), or a URI template such as
+    /// `notes://note/{id}` (`{name}` matches a non-empty run of characters other than `/`,
+    /// `?` and `#`).
+    pub uri: String,
+    /// Any valid token may read a public resource.
+    pub is_public: bool,
+    /// Required scopes (empty exactly when public).
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// `any` (the default) or `all`.
+    #[serde(default)]
+    pub scope_match: ScopeMatch,
 }
 
 /// One entry of [`SdkPolicyDocument::tool_policy`].
@@ -115,7 +146,7 @@ pub struct ManifestOutcome {
 }
 
 /// The OpenAPI 3.1 component schemas of the wire types, by name (`SdkPolicy`,
-/// `ToolPolicyEntry`, `ManifestTool`, `ManifestOutcome`). They describe what the console sends
+/// `ToolPolicyEntry`, `ResourcePolicyEntry`, `ManifestTool`, `ManifestOutcome`). They describe what the console sends
 /// and accepts; this crate's tests hold them to the serde form of the types.
 pub fn openapi_schemas() -> Map<String, Value> {
     let strings = json!({ "type": "array", "items": { "type": "string" } });
@@ -134,9 +165,23 @@ pub fn openapi_schemas() -> Map<String, Value> {
                 }
             }
         },
+        "ResourcePolicyEntry": {
+            "type": "object",
+            "required": ["uri", "is_public", "required_scopes", "scope_match"],
+            "properties": {
+                "uri": { "type": "string", "description": "An exact URI, or a URI template whose {name} matches one segment or part of one." },
+                "is_public": { "type": "boolean" },
+                "required_scopes": strings,
+                "scope_match": {
+                    "type": "string",
+                    "enum": ScopeMatch::ALL.map(ScopeMatch::as_str),
+                    "default": ScopeMatch::default().as_str()
+                }
+            }
+        },
         "SdkPolicy": {
             "type": "object",
-            "description": "The console ⇄ SDK wire format. Unmapped tools are absent from tool_policy (absent = denied).",
+            "description": "The console ⇄ SDK wire format. Unmapped tools, prompts and resources are absent (absent = denied); prompt_policy and resource_policy are omitted when empty.",
             "required": ["state", "policy_complete", "reason", "generation", "scopes_supported", "tool_policy"],
             "properties": {
                 "state": { "type": "string", "enum": ["ready", "needs_setup", "disabled"] },
@@ -150,6 +195,15 @@ pub fn openapi_schemas() -> Map<String, Value> {
                 "tool_policy": {
                     "type": "array",
                     "items": { "$ref": "#/components/schemas/ToolPolicyEntry" }
+                },
+                "prompt_policy": {
+                    "type": "array",
+                    "description": "Prompts by name; entries have the members of a ToolPolicyEntry.",
+                    "items": { "$ref": "#/components/schemas/ToolPolicyEntry" }
+                },
+                "resource_policy": {
+                    "type": "array",
+                    "items": { "$ref": "#/components/schemas/ResourcePolicyEntry" }
                 }
             }
         },
@@ -217,6 +271,18 @@ mod tests {
                 required_scopes: vec!["s".into()],
                 scope_match: ScopeMatch::All,
             }],
+            prompt_policy: vec![ToolPolicyEntry {
+                name: "p".into(),
+                is_public: true,
+                required_scopes: vec![],
+                scope_match: ScopeMatch::Any,
+            }],
+            resource_policy: vec![ResourcePolicyEntry {
+                uri: "notes://note/{id}".into(),
+                is_public: false,
+                required_scopes: vec!["s".into()],
+                scope_match: ScopeMatch::Any,
+            }],
         }
     }
 
@@ -235,10 +301,18 @@ mod tests {
     fn each_schema_names_exactly_the_members_its_type_serialises() {
         let policy = serde_json::to_value(full_policy()).unwrap();
         assert_eq!(keys(&policy), schema_keys("SdkPolicy", "properties"));
-        assert_eq!(keys(&policy), schema_keys("SdkPolicy", "required"));
-        let entry = &policy["tool_policy"][0];
-        assert_eq!(keys(entry), schema_keys("ToolPolicyEntry", "properties"));
-        assert_eq!(keys(entry), schema_keys("ToolPolicyEntry", "required"));
+        let mut required = keys(&policy);
+        required.retain(|k| k != "prompt_policy" && k != "resource_policy");
+        assert_eq!(required, schema_keys("SdkPolicy", "required"));
+        for (list, schema) in [
+            ("tool_policy", "ToolPolicyEntry"),
+            ("prompt_policy", "ToolPolicyEntry"),
+            ("resource_policy", "ResourcePolicyEntry"),
+        ] {
+            let entry = &policy[list][0];
+            assert_eq!(keys(entry), schema_keys(schema, "properties"), "{list}");
+            assert_eq!(keys(entry), schema_keys(schema, "required"), "{list}");
+        }
         let tool = serde_json::to_value(full_tool()).unwrap();
         assert_eq!(keys(&tool), schema_keys("ManifestTool", "properties"));
         let outcome = serde_json::to_value(ManifestOutcome {
@@ -280,9 +354,11 @@ mod tests {
         let doc: SdkPolicyDocument = serde_json::from_value(json!({
             "policy_complete": true, "generation": 1,
             "tool_policy": [{"name": "t", "is_public": true}],
-            "prompt_policy": [{"name": "p"}]
+            "workflow_policy": [{"name": "p"}]
         }))
         .unwrap();
+        assert_eq!(doc.prompt_policy, Vec::new());
+        assert_eq!(doc.resource_policy, Vec::new());
         assert_eq!(doc.state, None);
         assert_eq!(doc.scopes_supported, Vec::<String>::new());
         assert_eq!(doc.tool_policy[0].scope_match, ScopeMatch::Any);
@@ -295,6 +371,21 @@ mod tests {
                 "{required}"
             );
         }
+    }
+
+    #[test]
+    fn empty_prompt_and_resource_lists_are_omitted_so_older_documents_are_unchanged() {
+        let mut doc = full_policy();
+        doc.prompt_policy.clear();
+        doc.resource_policy.clear();
+        let v = serde_json::to_value(&doc).unwrap();
+        assert_eq!(v.get("prompt_policy"), None);
+        assert_eq!(v.get("resource_policy"), None);
+        let resource: ResourcePolicyEntry =
+            serde_json::from_value(json!({"uri": "notes://all", "is_public": false,
+                                          "required_scopes": ["notes:read"]}))
+            .unwrap();
+        assert_eq!(resource.scope_match, ScopeMatch::Any);
     }
 
     #[test]

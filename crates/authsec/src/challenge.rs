@@ -6,7 +6,10 @@
 //! | invalid request | 400 | `error="invalid_request"` |
 //! | token problems | 401 | `error="invalid_token", error_description, resource_metadata, scope` |
 //! | scope missing | 403 | `error="insufficient_scope", scope, resource_metadata` |
-//! | unmapped tool | 403 | `error="insufficient_scope"` without `scope` |
+//! | unmapped tool, prompt or resource | 403 | `error="insufficient_scope"` without `scope` |
+//!
+//! A policy denial's body names its target in a member of its kind: `tool`, `prompt` or
+//! `resource` (the URI).
 //! | backend down | 503 | none |
 
 use serde_json::{json, Value};
@@ -49,7 +52,8 @@ impl ChallengeContext {
     }
 }
 
-/// The `scope` of a 401 (least privilege): a mapped tool's scopes for its `tools/call`;
+/// The `scope` of a 401 (least privilege): a mapped tool's (prompt's, resource's) scopes for
+/// its `tools/call` (`prompts/get`, `resources/read`);
 /// otherwise `base_scopes` if configured, else `scopes_supported`.
 pub fn scope_for_401(config: &Config, rule: Option<&ToolRule>) -> Vec<String> {
     match rule {
@@ -90,12 +94,12 @@ pub fn render(err: &AuthError, ctx: &ChallengeContext) -> Denial {
             Some(params)
         }
         AuthError::InsufficientScope {
-            tool,
+            target,
             required,
             granted,
             scope_match,
         } => {
-            body["tool"] = json!(tool);
+            body[target.kind.as_str()] = json!(target.name);
             body["required_scopes"] = json!(required);
             body["granted_scopes"] = json!(granted);
             if *scope_match == crate::error::ScopeMatch::All {
@@ -115,8 +119,8 @@ pub fn render(err: &AuthError, ctx: &ChallengeContext) -> Denial {
             params.push(rm);
             Some(params)
         }
-        AuthError::ToolUnmapped { tool } | AuthError::PolicyIncomplete { tool, .. } => {
-            body["tool"] = json!(tool);
+        AuthError::Unmapped { target } | AuthError::PolicyIncomplete { target, .. } => {
+            body[target.kind.as_str()] = json!(target.name);
             params.push(("error", "insufficient_scope".into()));
             params.push(("error_description", description.clone()));
             params.push(rm);

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::clock::Clock;
-use crate::policy::{RuleRepr, ToolPolicy};
+use crate::policy::{PromptPolicy, ResourcePolicy, RuleRepr, TargetKind, ToolPolicy};
 
 /// A secret string (client secret). `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -265,6 +265,11 @@ pub struct Config {
     pub base_scopes: Vec<String>,
     /// The local tool → scope policy.
     pub tool_policy: ToolPolicy,
+    /// The local prompt → scope policy (empty: every prompt is unmapped, so denied).
+    pub prompt_policy: PromptPolicy,
+    /// The local resource (URI or URI template) → scope policy (empty: every resource is
+    /// unmapped, so denied).
+    pub resource_policy: ResourcePolicy,
     /// Where tool policy comes from.
     pub policy_mode: PolicyMode,
     /// How tokens are validated.
@@ -353,6 +358,8 @@ fn env_suffix(field: &str) -> String {
     match field {
         "authorization_servers" => "AUTHORIZATION_SERVER".into(),
         "tool_scopes" => "TOOL_SCOPES_JSON".into(),
+        "prompt_scopes" => "PROMPT_SCOPES_JSON".into(),
+        "resource_scopes" => "RESOURCE_SCOPES_JSON".into(),
         other => other.to_ascii_uppercase(),
     }
 }
@@ -397,6 +404,10 @@ pub struct RawConfig {
     pub base_scopes: Option<Vec<String>>,
     /// Tool → scopes table.
     pub tool_scopes: Option<BTreeMap<String, RuleReprPub>>,
+    /// Prompt → scopes table.
+    pub prompt_scopes: Option<BTreeMap<String, RuleReprPub>>,
+    /// Resource URI or URI template → scopes table.
+    pub resource_scopes: Option<BTreeMap<String, RuleReprPub>>,
     /// See [`Config::policy_mode`].
     pub policy_mode: Option<String>,
     /// See [`Config::validation_mode`].
@@ -435,6 +446,10 @@ pub struct RawConfig {
     pub session_key: Option<Secret>,
     #[serde(skip)]
     tool_scopes_json: Option<String>,
+    #[serde(skip)]
+    prompt_scopes_json: Option<String>,
+    #[serde(skip)]
+    resource_scopes_json: Option<String>,
     #[serde(skip)]
     clock: Option<Clock>,
 }
@@ -498,13 +513,18 @@ impl Config {
         }
     }
 
-    /// `scopes_supported`: configured, else every scope named by the local policy.
+    /// `scopes_supported`: configured, else every scope named by the local policies (tools,
+    /// prompts and resources).
     pub fn scopes_supported(&self) -> Vec<String> {
-        if self.supported_scopes.is_empty() {
-            self.tool_policy.all_scopes()
-        } else {
-            self.supported_scopes.clone()
+        if !self.supported_scopes.is_empty() {
+            return self.supported_scopes.clone();
         }
+        let mut v = self.tool_policy.all_scopes();
+        v.extend(self.prompt_policy.all_scopes());
+        v.extend(self.resource_policy.all_scopes());
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// The console base URL: configured, else the first authorization server.
@@ -579,6 +599,10 @@ impl RawConfig {
             base_scopes: list("BASE_SCOPES"),
             tool_scopes: None,
             tool_scopes_json: var("TOOL_SCOPES_JSON"),
+            prompt_scopes: None,
+            prompt_scopes_json: var("PROMPT_SCOPES_JSON"),
+            resource_scopes: None,
+            resource_scopes_json: var("RESOURCE_SCOPES_JSON"),
             policy_mode: var("POLICY_MODE"),
             validation_mode: var("VALIDATION_MODE"),
             publish_manifest,
@@ -659,6 +683,10 @@ impl RawConfig {
             base_scopes,
             tool_scopes,
             tool_scopes_json,
+            prompt_scopes,
+            prompt_scopes_json,
+            resource_scopes,
+            resource_scopes_json,
             policy_mode,
             validation_mode,
             publish_manifest,
@@ -771,9 +799,10 @@ impl RawConfig {
         }
 
         let tool_policy = match (self.tool_scopes, self.tool_scopes_json) {
-            (Some(table), _) => {
-                ToolPolicy::from_repr(table.into_iter().map(|(k, v)| (k, v.0)).collect())
-            }
+            (Some(table), _) => ToolPolicy::from_repr(
+                table.into_iter().map(|(k, v)| (k, v.0)).collect(),
+                TargetKind::Tool,
+            ),
             (None, Some(json)) => ToolPolicy::from_json(&json),
             (None, None) => Ok(ToolPolicy::new()),
         }
@@ -783,6 +812,37 @@ impl RawConfig {
                 None,
                 problem,
                 "write {\"tool\": [\"scope\", …]} ([] for a public tool)",
+            )
+        })?;
+        let prompt_policy = match (self.prompt_scopes, self.prompt_scopes_json) {
+            (Some(table), _) => ToolPolicy::from_repr(
+                table.into_iter().map(|(k, v)| (k, v.0)).collect(),
+                TargetKind::Prompt,
+            ),
+            (None, Some(json)) => ToolPolicy::prompts_from_json(&json),
+            (None, None) => Ok(ToolPolicy::new()),
+        }
+        .map_err(|problem| {
+            err(
+                "prompt_scopes",
+                None,
+                problem,
+                "write {\"prompt\": [\"scope\", …]} ([] for a public prompt)",
+            )
+        })?;
+        let resource_policy = match (self.resource_scopes, self.resource_scopes_json) {
+            (Some(table), _) => {
+                ResourcePolicy::from_repr(table.into_iter().map(|(k, v)| (k, v.0)).collect())
+            }
+            (None, Some(json)) => ResourcePolicy::from_json(&json),
+            (None, None) => Ok(ResourcePolicy::new()),
+        }
+        .map_err(|problem| {
+            err(
+                "resource_scopes",
+                None,
+                problem,
+                "write {\"notes://all\": [\"scope\", …], \"notes://note/{id}\": [\"scope\"]} ([] for a public resource)",
             )
         })?;
 
@@ -902,6 +962,8 @@ impl RawConfig {
             supported_scopes: self.supported_scopes.unwrap_or_default(),
             base_scopes: self.base_scopes.unwrap_or_default(),
             tool_policy,
+            prompt_policy,
+            resource_policy,
             policy_mode,
             validation_mode,
             publish_manifest: self.publish_manifest.unwrap_or(false),
@@ -1122,6 +1184,19 @@ impl ConfigBuilder {
     pub fn tool_scopes_json(mut self, json: impl Into<String>) -> Self {
         self.0.tool_scopes_json = Some(json.into());
         self.0.tool_scopes = None;
+        self
+    }
+    /// The prompt policy as `AUTHSEC_PROMPT_SCOPES_JSON` text.
+    pub fn prompt_scopes_json(mut self, json: impl Into<String>) -> Self {
+        self.0.prompt_scopes_json = Some(json.into());
+        self.0.prompt_scopes = None;
+        self
+    }
+    /// The resource policy as `AUTHSEC_RESOURCE_SCOPES_JSON` text (keys: exact URIs, or URI
+    /// templates such as `notes://note/{id}`).
+    pub fn resource_scopes_json(mut self, json: impl Into<String>) -> Self {
+        self.0.resource_scopes_json = Some(json.into());
+        self.0.resource_scopes = None;
         self
     }
     /// Policy mode.
@@ -1374,6 +1449,56 @@ mod tests {
         assert!(c.filter_tools_list);
         assert!(!c.in_band_denials);
         assert!(!c.clock.is_overridden());
+    }
+
+    #[test]
+    fn prompt_and_resource_maps_come_from_env_json_or_toml_tables() {
+        let vars = |name: &str| match name {
+            "AUTHSEC_ISSUER" => Some("https://a.example".to_owned()),
+            "AUTHSEC_RESOURCE_URI" => Some("https://r.example/mcp".to_owned()),
+            "AUTHSEC_PROMPT_SCOPES_JSON" => Some(r#"{"sum":["n:read"]}"#.to_owned()),
+            "AUTHSEC_RESOURCE_SCOPES_JSON" => {
+                Some(r#"{"n://all":["n:read"],"n://note/{id}":["n:admin"]}"#.to_owned())
+            }
+            _ => None,
+        };
+        let c = Config::from_vars("AUTHSEC_", vars).unwrap();
+        assert_eq!(c.prompt_policy.len(), 1);
+        assert_eq!(c.resource_policy.len(), 2);
+        assert_eq!(c.scopes_supported(), ["n:admin", "n:read"]);
+
+        let c = Config::from_toml_str(
+            r#"
+            issuer = "https://a.example"
+            resource_uri = "https://r.example/mcp"
+            [prompt_scopes]
+            sum = { all = ["n:read", "n:write"] }
+            [resource_scopes]
+            "n://note/{id}" = ["n:read"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.prompt_policy.len(), 1);
+        assert_eq!(c.resource_policy.rules_for("n://note/1").len(), 1);
+
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .resource_scopes_json(r#"{"n://{+rest}":["n:read"]}"#)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.field, e.env.as_str()),
+            ("resource_scopes", "AUTHSEC_RESOURCE_SCOPES_JSON")
+        );
+        assert!(e.problem.contains("level 1"), "{e}");
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .prompt_scopes_json(r#"{"sum":["a b"]}"#)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.field, e.env.as_str()),
+            ("prompt_scopes", "AUTHSEC_PROMPT_SCOPES_JSON")
+        );
+        assert!(e.problem.starts_with("prompt \"sum\""), "{e}");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Decision events: one `tracing` event per decision on target `authsec::decision`.
 //!
-//! Fields: decision, status, reason, subject, client_id, issuer, tool, method, required and
-//! granted scopes, token fingerprint, latency, and — when the request names them — its MCP
-//! protocol revision and W3C `traceparent`. Never the token. Each decision is also counted
+//! Fields: decision, status, reason, subject, client_id, issuer, the target (`target_kind` —
+//! `tool`, `prompt` or `resource` — and the member of that name: `tool`, `prompt`, or
+//! `resource` with the URI), method, required and granted scopes, token fingerprint, latency,
+//! and — when the request names them — its MCP protocol revision and W3C `traceparent`. Never the token. Each decision is also counted
 //! and timed through [`crate::telemetry`].
 
 use std::time::Duration;
 
 use crate::error::AuthError;
+use crate::policy::TargetKind;
 use crate::principal::Principal;
 use crate::token::Fingerprint;
 
@@ -20,9 +22,10 @@ pub struct DecisionRecord<'a> {
     pub fingerprint: Option<Fingerprint>,
     /// JSON-RPC method (`tools/call`, …) or the HTTP method for non-RPC requests.
     pub method: Option<&'a str>,
-    /// Tool name for `tools/call`.
-    pub tool: Option<&'a str>,
-    /// Scopes the tool requires.
+    /// What the request uses (the tool of a `tools/call`, the prompt of a `prompts/get`, the
+    /// resource of a `resources/read`), or the target a denial names.
+    pub target: Option<(TargetKind, &'a str)>,
+    /// Scopes the target requires.
     pub required_scopes: &'a [String],
     /// Time spent deciding.
     pub latency: Duration,
@@ -49,6 +52,12 @@ pub fn emit(record: &DecisionRecord<'_>, outcome: Result<(), &AuthError>) {
         .or(p.map(Principal::fingerprint))
         .map(|f| f.to_string());
     let granted = p.map(|p| p.scopes().join(" "));
+    let named = |kind: TargetKind| {
+        record
+            .target
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, name)| name)
+    };
     tracing::info!(
         target: "authsec::decision",
         decision,
@@ -57,7 +66,10 @@ pub fn emit(record: &DecisionRecord<'_>, outcome: Result<(), &AuthError>) {
         subject = p.and_then(Principal::subject),
         client_id = p.and_then(Principal::client_id),
         issuer = p.map(Principal::issuer),
-        tool = record.tool,
+        target_kind = record.target.map(|(k, _)| k.as_str()),
+        tool = named(TargetKind::Tool),
+        prompt = named(TargetKind::Prompt),
+        resource = named(TargetKind::Resource),
         method = record.method,
         required_scopes = %record.required_scopes.join(" "),
         granted_scopes = granted.as_deref(),

@@ -372,10 +372,9 @@ pub fn diagnose(
 fn policy_view(config: &Config) -> PolicyView<'_> {
     match config.policy_mode {
         PolicyMode::LocalOnly | PolicyMode::Open => PolicyView::select(config, None),
-        PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => PolicyView::Local {
-            tools: &config.tool_policy,
-            mode: PolicyMode::LocalOnly,
-        },
+        PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => {
+            PolicyView::local(config, PolicyMode::LocalOnly)
+        }
     }
 }
 
@@ -925,16 +924,16 @@ impl Explainer<'_> {
         };
         match &e {
             AuthError::InsufficientScope {
-                tool,
+                target,
                 required,
                 scope_match,
                 granted,
             } => {
-                let hint = hints::scope(tool, required, *scope_match, granted);
+                let hint = hints::scope(&target.name, required, *scope_match, granted);
                 out.push(tool_finding);
                 out.push(scope.fail(e, hint));
             }
-            AuthError::ToolUnmapped { .. } => {
+            AuthError::Unmapped { .. } => {
                 let hint = hints::unmapped(tool, &names);
                 out.push(tool_finding.fail(e, hint));
                 out.push(scope.not_checked(hints::UNMAPPED_SCOPE));

@@ -127,29 +127,30 @@ pub enum AuthError {
         /// `sub` in the introspection response.
         introspected: Option<String>,
     },
-    /// The token is valid but lacks the scopes the tool requires.
-    #[error("tool {tool:?} requires {required:?}; token grants {granted:?}")]
+    /// The token is valid but lacks the scopes the tool, prompt or resource requires.
+    #[error("{} {:?} requires {required:?}; token grants {granted:?}", target.kind.as_str(), target.name)]
     InsufficientScope {
-        /// The tool that was called.
-        tool: String,
-        /// The tool's required scopes.
+        /// The tool called, prompt got or resource read.
+        target: Target,
+        /// The target's required scopes.
         required: Vec<String>,
         /// Whether any one (`Any`) or all (`All`) of `required` are needed.
         scope_match: ScopeMatch,
         /// The scopes the token grants.
         granted: Vec<String>,
     },
-    /// The tool has no policy entry, so it is denied to everyone.
-    #[error("tool {tool:?} has no policy entry")]
-    ToolUnmapped {
-        /// The tool that was called.
-        tool: String,
+    /// The tool, prompt or resource has no policy entry, so it is denied to everyone
+    /// (`tool_unmapped`, `prompt_unmapped`, `resource_unmapped`).
+    #[error("{} {:?} has no policy entry", target.kind.as_str(), target.name)]
+    Unmapped {
+        /// What was asked for.
+        target: Target,
     },
     /// The policy says nothing may be called (`policy_complete = false`).
     #[error("policy is incomplete ({reason})")]
     PolicyIncomplete {
-        /// The tool that was called.
-        tool: String,
+        /// What was asked for.
+        target: Target,
         /// The console's reason, e.g. `rs_needs_setup`.
         reason: String,
     },
@@ -242,6 +243,8 @@ impl fmt::Display for InvalidRequest {
 pub use authsec_proto::jws::{Malformed, Part};
 pub use authsec_proto::ScopeMatch;
 
+use crate::policy::{Target, TargetKind};
+
 impl From<Malformed> for AuthError {
     fn from(m: Malformed) -> Self {
         AuthError::Malformed(m)
@@ -279,7 +282,7 @@ impl AuthError {
             Self::InvalidRequest(_) => S::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             Self::InsufficientScope { .. }
-            | Self::ToolUnmapped { .. }
+            | Self::Unmapped { .. }
             | Self::PolicyIncomplete { .. }
             | Self::SessionPrincipalMismatch => S::FORBIDDEN,
             Self::SessionUnknown => S::NOT_FOUND,
@@ -305,6 +308,16 @@ impl AuthError {
         })
     }
 
+    /// The tool, prompt or resource a policy denial is about.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            Self::InsufficientScope { target, .. }
+            | Self::Unmapped { target }
+            | Self::PolicyIncomplete { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
     /// Stable machine-readable reason, the body's `reason` member.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -327,7 +340,11 @@ impl AuthError {
             Self::TokenRevoked => "token_revoked",
             Self::SubjectMismatch { .. } => "subject_mismatch",
             Self::InsufficientScope { .. } => "insufficient_scope",
-            Self::ToolUnmapped { .. } => "tool_unmapped",
+            Self::Unmapped { target } => match target.kind {
+                TargetKind::Tool => "tool_unmapped",
+                TargetKind::Prompt => "prompt_unmapped",
+                TargetKind::Resource => "resource_unmapped",
+            },
             Self::PolicyIncomplete { .. } => "policy_incomplete",
             Self::SessionPrincipalMismatch => "session_principal_mismatch",
             Self::SessionUnknown => "session_unknown",
@@ -372,10 +389,10 @@ impl AuthError {
                 ),
                 None => format!("typ is missing; expected {}", expected.join(" or ")),
             },
-            Self::InsufficientScope { tool, .. } => format!("tool {tool} requires more scope"),
-            Self::ToolUnmapped { tool } => format!("tool {tool} is not mapped to any scope"),
-            Self::PolicyIncomplete { tool, reason } => {
-                format!("tool {tool} denied: policy incomplete ({reason})")
+            Self::InsufficientScope { target, .. } => format!("{target} requires more scope"),
+            Self::Unmapped { target } => format!("{target} is not mapped to any scope"),
+            Self::PolicyIncomplete { target, reason } => {
+                format!("{target} denied: policy incomplete ({reason})")
             }
             Self::ValidationUnavailable { .. } => "token validation unavailable".into(),
             Self::PolicyUnavailable { .. } => "policy unavailable".into(),

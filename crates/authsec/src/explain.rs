@@ -314,6 +314,10 @@ pub struct McpAuthError {
     pub realm: Option<String>,
     /// The tool that was denied (body).
     pub tool: Option<String>,
+    /// The prompt that was denied (body).
+    pub prompt: Option<String>,
+    /// The resource (URI) that was denied (body).
+    pub resource: Option<String>,
     /// Scopes the tool requires (body).
     pub required_scopes: Vec<String>,
     /// Scopes the token grants (body).
@@ -377,6 +381,8 @@ pub fn parse(
         }
         e.reason = s("reason");
         e.tool = s("tool");
+        e.prompt = s("prompt");
+        e.resource = s("resource");
         e.required_scopes = list("required_scopes");
         e.granted_scopes = list("granted_scopes");
         e.scope_match = match s("scope_match").as_deref() {
@@ -452,14 +458,26 @@ fn infer_reason(e: &McpAuthError) -> Option<&'static str> {
         // e.g. the TypeScript MCP SDK's "Missing Authorization header".
         d if d.to_ascii_lowercase().contains("missing authorization") => "no_token",
         d if d.starts_with("malformed token") => "malformed_token",
-        d if d.starts_with("tool ") && d.ends_with(" requires more scope") => "insufficient_scope",
-        d if d.starts_with("tool ") && d.ends_with(" is not mapped to any scope") => {
-            "tool_unmapped"
-        }
-        d if d.starts_with("tool ") && d.contains(" denied: policy incomplete") => {
-            "policy_incomplete"
-        }
-        _ => return None,
+        d => match target_described(d) {
+            Some((_, rest)) if rest.ends_with(" requires more scope") => "insufficient_scope",
+            Some((kind, rest)) if rest.ends_with(" is not mapped to any scope") => match kind {
+                "tool" => "tool_unmapped",
+                "prompt" => "prompt_unmapped",
+                _ => "resource_unmapped",
+            },
+            Some((_, rest)) if rest.contains(" denied: policy incomplete") => "policy_incomplete",
+            _ => return None,
+        },
+    })
+}
+
+/// A description about a tool, prompt or resource (`tool add_note requires more scope`): the
+/// kind and the rest.
+fn target_described(d: &str) -> Option<(&'static str, &str)> {
+    ["tool", "prompt", "resource"].into_iter().find_map(|kind| {
+        d.strip_prefix(kind)
+            .and_then(|r| r.strip_prefix(' '))
+            .map(|rest| (kind, rest))
     })
 }
 
@@ -637,14 +655,20 @@ impl McpAuthError {
                     ),
                 }
             }
-            Some("tool_unmapped") => {
+            Some(r @ ("tool_unmapped" | "prompt_unmapped" | "resource_unmapped")) => {
+                let kind = r.trim_end_matches("_unmapped");
+                let name = match kind {
+                    "prompt" => &self.prompt,
+                    "resource" => &self.resource,
+                    _ => &self.tool,
+                };
                 return NextStep::FixServer {
                     what: format!(
-                        "tool {} has no policy entry, so it is denied to everyone; map it to a \
+                        "{kind} {} has no policy entry, so it is denied to everyone; map it to a \
                          scope (or [] for public)",
-                        self.tool.as_deref().unwrap_or("?")
+                        name.as_deref().unwrap_or("?")
                     ),
-                }
+                };
             }
             Some("policy_incomplete") => {
                 return NextStep::FixServer {
@@ -733,6 +757,13 @@ impl McpAuthError {
             Some("tool_unmapped") => {
                 "the tool has no policy entry, so it is denied to every caller"
             }
+            Some("prompt_unmapped") => {
+                "the prompt has no policy entry, so it is denied to every caller"
+            }
+            Some("resource_unmapped") => {
+                "no policy entry (URI or URI template) covers the resource, so it is denied to \
+                 every caller"
+            }
             Some("policy_incomplete") => {
                 "the server's policy is incomplete, so every tool is denied"
             }
@@ -801,6 +832,8 @@ impl McpAuthError {
             "scope": self.scope,
             "resource_metadata": self.resource_metadata,
             "tool": self.tool,
+            "prompt": self.prompt,
+            "resource": self.resource,
             "required_scopes": self.required_scopes,
             "granted_scopes": self.granted_scopes,
             "next_step": next,
@@ -920,6 +953,7 @@ mod tests {
         use crate::challenge::{render, ChallengeContext};
         use crate::config::ChallengeScope;
         use crate::error::{AuthError, InvalidRequest as Ir, Malformed as Mf};
+        use crate::policy::{Target, TargetKind};
         use proptest::prelude::*;
 
         fn scope_token() -> impl Strategy<Value = String> {
@@ -996,9 +1030,9 @@ mod tests {
                 Just(TokenRevoked),
                 (proptest::option::of(word()), proptest::option::of(word()))
                     .prop_map(|(jwt, introspected)| SubjectMismatch { jwt, introspected }),
-                (word(), scopes(1), any::<bool>(), scopes(0)).prop_map(
-                    |(tool, required, all, granted)| InsufficientScope {
-                        tool,
+                (target(), scopes(1), any::<bool>(), scopes(0)).prop_map(
+                    |(target, required, all, granted)| InsufficientScope {
+                        target,
                         required,
                         scope_match: if all {
                             ScopeMatch::All
@@ -1008,14 +1042,30 @@ mod tests {
                         granted,
                     }
                 ),
-                word().prop_map(|tool| ToolUnmapped { tool }),
-                (word(), word()).prop_map(|(tool, reason)| PolicyIncomplete { tool, reason }),
+                target().prop_map(|target| Unmapped { target }),
+                (target(), word()).prop_map(|(target, reason)| PolicyIncomplete { target, reason }),
                 Just(SessionPrincipalMismatch),
                 Just(SessionUnknown),
                 (1usize..10_000_000).prop_map(|limit| PayloadTooLarge { limit }),
                 word().prop_map(|detail| ValidationUnavailable { detail }),
                 word().prop_map(|detail| PolicyUnavailable { detail }),
             ]
+        }
+
+        fn target() -> impl Strategy<Value = Target> {
+            (0u8..3, word()).prop_map(|(k, name)| {
+                let kind = [TargetKind::Tool, TargetKind::Prompt, TargetKind::Resource][k as usize];
+                Target::new(kind, name)
+            })
+        }
+
+        /// The member of a parsed denial naming a target of `kind`.
+        fn named(parsed: &McpAuthError, kind: TargetKind) -> Option<&str> {
+            match kind {
+                TargetKind::Tool => parsed.tool.as_deref(),
+                TargetKind::Prompt => parsed.prompt.as_deref(),
+                TargetKind::Resource => parsed.resource.as_deref(),
+            }
         }
 
         fn context() -> impl Strategy<Value = ChallengeContext> {
@@ -1080,8 +1130,8 @@ mod tests {
                     prop_assert_eq!(parsed.resource_metadata.as_deref(), Some(ctx.resource_metadata.as_str()));
                 }
                 match &err {
-                    AuthError::InsufficientScope { tool, required, granted, scope_match } => {
-                        prop_assert_eq!(parsed.tool.as_deref(), Some(tool.as_str()));
+                    AuthError::InsufficientScope { target, required, granted, scope_match } => {
+                        prop_assert_eq!(named(&parsed, target.kind), Some(target.name.as_str()));
                         prop_assert_eq!(&parsed.required_scopes, required);
                         prop_assert_eq!(&parsed.granted_scopes, granted);
                         prop_assert_eq!(
@@ -1096,8 +1146,8 @@ mod tests {
                             }
                         );
                     }
-                    AuthError::ToolUnmapped { tool } | AuthError::PolicyIncomplete { tool, .. } => {
-                        prop_assert_eq!(parsed.tool.as_deref(), Some(tool.as_str()));
+                    AuthError::Unmapped { target } | AuthError::PolicyIncomplete { target, .. } => {
+                        prop_assert_eq!(named(&parsed, target.kind), Some(target.name.as_str()));
                         prop_assert_eq!(parsed.next_step().action(), "fix_server");
                     }
                     AuthError::NoToken => prop_assert_eq!(parsed.next_step().action(), "authorize"),

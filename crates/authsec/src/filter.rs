@@ -1,29 +1,39 @@
 //! List filtering of MCP responses, failing closed.
 //!
-//! Every `tools/list` result in every response of the MCP endpoint is filtered to the tools
-//! the caller may call — whatever the request ids look like, and whether the response is one
-//! JSON message, a batch, or a `text/event-stream`. Responses are not matched to requests: a
-//! list result is recognised by its shape (a JSON-RPC message whose `result` has a `tools`
-//! member), so no spelling of an id (`2`, `2.0`, `2e0`, `-0`) can switch filtering off.
+//! Every list result in every response of the MCP endpoint is filtered to what the caller may
+//! use — whatever the request ids look like, and whether the response is one JSON message, a
+//! batch, or a `text/event-stream`. Responses are not matched to requests: a list result is
+//! recognised by its shape, a JSON-RPC message whose `result` has one of these members, so no
+//! spelling of an id (`2`, `2.0`, `2e0`, `-0`) can switch filtering off:
 //!
-//! A body that could carry a list result but cannot be read — invalid JSON, a `tools` member
-//! that is not an array, a duplicated `result` or `tools` member (parsers disagree about which
+//! | member | list | an item is kept when the caller may use its | as |
+//! |---|---|---|---|
+//! | `tools` | `tools/list` | `name` | [`Listed::Tool`] |
+//! | `prompts` | `prompts/list` | `name` | [`Listed::Prompt`] |
+//! | `resources` | `resources/list` | `uri` | [`Listed::Resource`] |
+//! | `resourceTemplates` | `resources/templates/list` | `uriTemplate` | [`Listed::ResourceTemplate`] |
+//!
+//! An item without that string member is removed.
+//!
+//! A body that could carry a list result but cannot be read — invalid JSON, a list member
+//! that is not an array, a duplicated `result` or list member (parsers disagree about which
 //! one counts) — is [`Unreadable`]: the layer withholds it (502 with a JSON-RPC error, or, in
 //! an event stream already under way, a final error event), never passes it through.
 //!
 //! A filtered list depends on its caller, so it is marked `"cacheScope": "private"` (an
 //! upstream's `"public"` is overwritten): no shared cache may serve it to another caller.
 //!
-//! Bodies that cannot hold a list are forwarded byte for byte: a body can only name a `tools`
-//! member if the bytes `tools` appear in it, it uses `\u` escapes (which could spell them) or
-//! it holds NUL bytes (JSON in UTF-16 or UTF-32, which some parsers decode).
+//! Bodies that cannot hold a list are forwarded byte for byte: a body can only name a list
+//! member if the bytes `tools`, `prompts` or `resource` appear in it, it uses `\u` escapes
+//! (which could spell them) or it holds NUL bytes (JSON in UTF-16 or UTF-32, which some
+//! parsers decode).
 //! Only bodies that pass that cheap test are parsed, and only bodies that hold a list are
 //! re-serialised, so tool results are never rewritten.
 //!
 //! ```
-//! use authsec::filter::{filter_json, Unreadable};
+//! use authsec::filter::{filter_json, Listed, Unreadable};
 //!
-//! let allow = |tool: &str| tool == "list_notes";
+//! let allow = |item: Listed<'_>| item == Listed::Tool("list_notes");
 //! let body = br#"{"jsonrpc":"2.0","id":2.0,"result":{"tools":[{"name":"list_notes"},{"name":"delete_note"}]}}"#;
 //! let out = filter_json(body, &allow).unwrap().unwrap();
 //! assert_eq!(
@@ -43,8 +53,42 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The member of a list result that holds the listed items.
-const LIST_MEMBER: &str = "tools";
+/// The members of a result that hold listed items, each with the member naming an item.
+const LISTS: [(&str, &str); 4] = [
+    ("tools", "name"),
+    ("prompts", "name"),
+    ("resources", "uri"),
+    ("resourceTemplates", "uriTemplate"),
+];
+
+/// One listed item, as the caller's policy is asked about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed<'a> {
+    /// A `tools/list` item, by `name`.
+    Tool(&'a str),
+    /// A `prompts/list` item, by `name`.
+    Prompt(&'a str),
+    /// A `resources/list` item, by `uri`.
+    Resource(&'a str),
+    /// A `resources/templates/list` item, by `uriTemplate`.
+    ResourceTemplate(&'a str),
+}
+
+impl<'a> Listed<'a> {
+    fn new(member: &str, key: &'a str) -> Self {
+        match member {
+            "tools" => Listed::Tool(key),
+            "prompts" => Listed::Prompt(key),
+            "resources" => Listed::Resource(key),
+            _ => Listed::ResourceTemplate(key),
+        }
+    }
+}
+
+/// Is `member` a list member of a result?
+fn is_list_member(member: &str) -> bool {
+    LISTS.iter().any(|(m, _)| *m == member)
+}
 /// The caching hint of list results (MCP 2026-07-28): `"public"` or `"private"`.
 const CACHE_SCOPE: &str = "cacheScope";
 
@@ -65,15 +109,17 @@ pub fn withheld_error() -> Value {
     })
 }
 
-/// Whether `bytes` could name a `tools` member under any JSON parser: the name appears
-/// literally, `\u` escapes appear (they could spell it), or NUL bytes appear (UTF-8 JSON never
-/// holds one, but JSON in UTF-16 or UTF-32, which some parsers detect and decode, spells every
-/// ASCII character with them).
+/// Whether `bytes` could name a list member under any JSON parser: a name appears literally
+/// (`resource` covers `resources` and `resourceTemplates`), `\u` escapes appear (they could
+/// spell one), or NUL bytes appear (UTF-8 JSON never holds one, but JSON in UTF-16 or UTF-32,
+/// which some parsers detect and decode, spells every ASCII character with them).
 pub fn may_carry_list(bytes: &[u8]) -> bool {
     // Built once: constructing a searcher costs more than searching a short body.
-    static FINDERS: LazyLock<[memmem::Finder<'static>; 2]> = LazyLock::new(|| {
+    static FINDERS: LazyLock<[memmem::Finder<'static>; 4]> = LazyLock::new(|| {
         [
-            memmem::Finder::new(LIST_MEMBER.as_bytes()),
+            memmem::Finder::new(b"tools"),
+            memmem::Finder::new(b"prompts"),
+            memmem::Finder::new(b"resource"),
             memmem::Finder::new(b"\\u"),
         ]
     });
@@ -83,11 +129,11 @@ pub fn may_carry_list(bytes: &[u8]) -> bool {
 /// Filters one JSON body (a message or a batch).
 ///
 /// `Ok(None)`: it holds no list result; forward it unchanged. `Ok(Some(bytes))`: the body with
-/// every list result filtered to the tools `allow` accepts (tools without a string `name` are
-/// removed). `Err(Unreadable)`: it may hold one but cannot be read.
+/// every list result filtered to the items `allow` accepts (items without their naming member
+/// are removed). `Err(Unreadable)`: it may hold one but cannot be read.
 pub fn filter_json(
     body: &[u8],
-    allow: &dyn Fn(&str) -> bool,
+    allow: &dyn Fn(Listed<'_>) -> bool,
 ) -> Result<Option<Vec<u8>>, Unreadable> {
     if !may_carry_list(body) {
         return Ok(None);
@@ -104,21 +150,31 @@ pub fn filter_json(
 }
 
 /// Filters every list result in a parsed message or batch.
-fn filter_value(value: &mut Value, allow: &dyn Fn(&str) -> bool) -> Result<(), Unreadable> {
+fn filter_value(value: &mut Value, allow: &dyn Fn(Listed<'_>) -> bool) -> Result<(), Unreadable> {
     let filter_one = |message: &mut Value| -> Result<(), Unreadable> {
         let Some(result) = message.get_mut("result").and_then(Value::as_object_mut) else {
             return Ok(());
         };
-        let Some(list) = result.get_mut(LIST_MEMBER) else {
-            return Ok(());
-        };
-        let Value::Array(items) = list else {
-            return Err(Unreadable);
-        };
-        items.retain(|t| t.get("name").and_then(Value::as_str).is_some_and(allow));
-        // The list now depends on the caller: no shared cache may serve it to another
-        // (MCP 2026-07-28 caching; older clients ignore the member).
-        result.insert(CACHE_SCOPE.into(), Value::from("private"));
+        let mut filtered = false;
+        for (member, key) in LISTS {
+            let Some(list) = result.get_mut(member) else {
+                continue;
+            };
+            let Value::Array(items) = list else {
+                return Err(Unreadable);
+            };
+            items.retain(|t| {
+                t.get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| allow(Listed::new(member, k)))
+            });
+            filtered = true;
+        }
+        if filtered {
+            // The list now depends on the caller: no shared cache may serve it to another
+            // (MCP 2026-07-28 caching; older clients ignore the member).
+            result.insert(CACHE_SCOPE.into(), Value::from("private"));
+        }
         Ok(())
     };
     match value {
@@ -152,7 +208,7 @@ macro_rules! scalars_hold_no_list {
 }
 
 /// How many list results a body (a message or a batch of messages) holds, read strictly: a
-/// duplicated `result` member of a message or `tools` member of a result is an error (one
+/// duplicated `result` member of a message or list member of a result is an error (one
 /// parser would see the first, another the last, a third a merge of both), and so is an
 /// array inside a batch.
 struct BodyShape {
@@ -205,7 +261,7 @@ impl<'de> Deserialize<'de> for MessageShape {
     }
 }
 
-/// 1 when the message's `result` has a `tools` member, else 0.
+/// How many list members the message's `result` has.
 fn message_lists<'de, A: MapAccess<'de>>(mut map: A) -> Result<usize, A::Error> {
     let mut result: Option<usize> = None;
     while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
@@ -221,7 +277,7 @@ fn message_lists<'de, A: MapAccess<'de>>(mut map: A) -> Result<usize, A::Error> 
     Ok(result.unwrap_or(0))
 }
 
-/// A `result`: 1 when it has a `tools` member.
+/// A `result`: how many list members it has.
 struct ResultShape(usize);
 
 impl<'de> Deserialize<'de> for ResultShape {
@@ -233,17 +289,17 @@ impl<'de> Deserialize<'de> for ResultShape {
                 f.write_str("a JSON value")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultShape, A::Error> {
-                let mut lists = 0;
+                let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == LIST_MEMBER {
-                        if lists > 0 {
-                            return Err(de::Error::duplicate_field(LIST_MEMBER));
+                    if is_list_member(&key) {
+                        if seen.contains(&key) {
+                            return Err(de::Error::custom("duplicate list member"));
                         }
-                        lists = 1;
+                        seen.push(key);
                     }
                     map.next_value::<IgnoredAny>()?;
                 }
-                Ok(ResultShape(lists))
+                Ok(ResultShape(seen.len()))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultShape, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -268,7 +324,7 @@ pub struct SseFilter {
     ended: bool,
     /// How far the buffered event has been searched for its end.
     scan: Scan,
-    allow: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    allow: Box<dyn Fn(Listed<'_>) -> bool + Send + Sync>,
 }
 
 /// What one chunk (or the end of the stream) yields.
@@ -292,8 +348,8 @@ impl fmt::Debug for SseFilter {
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseFilter {
-    /// A filter keeping the tools `allow` accepts.
-    pub fn new(allow: Box<dyn Fn(&str) -> bool + Send + Sync>) -> Self {
+    /// A filter keeping the listed items `allow` accepts.
+    pub fn new(allow: Box<dyn Fn(Listed<'_>) -> bool + Send + Sync>) -> Self {
         SseFilter {
             buf: BytesMut::new(),
             at_start: true,
@@ -501,8 +557,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn allow_read(name: &str) -> bool {
-        name == "list_notes" || name == "server_time"
+    fn allow_read(item: Listed<'_>) -> bool {
+        matches!(
+            item,
+            Listed::Tool("list_notes" | "server_time")
+                | Listed::Prompt("summarize_notes")
+                | Listed::Resource("notes://all")
+                | Listed::ResourceTemplate("notes://note/{id}")
+        )
     }
 
     fn tools(out: &[u8]) -> Value {
@@ -528,6 +590,51 @@ mod tests {
                 .unwrap();
         assert_eq!(out[0]["result"]["tools"].as_array().unwrap().len(), 2);
         assert_eq!(out[2]["result"]["tools"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn prompt_resource_and_template_lists_are_filtered_by_their_naming_member() {
+        let body = br#"[
+            {"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"summarize_notes"},{"name":"leak"},{"uri":"summarize_notes"}]}},
+            {"jsonrpc":"2.0","id":2,"result":{"resources":[{"uri":"notes://all","name":"x"},{"uri":"notes://secret"},{"name":"notes://all"}]}},
+            {"jsonrpc":"2.0","id":3,"result":{"resourceTemplates":[{"uriTemplate":"notes://note/{id}"},{"uriTemplate":"notes://{x}"},{"uri":"notes://note/{id}"}]}},
+            {"jsonrpc":"2.0","id":4,"result":{"contents":[{"uri":"notes://secret","text":"resource"}]}}
+        ]"#;
+        let out: Value =
+            serde_json::from_slice(&filter_json(body, &allow_read).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            json!([
+                {"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"summarize_notes"}],"cacheScope":"private"}},
+                {"jsonrpc":"2.0","id":2,"result":{"resources":[{"uri":"notes://all","name":"x"}],"cacheScope":"private"}},
+                {"jsonrpc":"2.0","id":3,"result":{"resourceTemplates":[{"uriTemplate":"notes://note/{id}"}],"cacheScope":"private"}},
+                {"jsonrpc":"2.0","id":4,"result":{"contents":[{"uri":"notes://secret","text":"resource"}]}}
+            ])
+        );
+    }
+
+    #[test]
+    fn every_list_member_of_one_result_is_filtered_and_none_may_repeat() {
+        let body =
+            br#"{"id":1,"result":{"tools":[{"name":"add_note"}],"prompts":[{"name":"leak"}]}}"#;
+        let out: Value =
+            serde_json::from_slice(&filter_json(body, &allow_read).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            out["result"],
+            json!({"tools": [], "prompts": [], "cacheScope": "private"})
+        );
+        for body in [
+            br#"{"id":1,"result":{"prompts":[],"prompts":[{"name":"leak"}]}}"#.as_slice(),
+            br#"{"id":1,"result":{"resources":{"uri":"notes://secret"}}}"#,
+            br#"{"id":1,"result":{"resourceTemplates":[],"resourceTemplates":[]}}"#,
+        ] {
+            assert_eq!(
+                filter_json(body, &allow_read),
+                Err(Unreadable),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]
@@ -746,7 +853,7 @@ mod tests {
             fn no_denied_tool_survives_any_id(id in any::<f64>(), names in proptest::collection::vec("[a-z_]{1,8}", 0..6)) {
                 let tools: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
                 let body = json!({"jsonrpc":"2.0","id": id,"result":{"tools": tools}}).to_string();
-                let allow = |n: &str| n.starts_with('a');
+                let allow = |i: Listed<'_>| matches!(i, Listed::Tool(n) if n.starts_with('a'));
                 match filter_json(body.as_bytes(), &allow) {
                     Ok(Some(out)) => {
                         let v: Value = serde_json::from_slice(&out).unwrap();

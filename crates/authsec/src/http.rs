@@ -8,23 +8,28 @@
 //! 1. buffers the body up to [`Config::max_body_bytes`] (above: 413) and parses it as JSON-RPC
 //!    (single message or batch; see [`crate::mcp`]);
 //! 2. requires a valid bearer token ([`Validator::validate`]); a 401 names, in `scope`, what the
-//!    operation needs (a mapped tool's scopes for its `tools/call`, else the base scopes or
-//!    `scopes_supported`);
+//!    operation needs (a mapped tool's, prompt's or resource's scopes for its `tools/call`,
+//!    `prompts/get` or `resources/read`, else the base scopes or `scopes_supported`);
 //! 3. refuses unparsable bodies (400 `malformed_body`), a body on any method but `POST` (400
 //!    `body_not_allowed`) and an `Mcp-Name` header that disagrees with the body (400
 //!    `mcp_name_mismatch`);
 //! 4. opens the `Mcp-Session-Id`: it must have been issued by this deployment for this
 //!    principal (403 `session_principal_mismatch`, 404 `session_unknown`; see
 //!    [`crate::session`]'s table), and the inner service sees its own id;
-//! 5. decides every `tools/call` with the policy in force ([`PolicyView`]: the local map, or
-//!    the console's policy in the remote modes); one denied call denies a batch whole
-//!    (403 `insufficient_scope` / `tool_unmapped` / `policy_incomplete`, naming the tool;
-//!    503 `policy_unavailable` without a usable policy in `remote_required`);
+//! 5. decides every target of the body ([`Inspection::targets`]: the tool of a `tools/call`,
+//!    the prompt of a `prompts/get`, the resource of a `resources/read` or
+//!    `resources/subscribe`, each resource a `subscriptions/listen` subscribes to) with the
+//!    policy in force ([`PolicyView`]: the local maps, or the console's policy in the remote
+//!    modes); one denial denies the body whole (403 `insufficient_scope` / `tool_unmapped` /
+//!    `prompt_unmapped` / `resource_unmapped` / `policy_incomplete`, naming the target in a
+//!    `tool`, `prompt` or `resource` member; 503 `policy_unavailable` without a usable policy
+//!    in `remote_required`);
 //! 6. inserts the [`Principal`] into the request extensions and calls the inner service;
 //! 7. seals a session id the inner service issues to the principal, and filters every
-//!    `tools/list` result in the response (JSON and SSE, whatever its id) to the tools the
-//!    principal may call; a response that may carry one but cannot be read is withheld (502,
-//!    see [`crate::filter`]).
+//!    `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` result in
+//!    the response (JSON and SSE, whatever its id) to what the principal may use, marked
+//!    `"cacheScope": "private"`; a response that may carry one but cannot be read is withheld
+//!    (502, see [`crate::filter`]).
 //!
 //! Exactly one `authsec::decision` event is emitted per request.
 //!
@@ -58,11 +63,11 @@ use crate::challenge::{self, ChallengeContext};
 use crate::config::{Config, PolicyMode};
 use crate::decision::{self, DecisionRecord};
 use crate::error::{AuthError, InvalidRequest};
-use crate::filter::{self, SseFilter};
+use crate::filter::{self, Listed, SseFilter};
 use crate::mcp::{self, Inspection};
 use crate::metadata;
 use crate::policy::remote::{ManifestTool, RemotePolicy, RemotePolicyError};
-use crate::policy::{ConsolePolicy, PolicyView, ToolRule};
+use crate::policy::{ConsolePolicy, PolicyView, TargetKind, ToolRule};
 use crate::principal::Principal;
 use crate::session::SessionSeal;
 use crate::token::{self, Fingerprint};
@@ -159,8 +164,11 @@ impl AuthSecLayer {
         if validator.config().policy_mode == PolicyMode::Open {
             tracing::warn!(
                 target: "authsec::config",
-                "policy_mode = open: any valid token may call any tool; per-tool scopes are NOT enforced"
+                "policy_mode = open: any valid token may call any tool, get any prompt and read \
+                 any resource; per-tool scopes are NOT enforced"
             );
+        } else {
+            log_unmapped_kinds(validator.config());
         }
         let key = validator.config().session_key.as_ref();
         if key.is_none() {
@@ -202,6 +210,38 @@ impl AuthSecLayer {
     pub async fn scopes_supported(&self) -> Vec<String> {
         let console = self.shared.console_state().await;
         PolicyView::select(self.config(), console.as_ref()).scopes_supported(self.config())
+    }
+}
+
+/// Says at start-up which kinds the local policy maps nothing of: every prompt or resource is
+/// then denied (unmapped), which a server that configured only tools may not expect. In the
+/// remote modes the console's policy decides, and the local maps only as a fallback.
+fn log_unmapped_kinds(config: &Config) {
+    let remote = matches!(config.policy_mode, PolicyMode::RemoteRequired);
+    for (kind, empty, setting, methods) in [
+        (
+            "prompt",
+            config.prompt_policy.is_empty(),
+            "AUTHSEC_PROMPT_SCOPES_JSON",
+            "prompts/get is denied (prompt_unmapped) and prompts/list is empty",
+        ),
+        (
+            "resource",
+            config.resource_policy.is_empty(),
+            "AUTHSEC_RESOURCE_SCOPES_JSON",
+            "resources/read and resource subscriptions are denied (resource_unmapped) and \
+             resources/list and resources/templates/list are empty",
+        ),
+    ] {
+        if empty && !remote {
+            tracing::info!(
+                target: "authsec::config",
+                kind,
+                setting,
+                "no {kind} is mapped in the local policy: every {methods}; map them in \
+                 {setting} ([] for public)"
+            );
+        }
     }
 }
 
@@ -334,15 +374,13 @@ impl Attempt<'_> {
             ctx.scope = self.policy.scopes_supported(config);
         }
         let mut scoped: Vec<String> = Vec::new();
-        for tool in self
-            .inspected()
-            .into_iter()
-            .flat_map(Inspection::tool_calls)
-        {
-            if let Some(rule @ ToolRule::Scoped { .. }) = self.policy.rule(tool) {
-                for s in challenge::scope_for_401(config, Some(rule)) {
-                    if !scoped.contains(&s) {
-                        scoped.push(s);
+        for (kind, name) in self.inspected().into_iter().flat_map(Inspection::targets) {
+            for rule in self.policy.rules(kind, name) {
+                if let ToolRule::Scoped { .. } = rule {
+                    for s in challenge::scope_for_401(config, Some(rule)) {
+                        if !scoped.contains(&s) {
+                            scoped.push(s);
+                        }
                     }
                 }
             }
@@ -354,17 +392,26 @@ impl Attempt<'_> {
     }
 
     fn emit(&self, outcome: Result<(), &AuthError>) {
-        let denied_tool = match outcome {
-            Err(AuthError::InsufficientScope { tool, .. })
-            | Err(AuthError::ToolUnmapped { tool })
-            | Err(AuthError::PolicyIncomplete { tool, .. }) => Some(tool.as_str()),
-            _ => None,
+        let denied = outcome
+            .err()
+            .and_then(AuthError::target)
+            .map(|t| (t.kind, t.name.as_str()));
+        let target = denied.or_else(|| self.inspected().and_then(|i| i.targets().next()));
+        let required = match (outcome, target) {
+            (Err(AuthError::InsufficientScope { required, .. }), _) => required.as_slice(),
+            (_, Some((TargetKind::Tool, tool))) => self
+                .policy
+                .rule(tool)
+                .map(ToolRule::scopes)
+                .unwrap_or_default(),
+            (_, Some((kind, name))) => self
+                .policy
+                .rules(kind, name)
+                .first()
+                .map(|r| r.scopes())
+                .unwrap_or_default(),
+            (_, None) => &[],
         };
-        let tool = denied_tool.or_else(|| self.inspected().and_then(|i| i.tool_calls().next()));
-        let required = tool
-            .and_then(|t| self.policy.rule(t))
-            .map(ToolRule::scopes)
-            .unwrap_or_default();
         let method = match self.inspected() {
             Some(i) => i.method_label(),
             None => self.http_method.as_str(),
@@ -374,7 +421,7 @@ impl Attempt<'_> {
                 principal: self.principal.as_ref(),
                 fingerprint: self.fingerprint,
                 method: Some(method),
-                tool,
+                target,
                 required_scopes: required,
                 latency: self.started.elapsed(),
                 protocol_version: self
@@ -417,7 +464,7 @@ fn in_band_eligible(config: &Config, err: &AuthError) -> bool {
             || matches!(
                 err,
                 AuthError::InsufficientScope { .. }
-                    | AuthError::ToolUnmapped { .. }
+                    | AuthError::Unmapped { .. }
                     | AuthError::PolicyIncomplete { .. }
             ))
 }
@@ -557,8 +604,8 @@ where
     }
 
     if let (Some(principal), Some(inspection)) = (&principal, attempt.inspected()) {
-        for tool in inspection.tool_calls() {
-            if let Err(e) = attempt.policy.decide(principal.scopes(), tool) {
+        for (kind, name) in inspection.targets() {
+            if let Err(e) = attempt.policy.decide_target(principal.scopes(), kind, name) {
                 return Ok(attempt.deny(e));
             }
         }
@@ -590,8 +637,9 @@ where
     Ok(filter_response(rparts, rbody, allow).await)
 }
 
-/// Which listed tools a caller may see: those the policy in force lets it call. Without a
-/// principal (the in-band handshake) none.
+/// Which listed items a caller may see: the tools, prompts and resources the policy in force
+/// lets it use, and the resource templates it maps and allows. Without a principal (the
+/// in-band handshake) none.
 struct ListAllow {
     shared: Arc<Shared>,
     console: ConsoleState,
@@ -599,12 +647,18 @@ struct ListAllow {
 }
 
 impl ListAllow {
-    fn allows(&self, tool: &str) -> bool {
-        self.principal.as_ref().is_some_and(|p| {
-            PolicyView::select(self.shared.validator.config(), self.console.as_ref())
-                .decide(p.scopes(), tool)
-                .is_ok()
-        })
+    fn allows(&self, item: Listed<'_>) -> bool {
+        let Some(p) = self.principal.as_ref() else {
+            return false;
+        };
+        let view = PolicyView::select(self.shared.validator.config(), self.console.as_ref());
+        let (kind, name) = match item {
+            Listed::Tool(n) => (TargetKind::Tool, n),
+            Listed::Prompt(n) => (TargetKind::Prompt, n),
+            Listed::Resource(uri) => (TargetKind::Resource, uri),
+            Listed::ResourceTemplate(t) => return view.allows_template(p.scopes(), t),
+        };
+        view.decide_target(p.scopes(), kind, name).is_ok()
     }
 }
 
@@ -639,7 +693,7 @@ where
         .map(|v| v.trim().to_ascii_lowercase());
     if media.as_deref() == Some("text/event-stream") {
         rparts.headers.remove(header::CONTENT_LENGTH);
-        let allow = Box::new(move |tool: &str| allow.allows(tool));
+        let allow = Box::new(move |item: Listed<'_>| allow.allows(item));
         return Response::from_parts(rparts, ResponseBody::sse(rbody, SseFilter::new(allow)));
     }
     let Ok(collected) = rbody.collect().await else {
@@ -650,7 +704,7 @@ where
         .as_deref()
         .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
     let filtered = if is_json {
-        filter::filter_json(&original, &|tool: &str| allow.allows(tool))
+        filter::filter_json(&original, &|item: Listed<'_>| allow.allows(item))
     } else if filter::may_carry_list(&original) {
         Err(filter::Unreadable)
     } else {

@@ -1,9 +1,12 @@
 //! MCP JSON-RPC inspection: what a request asks for, and what a response may show.
 //!
 //! * [`inspect`] parses a request body — one message or a batch — strictly: anything that is
-//!   not JSON-RPC 2.0 (wrong JSON, duplicate members, a `tools/call` without a string
-//!   `params.name`, an empty batch) is [`InvalidRequest::MalformedBody`], so the layer fails
-//!   closed instead of guessing which tool is being called.
+//!   not JSON-RPC 2.0 (wrong JSON, duplicate members, a `tools/call` or `prompts/get` without
+//!   a string `params.name`, a `resources/read` without a string `params.uri`, a
+//!   `subscriptions/listen` whose `resourceSubscriptions` is not a list of strings, an empty
+//!   batch) is [`InvalidRequest::MalformedBody`], so the layer fails closed instead of
+//!   guessing what is being used. [`Inspection::targets`] lists every tool, prompt and
+//!   resource the body asks to use.
 //! * [`check_mcp_name`] compares the `Mcp-Name` routing header with the body: intermediaries
 //!   route on the header, the server acts on the body, so they must agree.
 //! * [`in_band_denial`] renders a denial as JSON-RPC (an `isError` tool result for
@@ -27,6 +30,7 @@ use serde_json::{json, Value};
 
 use crate::challenge::Denial;
 use crate::error::{AuthError, InvalidRequest};
+use crate::policy::TargetKind;
 
 /// The `_meta` key under which in-band denials carry their structured detail.
 pub const DENIAL_META_KEY: &str = "authsec/denial";
@@ -80,9 +84,34 @@ pub struct Message {
     /// `params.name` (`tools/call`, `prompts/get`), `params.uri` (`resources/read`,
     /// `resources/subscribe`, `resources/unsubscribe`) or `params.taskId` (`tasks/*`).
     pub routing_name: Option<String>,
+    /// For `subscriptions/listen`: the URIs of `params.notifications.resourceSubscriptions`.
+    pub resource_subscriptions: Vec<String>,
 }
 
 impl Message {
+    /// What this message asks to use: the tool of a `tools/call`, the prompt of a
+    /// `prompts/get`, the resource of a `resources/read` or `resources/subscribe`, every
+    /// resource a `subscriptions/listen` subscribes to. Its list-changed opt-ins use nothing.
+    pub fn targets(&self) -> impl Iterator<Item = (TargetKind, &str)> {
+        let named = match self.method.as_deref() {
+            Some("tools/call") => self.tool.as_deref().map(|t| (TargetKind::Tool, t)),
+            Some("prompts/get") => self
+                .routing_name
+                .as_deref()
+                .map(|n| (TargetKind::Prompt, n)),
+            Some("resources/read" | "resources/subscribe") => self
+                .routing_name
+                .as_deref()
+                .map(|u| (TargetKind::Resource, u)),
+            _ => None,
+        };
+        named.into_iter().chain(
+            self.resource_subscriptions
+                .iter()
+                .map(|u| (TargetKind::Resource, u.as_str())),
+        )
+    }
+
     /// True for `initialize`, `notifications/initialized` and `ping`.
     pub fn is_lifecycle(&self) -> bool {
         self.method
@@ -104,6 +133,12 @@ impl Inspection {
     /// The tool names of every `tools/call` in the body, in order.
     pub fn tool_calls(&self) -> impl Iterator<Item = &str> {
         self.messages.iter().filter_map(|m| m.tool.as_deref())
+    }
+
+    /// Every tool, prompt and resource the body asks to use, in order (see
+    /// [`Message::targets`]).
+    pub fn targets(&self) -> impl Iterator<Item = (TargetKind, &str)> {
+        self.messages.iter().flat_map(Message::targets)
     }
 
     /// The protocol revision the body names (the first message that names one).
@@ -156,6 +191,23 @@ struct RawParams {
     task_id: Option<Value>,
     #[serde(rename = "_meta")]
     meta: Option<Object<RawMeta>>,
+    notifications: Option<RawNotifications>,
+}
+
+/// `params.notifications`, read only for `subscriptions/listen` (other methods may use the
+/// name for anything): an object whose `resourceSubscriptions` is a list of strings, else
+/// `Other`, which makes a `subscriptions/listen` malformed.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawNotifications {
+    Filter(Object<SubscriptionFilter>),
+    Other(#[allow(dead_code)] IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct SubscriptionFilter {
+    #[serde(rename = "resourceSubscriptions")]
+    resource_subscriptions: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -272,7 +324,20 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         ),
         None => (None, None),
     };
-    let routing_value = params.map(|p| p.0).and_then(|p| match method.as_deref() {
+    let mut params = params.map(|p| p.0);
+    let resource_subscriptions = if method.as_deref() == Some("subscriptions/listen") {
+        // What is subscribed to is decided: a filter that cannot be read is refused.
+        match params.as_mut().and_then(|p| p.notifications.take()) {
+            None => Vec::new(),
+            Some(RawNotifications::Filter(Object(f))) => {
+                f.resource_subscriptions.unwrap_or_default()
+            }
+            Some(RawNotifications::Other(_)) => return Err(malformed()),
+        }
+    } else {
+        Vec::new()
+    };
+    let routing_value = params.and_then(|p| match method.as_deref() {
         Some("tools/call" | "prompts/get") => p.name,
         Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => p.uri,
         Some("tasks/get" | "tasks/update" | "tasks/cancel") => p.task_id,
@@ -282,9 +347,16 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         Some(Value::String(name)) => Some(name),
         _ => None,
     };
+    // What is used decides everything: no string name or URI, no call.
+    if matches!(
+        method.as_deref(),
+        Some("tools/call" | "prompts/get" | "resources/read" | "resources/subscribe")
+    ) && routing_name.is_none()
+    {
+        return Err(malformed());
+    }
     let tool = if method.as_deref() == Some("tools/call") {
-        // Which tool is being called decides everything: no string name, no call.
-        Some(routing_name.clone().ok_or_else(malformed)?)
+        routing_name.clone()
     } else {
         None
     };
@@ -296,6 +368,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
         protocol_version,
         traceparent,
         routing_name,
+        resource_subscriptions,
     })
 }
 
@@ -542,6 +615,70 @@ mod tests {
         )
         .unwrap();
         assert_eq!(check_mcp_name(&headers(&["notes://1"]), &read), Ok(()));
+    }
+
+    fn targets(body: &[u8]) -> Vec<(TargetKind, String)> {
+        inspect(body)
+            .unwrap()
+            .targets()
+            .map(|(k, n)| (k, n.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn prompts_resources_and_subscriptions_are_targets() {
+        assert_eq!(
+            targets(
+                br#"[{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"sum"}},
+                     {"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"n://all"}},
+                     {"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"n://1"}},
+                     {"jsonrpc":"2.0","id":4,"method":"resources/unsubscribe","params":{"uri":"n://2"}},
+                     {"jsonrpc":"2.0","id":5,"method":"subscriptions/listen","params":{"notifications":
+                        {"toolsListChanged":true,"resourceSubscriptions":["n://3","n://4"]}}},
+                     {"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"add"}}]"#
+            ),
+            [
+                (TargetKind::Prompt, "sum".to_owned()),
+                (TargetKind::Resource, "n://all".to_owned()),
+                (TargetKind::Resource, "n://1".to_owned()),
+                (TargetKind::Resource, "n://3".to_owned()),
+                (TargetKind::Resource, "n://4".to_owned()),
+                (TargetKind::Tool, "add".to_owned()),
+            ]
+        );
+        // List-changed opt-ins only, or no filter: nothing to decide.
+        assert!(targets(
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"promptsListChanged":true}}}"#
+        )
+        .is_empty());
+        // Another method may use `notifications` for anything.
+        assert!(targets(
+            br#"{"jsonrpc":"2.0","id":1,"method":"x/y","params":{"notifications":[1]}}"#
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_prompt_resource_or_subscription_that_cannot_be_read_is_malformed() {
+        for body in [
+            br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{}}"#.as_slice(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":["a"]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":1}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a","uri":"b"}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":[]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":"n://1"}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[null]}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["a"],"resourceSubscriptions":[]}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{},"notifications":{}}}"#,
+        ] {
+            assert_eq!(
+                inspect(body),
+                Err(AuthError::InvalidRequest(InvalidRequest::MalformedBody)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -1,15 +1,23 @@
-//! Tool → scope policy.
+//! Tool, prompt and resource → scope policy.
 //!
-//! Every tool is in one of three states: absent from the map (denied: `tool_unmapped`),
-//! public (`[]`), or scoped (any one of, or all of, a list of scopes). Scopes are compared
-//! byte for byte — never case-folded or normalised.
+//! A request targets a [`Target`]: a tool (`tools/call`, by name), a prompt (`prompts/get`,
+//! by name) or a resource (`resources/read`, `resources/subscribe` and the
+//! `resourceSubscriptions` of `subscriptions/listen`, by URI). Every target is in one of
+//! three states: unmapped (denied to everyone: `tool_unmapped`, `prompt_unmapped`,
+//! `resource_unmapped`), public (`[]`), or scoped (any one of, or all of, a list of scopes).
+//! Scopes are compared byte for byte — never case-folded or normalised. Resources are keyed
+//! by exact URI or by URI template ([`resource`]).
 //!
-//! Where the rules come from is the policy mode: the local map ([`ToolPolicy`], from
-//! `AUTHSEC_TOOL_SCOPES_JSON`), or the console's policy ([`ConsolePolicy`], kept fresh by
-//! [`remote::RemotePolicy`]). [`PolicyView::select`] picks one per request and
-//! [`PolicyView::decide`] decides with it.
+//! Where the rules come from is the policy mode: the local maps ([`ToolPolicy`] for tools and
+//! prompts, [`ResourcePolicy`]; from `AUTHSEC_TOOL_SCOPES_JSON`, `AUTHSEC_PROMPT_SCOPES_JSON`
+//! and `AUTHSEC_RESOURCE_SCOPES_JSON`), or the console's policy ([`ConsolePolicy`], kept fresh
+//! by [`remote::RemotePolicy`]). [`PolicyView::select`] picks one per request and
+//! [`PolicyView::decide_target`] decides with it.
 
 pub mod remote;
+pub mod resource;
+
+pub use resource::{ResourcePolicy, UriTemplate};
 
 use std::collections::BTreeMap;
 
@@ -19,7 +27,71 @@ use crate::config::{Config, PolicyMode};
 use crate::error::{AuthError, ScopeMatch};
 use crate::principal::Principal;
 
-/// What one tool requires.
+/// What kind of thing a request uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// A tool, by name (`tools/call`).
+    Tool,
+    /// A prompt, by name (`prompts/get`).
+    Prompt,
+    /// A resource, by URI (`resources/read`, subscriptions).
+    Resource,
+}
+
+impl TargetKind {
+    /// `tool`, `prompt` or `resource`: the member naming the target in denial bodies, and the
+    /// prefix of its `…_unmapped` reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Tool => "tool",
+            TargetKind::Prompt => "prompt",
+            TargetKind::Resource => "resource",
+        }
+    }
+}
+
+/// What one request uses, and is decided on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Tool, prompt or resource.
+    pub kind: TargetKind,
+    /// The tool or prompt name, or the resource URI (as sent).
+    pub name: String,
+}
+
+impl Target {
+    /// A target of `kind` named `name`.
+    pub fn new(kind: TargetKind, name: impl Into<String>) -> Self {
+        Target {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    /// A tool.
+    pub fn tool(name: impl Into<String>) -> Self {
+        Self::new(TargetKind::Tool, name)
+    }
+
+    /// A prompt.
+    pub fn prompt(name: impl Into<String>) -> Self {
+        Self::new(TargetKind::Prompt, name)
+    }
+
+    /// A resource, by URI.
+    pub fn resource(uri: impl Into<String>) -> Self {
+        Self::new(TargetKind::Resource, uri)
+    }
+}
+
+impl std::fmt::Display for Target {
+    /// `tool add_note`, `resource notes://all`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.name)
+    }
+}
+
+/// What one tool, prompt or resource requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolRule {
     /// Anyone with a valid token may call it.
@@ -58,7 +130,11 @@ impl ToolRule {
     }
 }
 
-/// The tool → rule map.
+/// A rule under its general name: the same shapes serve tools, prompts and resources.
+pub type Rule = ToolRule;
+
+/// The name → rule map of tools (`AUTHSEC_TOOL_SCOPES_JSON`) and, as [`PromptPolicy`], of
+/// prompts (`AUTHSEC_PROMPT_SCOPES_JSON`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolPolicy {
     tools: BTreeMap<String, ToolRule>,
@@ -78,8 +154,12 @@ pub(crate) enum RuleRepr {
     },
 }
 
+/// The prompt → rule map: the same shapes as tools'.
+pub type PromptPolicy = ToolPolicy;
+
 impl RuleRepr {
-    fn into_rule(self, tool: &str) -> Result<ToolRule, String> {
+    fn into_rule(self, kind: TargetKind, tool: &str) -> Result<ToolRule, String> {
+        let kind = kind.as_str();
         let (scopes, scope_match) = match self {
             RuleRepr::AnyOf(s) => (s, ScopeMatch::Any),
             RuleRepr::Explicit {
@@ -92,13 +172,13 @@ impl RuleRepr {
             } => (s, ScopeMatch::All),
             RuleRepr::Explicit { .. } => {
                 return Err(format!(
-                    "tool {tool:?}: give exactly one of \"any\" or \"all\", e.g. {{\"all\": [\"notes:read\", \"notes:write\"]}}"
+                    "{kind} {tool:?}: give exactly one of \"any\" or \"all\", e.g. {{\"all\": [\"notes:read\", \"notes:write\"]}}"
                 ))
             }
         };
         if let Some(bad) = scopes.iter().find(|s| !is_valid_scope_token(s)) {
             return Err(format!(
-                "tool {tool:?}: scope {bad:?} is not a valid OAuth scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"
+                "{kind} {tool:?}: scope {bad:?} is not a valid OAuth scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"
             ));
         }
         Ok(if scopes.is_empty() {
@@ -172,14 +252,26 @@ impl ToolPolicy {
         let raw: BTreeMap<String, RuleRepr> = serde_json::from_str(json).map_err(|e| {
             format!("not a JSON object of tool name → scope list ({e}); example: {{\"add_note\":[\"notes:write\"],\"server_time\":[]}}")
         })?;
-        Self::from_repr(raw)
+        Self::from_repr(raw, TargetKind::Tool)
     }
 
-    pub(crate) fn from_repr(raw: BTreeMap<String, RuleRepr>) -> Result<Self, String> {
+    /// Parses `AUTHSEC_PROMPT_SCOPES_JSON`: `{"prompt": ["scope", …]}`, the shapes of
+    /// [`ToolPolicy::from_json`].
+    pub fn prompts_from_json(json: &str) -> Result<Self, String> {
+        let raw: BTreeMap<String, RuleRepr> = serde_json::from_str(json).map_err(|e| {
+            format!("not a JSON object of prompt name → scope list ({e}); example: {{\"summarize_notes\":[\"notes:read\"]}}")
+        })?;
+        Self::from_repr(raw, TargetKind::Prompt)
+    }
+
+    pub(crate) fn from_repr(
+        raw: BTreeMap<String, RuleRepr>,
+        kind: TargetKind,
+    ) -> Result<Self, String> {
         let mut policy = ToolPolicy::new();
-        for (tool, repr) in raw {
-            let rule = repr.into_rule(&tool)?;
-            policy.tools.insert(tool, rule);
+        for (name, repr) in raw {
+            let rule = repr.into_rule(kind, &name)?;
+            policy.tools.insert(name, rule);
         }
         Ok(policy)
     }
@@ -198,6 +290,11 @@ pub struct ConsolePolicy {
     pub incomplete: Option<String>,
     /// The mapped and public tools; any other tool is unmapped.
     pub tools: ToolPolicy,
+    /// The mapped and public prompts (none from a console that sends no `prompt_policy`).
+    pub prompts: PromptPolicy,
+    /// The mapped and public resources (none from a console that sends no
+    /// `resource_policy`).
+    pub resources: ResourcePolicy,
     /// The resource server's scopes.
     pub scopes_supported: Vec<String>,
 }
@@ -205,11 +302,15 @@ pub struct ConsolePolicy {
 /// The rules one request is decided with.
 #[derive(Debug, Clone, Copy)]
 pub enum PolicyView<'a> {
-    /// The local map: `local_only`, `open`, or `remote_with_local_fallback` while no usable
+    /// The local maps: `local_only`, `open`, or `remote_with_local_fallback` while no usable
     /// console policy is held.
     Local {
-        /// The map.
+        /// The tool map.
         tools: &'a ToolPolicy,
+        /// The prompt map.
+        prompts: &'a PromptPolicy,
+        /// The resource map.
+        resources: &'a ResourcePolicy,
         /// `LocalOnly` or `Open`.
         mode: PolicyMode,
     },
@@ -221,6 +322,16 @@ pub enum PolicyView<'a> {
 }
 
 impl<'a> PolicyView<'a> {
+    /// The local maps of `config`, decided under `mode`.
+    pub fn local(config: &'a Config, mode: PolicyMode) -> Self {
+        PolicyView::Local {
+            tools: &config.tool_policy,
+            prompts: &config.prompt_policy,
+            resources: &config.resource_policy,
+            mode,
+        }
+    }
+
     /// Picks the rules for `config.policy_mode`. `console` is what the remote policy client
     /// holds: `None` without a client, `Some(Err(why))` when it has nothing usable (never
     /// loaded, or past its maximum staleness).
@@ -234,14 +345,12 @@ impl<'a> PolicyView<'a> {
         config: &'a Config,
         console: Option<&'a Result<std::sync::Arc<ConsolePolicy>, String>>,
     ) -> Self {
-        let local = |mode| PolicyView::Local {
-            tools: &config.tool_policy,
-            mode,
-        };
         match (config.policy_mode, console) {
-            (mode @ (PolicyMode::LocalOnly | PolicyMode::Open), _) => local(mode),
+            (mode @ (PolicyMode::LocalOnly | PolicyMode::Open), _) => Self::local(config, mode),
             (_, Some(Ok(policy))) => PolicyView::Console(policy),
-            (PolicyMode::RemoteWithLocalFallback, _) => local(PolicyMode::LocalOnly),
+            (PolicyMode::RemoteWithLocalFallback, _) => {
+                Self::local(config, PolicyMode::LocalOnly)
+            }
             (PolicyMode::RemoteRequired, Some(Err(why))) => PolicyView::Unavailable(why),
             (PolicyMode::RemoteRequired, None) => PolicyView::Unavailable(
                 "remote_required: no console policy client is running (start the layer with AuthSecLayer::start)",
@@ -249,19 +358,39 @@ impl<'a> PolicyView<'a> {
         }
     }
 
-    /// Decides whether a principal holding `granted` may call `tool`: the local map's rule
-    /// ([`decide_scopes`]); or, from the console, [`AuthError::PolicyIncomplete`] when the
-    /// policy is incomplete, else the console's rule exactly as a local one; or
-    /// [`AuthError::PolicyUnavailable`].
+    /// Decides whether a principal holding `granted` may call `tool`
+    /// ([`PolicyView::decide_target`] for a tool).
     pub fn decide(&self, granted: &[String], tool: &str) -> Result<(), AuthError> {
+        self.decide_target(granted, TargetKind::Tool, tool)
+    }
+
+    /// Decides whether a principal holding `granted` may use the `kind` named `name`: the
+    /// local maps' rules (any valid token in `open`); or, from the console,
+    /// [`AuthError::PolicyIncomplete`] when the policy is incomplete, else the console's rules
+    /// exactly as local ones; or [`AuthError::PolicyUnavailable`].
+    ///
+    /// Unmapped is [`AuthError::Unmapped`]; a rule that does not hold is
+    /// [`AuthError::InsufficientScope`] naming the target and that rule's scopes. A resource
+    /// matching several templates must satisfy every one of them (the first that does not
+    /// hold is named).
+    pub fn decide_target(
+        &self,
+        granted: &[String],
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<(), AuthError> {
         match self {
-            PolicyView::Local { tools, mode } => decide_scopes(tools, *mode, granted, tool),
+            PolicyView::Local {
+                mode: PolicyMode::Open,
+                ..
+            } => Ok(()),
+            PolicyView::Local { .. } => self.decide_mapped(granted, kind, name),
             PolicyView::Console(policy) => match &policy.incomplete {
                 Some(reason) => Err(AuthError::PolicyIncomplete {
-                    tool: tool.into(),
+                    target: Target::new(kind, name),
                     reason: reason.clone(),
                 }),
-                None => decide_scopes(&policy.tools, PolicyMode::LocalOnly, granted, tool),
+                None => self.decide_mapped(granted, kind, name),
             },
             PolicyView::Unavailable(why) => Err(AuthError::PolicyUnavailable {
                 detail: (*why).to_owned(),
@@ -269,12 +398,77 @@ impl<'a> PolicyView<'a> {
         }
     }
 
+    /// Decides with the rules mapping the target (no allocation for tools and prompts: this
+    /// runs for every call and every listed item).
+    fn decide_mapped(
+        &self,
+        granted: &[String],
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<(), AuthError> {
+        match kind {
+            TargetKind::Resource => decide_rules(&self.rules(kind, name), granted, kind, name),
+            TargetKind::Tool | TargetKind::Prompt => {
+                decide_rules(self.named_rule(kind, name).as_slice(), granted, kind, name)
+            }
+        }
+    }
+
+    /// The rule of the tool or prompt `name` (`None` for resources: see
+    /// [`PolicyView::rules`]).
+    fn named_rule(&self, kind: TargetKind, name: &str) -> Option<&'a ToolRule> {
+        let (tools, prompts) = match *self {
+            PolicyView::Local { tools, prompts, .. } => (tools, prompts),
+            PolicyView::Console(policy) => (&policy.tools, &policy.prompts),
+            PolicyView::Unavailable(_) => return None,
+        };
+        match kind {
+            TargetKind::Tool => tools.get(name),
+            TargetKind::Prompt => prompts.get(name),
+            TargetKind::Resource => None,
+        }
+    }
+
+    /// May a principal holding `granted` see the resource template `template` in a
+    /// `resources/templates/list`? Only when the rules map that template (by shape, see
+    /// [`resource`]) and its rule holds; always in `open`.
+    pub fn allows_template(&self, granted: &[String], template: &str) -> bool {
+        let resources = match self {
+            PolicyView::Local {
+                mode: PolicyMode::Open,
+                ..
+            } => return true,
+            PolicyView::Local { resources, .. } => *resources,
+            PolicyView::Console(policy) if policy.incomplete.is_none() => &policy.resources,
+            PolicyView::Console(_) | PolicyView::Unavailable(_) => return false,
+        };
+        resources
+            .template_rule(template)
+            .is_some_and(|r| r.is_satisfied_by(granted))
+    }
+
     /// The rule for `tool`, if the rules in force map it.
     pub fn rule(&self, tool: &str) -> Option<&'a ToolRule> {
-        match self {
-            PolicyView::Local { tools, .. } => tools.get(tool),
-            PolicyView::Console(policy) => policy.tools.get(tool),
-            PolicyView::Unavailable(_) => None,
+        self.named_rule(TargetKind::Tool, tool)
+    }
+
+    /// The rules deciding the `kind` named `name` (empty when unmapped; several only for a
+    /// resource matching several templates).
+    pub fn rules(&self, kind: TargetKind, name: &str) -> Vec<&'a ToolRule> {
+        let resources = match *self {
+            PolicyView::Local { resources, .. } => resources,
+            PolicyView::Console(policy) => &policy.resources,
+            PolicyView::Unavailable(_) => return Vec::new(),
+        };
+        match kind {
+            TargetKind::Tool | TargetKind::Prompt => {
+                self.named_rule(kind, name).into_iter().collect()
+            }
+            TargetKind::Resource => resources
+                .rules_for(name)
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect(),
         }
     }
 
@@ -291,24 +485,67 @@ impl<'a> PolicyView<'a> {
 
     /// `scopes_supported` for the resource metadata and 401 challenges: the configured
     /// `AUTHSEC_SUPPORTED_SCOPES` when set; otherwise the console's scopes (falling back to
-    /// every scope its tools name) or every scope in the local map.
+    /// every scope its rules name) or every scope in the local maps.
     pub fn scopes_supported(&self, config: &Config) -> Vec<String> {
         match self {
             _ if !config.supported_scopes.is_empty() => config.supported_scopes.clone(),
             PolicyView::Console(policy) if !policy.scopes_supported.is_empty() => {
                 policy.scopes_supported.clone()
             }
-            PolicyView::Console(policy) => policy.tools.all_scopes(),
+            PolicyView::Console(policy) => policy.all_scopes(),
             _ => config.scopes_supported(),
         }
     }
+}
+
+impl ConsolePolicy {
+    /// Every scope any of its rules names, sorted and deduplicated.
+    pub fn all_scopes(&self) -> Vec<String> {
+        let mut v = self.tools.all_scopes();
+        v.extend(self.prompts.all_scopes());
+        v.extend(self.resources.all_scopes());
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// Decides with the rules that map a target: none is unmapped, and each must hold.
+fn decide_rules(
+    rules: &[&ToolRule],
+    granted: &[String],
+    kind: TargetKind,
+    name: &str,
+) -> Result<(), AuthError> {
+    if rules.is_empty() {
+        return Err(AuthError::Unmapped {
+            target: Target::new(kind, name),
+        });
+    }
+    for rule in rules {
+        if let ToolRule::Scoped {
+            scopes,
+            scope_match,
+        } = rule
+        {
+            if !rule.is_satisfied_by(granted) {
+                return Err(AuthError::InsufficientScope {
+                    target: Target::new(kind, name),
+                    required: scopes.clone(),
+                    scope_match: *scope_match,
+                    granted: granted.to_vec(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Decides whether `principal` may call `tool`.
 ///
 /// * `open`: any valid token may call any tool (the mode is loudly logged at start-up).
 /// * `local_only`: the tool's rule in `policy`; a tool absent from the map is denied
-///   ([`AuthError::ToolUnmapped`]), a scoped tool without a matching scope is
+///   ([`AuthError::Unmapped`]), a scoped tool without a matching scope is
 ///   [`AuthError::InsufficientScope`] naming the tool, its required and granted scopes.
 /// * `remote_with_local_fallback`: until a console policy is loaded, the local map decides.
 /// * `remote_required`: without a loaded console policy every call is denied
@@ -327,7 +564,7 @@ impl<'a> PolicyView<'a> {
 /// ));
 /// assert!(matches!(
 ///     decide_scopes(&policy, mode, &granted, "drop_tables"),
-///     Err(AuthError::ToolUnmapped { .. })
+///     Err(AuthError::Unmapped { .. })
 /// ));
 /// ```
 pub fn decide(
@@ -355,21 +592,7 @@ pub fn decide_scopes(
         }
         PolicyMode::LocalOnly | PolicyMode::RemoteWithLocalFallback => {}
     }
-    match policy.get(tool) {
-        None => Err(AuthError::ToolUnmapped { tool: tool.into() }),
-        Some(rule) if rule.is_satisfied_by(granted) => Ok(()),
-        Some(ToolRule::Scoped {
-            scopes,
-            scope_match,
-        }) => Err(AuthError::InsufficientScope {
-            tool: tool.into(),
-            required: scopes.clone(),
-            scope_match: *scope_match,
-            granted: granted.to_vec(),
-        }),
-        // A public rule is satisfied by any grant; kept for exhaustiveness.
-        Some(ToolRule::Public) => Ok(()),
-    }
+    decide_rules(policy.get(tool).as_slice(), granted, TargetKind::Tool, tool)
 }
 
 #[cfg(test)]
@@ -426,14 +649,14 @@ mod tests {
         let granted = s(&["n:read"]);
         assert_eq!(
             decide_scopes(&p, PolicyMode::LocalOnly, &granted, "nope"),
-            Err(AuthError::ToolUnmapped {
-                tool: "nope".into()
+            Err(AuthError::Unmapped {
+                target: Target::tool("nope")
             })
         );
         assert_eq!(
             decide_scopes(&p, PolicyMode::LocalOnly, &granted, "add"),
             Err(AuthError::InsufficientScope {
-                tool: "add".into(),
+                target: Target::tool("add"),
                 required: s(&["n:write", "n:admin"]),
                 scope_match: ScopeMatch::Any,
                 granted: s(&["n:read"]),
@@ -455,6 +678,8 @@ mod tests {
             state: Some("ready".into()),
             incomplete: incomplete.map(str::to_owned),
             tools: ToolPolicy::from_json(r#"{"add":["n:admin"],"time":[]}"#).unwrap(),
+            prompts: ToolPolicy::prompts_from_json(r#"{"p":["n:read"]}"#).unwrap(),
+            resources: ResourcePolicy::from_json(r#"{"n://{id}":["n:read"]}"#).unwrap(),
             scopes_supported: s(&["n:admin", "n:read"]),
         })
     }
@@ -506,7 +731,7 @@ mod tests {
             assert_eq!(
                 view.decide(&s(&["n:admin"]), tool),
                 Err(AuthError::PolicyIncomplete {
-                    tool: tool.into(),
+                    target: Target::tool(tool),
                     reason: "rs_needs_setup".into()
                 })
             );
@@ -534,10 +759,125 @@ mod tests {
         );
         assert_eq!(
             PolicyView::select(&c, None).decide(&s(&["n:admin"]), "time"),
-            Err(AuthError::ToolUnmapped {
-                tool: "time".into()
+            Err(AuthError::Unmapped {
+                target: Target::tool("time")
             })
         );
+    }
+
+    fn local(mode: PolicyMode) -> Config {
+        Config::builder("https://as.example", "https://r.example/mcp")
+            .tool_scopes_json(r#"{"add":["n:write"]}"#)
+            .prompt_scopes_json(r#"{"sum":["n:read"],"hello":[]}"#)
+            .resource_scopes_json(
+                r#"{"n://all":["n:read"],"n://note/{id}":["n:read"],"n://{kind}/1":["n:admin"]}"#,
+            )
+            .policy_mode(mode)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn prompts_are_decided_by_name_with_the_tool_rule_shapes() {
+        let c = local(PolicyMode::LocalOnly);
+        let view = PolicyView::select(&c, None);
+        let read = s(&["n:read"]);
+        assert_eq!(view.decide_target(&read, TargetKind::Prompt, "sum"), Ok(()));
+        assert_eq!(view.decide_target(&[], TargetKind::Prompt, "hello"), Ok(()));
+        assert_eq!(
+            view.decide_target(&s(&["n:write"]), TargetKind::Prompt, "sum"),
+            Err(AuthError::InsufficientScope {
+                target: Target::prompt("sum"),
+                required: read.clone(),
+                scope_match: ScopeMatch::Any,
+                granted: s(&["n:write"]),
+            })
+        );
+        // A tool and a prompt of the same name are two things.
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Prompt, "add"),
+            Err(AuthError::Unmapped {
+                target: Target::prompt("add")
+            })
+        );
+    }
+
+    #[test]
+    fn a_resource_matching_several_templates_needs_every_one() {
+        let c = local(PolicyMode::LocalOnly);
+        let view = PolicyView::select(&c, None);
+        let read = s(&["n:read"]);
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://all"),
+            Ok(())
+        );
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://note/2"),
+            Ok(())
+        );
+        // `n://note/1` matches `n://note/{id}` and `n://{kind}/1`.
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://note/1"),
+            Err(AuthError::InsufficientScope {
+                target: Target::resource("n://note/1"),
+                required: s(&["n:admin"]),
+                scope_match: ScopeMatch::Any,
+                granted: read.clone(),
+            })
+        );
+        assert_eq!(
+            view.decide_target(
+                &s(&["n:read", "n:admin"]),
+                TargetKind::Resource,
+                "n://note/1"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            view.decide_target(&read, TargetKind::Resource, "n://secret"),
+            Err(AuthError::Unmapped {
+                target: Target::resource("n://secret")
+            })
+        );
+        assert!(view.allows_template(&read, "n://note/{noteId}"));
+        assert!(!view.allows_template(&read, "n://{kind}/1"));
+        assert!(!view.allows_template(&read, "n://other/{id}"));
+        assert_eq!(
+            view.scopes_supported(&c),
+            s(&["n:admin", "n:read", "n:write"])
+        );
+    }
+
+    #[test]
+    fn open_mode_allows_every_prompt_resource_and_template() {
+        let c = local(PolicyMode::Open);
+        let view = PolicyView::select(&c, None);
+        for kind in [TargetKind::Tool, TargetKind::Prompt, TargetKind::Resource] {
+            assert_eq!(view.decide_target(&[], kind, "anything"), Ok(()));
+        }
+        assert!(view.allows_template(&[], "x://{y}"));
+    }
+
+    #[test]
+    fn an_incomplete_console_policy_denies_prompts_and_resources_too() {
+        let held = Ok(console(Some("rs_needs_setup")));
+        let c = config(PolicyMode::RemoteRequired);
+        let view = PolicyView::select(&c, Some(&held));
+        assert_eq!(
+            view.decide_target(&s(&["n:read"]), TargetKind::Resource, "n://1"),
+            Err(AuthError::PolicyIncomplete {
+                target: Target::resource("n://1"),
+                reason: "rs_needs_setup".into()
+            })
+        );
+        assert!(!view.allows_template(&s(&["n:read"]), "n://{id}"));
+        let held = Ok(console(None));
+        let view = PolicyView::select(&c, Some(&held));
+        assert_eq!(
+            view.decide_target(&s(&["n:read"]), TargetKind::Prompt, "p"),
+            Ok(())
+        );
+        assert!(view.allows_template(&s(&["n:read"]), "n://{id}"));
     }
 
     #[test]
@@ -550,7 +890,9 @@ mod tests {
         ));
         assert_eq!(
             decide_scopes(&p, PolicyMode::RemoteWithLocalFallback, &[], "t"),
-            Err(AuthError::ToolUnmapped { tool: "t".into() })
+            Err(AuthError::Unmapped {
+                target: Target::tool("t")
+            })
         );
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use authsec::config::{ChallengeScope, TypPolicy};
 use authsec::error::{InvalidRequest, Malformed, Part, ScopeMatch};
-use authsec::policy::ToolRule;
+use authsec::policy::{Target, ToolRule};
 use authsec::token::{extract_bearer, form_body_has_access_token};
 use authsec::AuthError;
 use authsec_testkit::{b64, TestKey};
@@ -546,7 +546,7 @@ fn inactive_token_renders_401_token_inactive() {
 
 fn insufficient(scope_match: ScopeMatch) -> AuthError {
     AuthError::InsufficientScope {
-        tool: "add_note".into(),
+        target: Target::tool("add_note"),
         required: vec!["notes:write".into()],
         scope_match,
         granted: vec!["notes:read".into()],
@@ -619,8 +619,8 @@ fn all_of_rule_is_reported_in_the_403_body() {
 #[test]
 fn unmapped_tool_is_403_insufficient_scope_without_scope() {
     let config = builder().build().unwrap();
-    let err = AuthError::ToolUnmapped {
-        tool: "drop_db".into(),
+    let err = AuthError::Unmapped {
+        target: Target::tool("drop_db"),
     };
     let d = render(&config, &err);
     assert_eq!(d.status, 403);

@@ -6,7 +6,7 @@ mod common;
 use authsec::clock::Clock;
 use authsec::config::Config;
 use authsec::error::ScopeMatch;
-use authsec::policy::{ToolPolicy, ToolRule};
+use authsec::policy::{Target, ToolPolicy, ToolRule};
 use authsec::AuthError;
 use authsec_testkit::TestKey;
 use common::*;
@@ -454,7 +454,7 @@ fn scopes_come_through_byte_exact_and_casing_matters() {
 
     // What the client is told: exactly what it has and exactly what it lacks.
     let err = AuthError::InsufficientScope {
-        tool: "add_note".into(),
+        target: Target::tool("add_note"),
         required: rule.scopes().to_vec(),
         scope_match: ScopeMatch::Any,
         granted: p.scopes().to_vec(),

@@ -1,16 +1,20 @@
-//! The notes example: a small MCP server built on rmcp whose tools authsec protects one by one.
+//! The notes example: a small MCP server built on rmcp whose tools, prompt and resources
+//! authsec protects one by one.
 //!
-//! | tool | needs |
+//! | tool, prompt or resource | needs |
 //! |---|---|
-//! | `list_notes` | `notes:read` |
-//! | `add_note` | `notes:write` |
-//! | `delete_note` | `notes:admin` |
-//! | `server_time` | nothing (public) |
-//! | `whoami` | nothing (public): returns the caller's subject |
+//! | tool `list_notes` | `notes:read` |
+//! | tool `add_note` | `notes:write` |
+//! | tool `delete_note` | `notes:admin` |
+//! | tool `server_time` | nothing (public) |
+//! | tool `whoami` | nothing (public): returns the caller's subject |
+//! | prompt `summarize_notes` | `notes:read` |
+//! | resource `notes://all` | `notes:read` |
+//! | resource template `notes://note/{id}` | `notes:read` |
 //!
 //! The binary (`src/main.rs`) is configured only through `AUTHSEC_*` variables and
-//! `--listen`; the tool → scope map comes from `AUTHSEC_TOOL_SCOPES_JSON`, or from the console
-//! in the remote policy modes ([`start_layer`] publishes [`manifest`] and fetches the policy).
+//! `--listen`; the maps come from `AUTHSEC_TOOL_SCOPES_JSON`, `AUTHSEC_PROMPT_SCOPES_JSON` and
+//! `AUTHSEC_RESOURCE_SCOPES_JSON`, or from the console in the remote policy modes ([`start_layer`] publishes [`manifest`] and fetches the policy).
 //! The tests drive [`protected_app`] over real HTTP; `authsec demo` runs it in-process.
 
 use std::future::Future;
@@ -24,11 +28,16 @@ use authsec::policy::ToolPolicy;
 use authsec::{Principal, Validator};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, Prompt,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{tool, tool_handler, tool_router, RoleServer, ServerHandler};
+use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
 use serde::{Deserialize, Serialize};
 
 /// The path the MCP endpoint is served at.
@@ -36,6 +45,20 @@ pub const MCP_PATH: &str = "/mcp";
 
 /// The tool → scope map the README documents for this example.
 pub const EXAMPLE_TOOL_SCOPES_JSON: &str = r#"{"list_notes":["notes:read"],"add_note":["notes:write"],"delete_note":["notes:admin"],"server_time":[],"whoami":[]}"#;
+
+/// The prompt → scope map of this example.
+pub const EXAMPLE_PROMPT_SCOPES_JSON: &str = r#"{"summarize_notes":["notes:read"]}"#;
+
+/// The resource → scope map of this example: one URI and one URI template.
+pub const EXAMPLE_RESOURCE_SCOPES_JSON: &str =
+    r#"{"notes://all":["notes:read"],"notes://note/{id}":["notes:read"]}"#;
+
+/// The prompt this example serves.
+pub const SUMMARIZE_PROMPT: &str = "summarize_notes";
+/// The resource holding every note.
+pub const ALL_NOTES_URI: &str = "notes://all";
+/// The template of one note's resource.
+pub const NOTE_TEMPLATE: &str = "notes://note/{id}";
 
 /// One note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,6 +102,11 @@ impl Notes {
         };
         inner.notes.push(note.clone());
         note
+    }
+
+    /// The note with `id`, if any.
+    pub fn get(&self, id: u64) -> Option<Note> {
+        self.lock().notes.iter().find(|n| n.id == id).cloned()
     }
 
     /// Deletes a note; false when there is none with that id.
@@ -164,11 +192,92 @@ impl NotesServer {
     }
 }
 
+impl NotesServer {
+    fn all_json(&self) -> String {
+        serde_json::to_string(&self.notes.all()).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for NotesServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_instructions("Notes: list, add and delete notes; each tool needs its own scope.")
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
+        .with_instructions(
+            "Notes: list, add and delete notes; each tool, prompt and resource needs its own scope.",
+        )
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            SUMMARIZE_PROMPT,
+            Some("Ask the model to summarize every note (needs notes:read)."),
+            None,
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != SUMMARIZE_PROMPT {
+            return Err(ErrorData::invalid_params(
+                format!("no prompt {}", request.name),
+                None,
+            ));
+        }
+        let text = format!("Summarize these notes: {}", self.all_json());
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            ALL_NOTES_URI,
+            "all notes",
+        )]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new(NOTE_TEMPLATE, "one note"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri;
+        let text = if uri == ALL_NOTES_URI {
+            self.all_json()
+        } else {
+            let note = uri
+                .strip_prefix("notes://note/")
+                .and_then(|id| id.parse::<u64>().ok())
+                .and_then(|id| self.notes.get(id))
+                .ok_or_else(|| ErrorData::resource_not_found(format!("no resource {uri}"), None))?;
+            serde_json::to_string(&note).unwrap_or_default()
+        };
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into())
     }
 }
 

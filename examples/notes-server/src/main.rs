@@ -30,7 +30,7 @@ const USAGE: &str = "usage: notes-server [--listen ADDR] [--stateless] [--unprot
   --stateless     no sessions; answer with plain JSON where possible
   --unprotected   serve WITHOUT authsec (throughput baselines only)
 Configuration comes from AUTHSEC_* environment variables (AUTHSEC_ISSUER, AUTHSEC_RESOURCE_URI,
-AUTHSEC_TOOL_SCOPES_JSON, ...); AUTHSEC_LOG sets the log filter (default info).";
+AUTHSEC_TOOL_SCOPES_JSON, AUTHSEC_PROMPT_SCOPES_JSON, AUTHSEC_RESOURCE_SCOPES_JSON, ...); AUTHSEC_LOG sets the log filter (default info).";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {

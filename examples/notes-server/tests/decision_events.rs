@@ -165,6 +165,51 @@ async fn one_decision_event_per_request_with_its_fields_and_never_the_token() {
     assert_eq!(d[6]["traceparent"], traceparent);
     assert!(!d[2].contains_key("protocol_version") && !d[2].contains_key("traceparent"));
 
+    // Prompts and resources: the event names the target's kind and the target.
+    let prompt =
+        json!({"jsonrpc":"2.0","id":6,"method":"prompts/get","params":{"name":"summarize_notes"}});
+    let resp = h.send(Some(&token), Some(&session), &prompt).await;
+    assert_eq!(resp.status(), 200);
+    let _ = resp.text().await;
+    let read =
+        json!({"jsonrpc":"2.0","id":7,"method":"resources/read","params":{"uri":"notes://secret"}});
+    let resp = h.send(Some(&token), Some(&session), &read).await;
+    assert_eq!(resp.status(), 403);
+    let d = captured.decisions();
+    assert_eq!(d.len(), 9);
+    for (event, expected) in [
+        (
+            &d[7],
+            [
+                ("decision", "allow"),
+                ("target_kind", "prompt"),
+                ("prompt", "summarize_notes"),
+                ("method", "prompts/get"),
+                ("required_scopes", "notes:read"),
+            ],
+        ),
+        (
+            &d[8],
+            [
+                ("decision", "deny"),
+                ("target_kind", "resource"),
+                ("resource", "notes://secret"),
+                ("method", "resources/read"),
+                ("reason", "resource_unmapped"),
+            ],
+        ),
+    ] {
+        for (field, value) in expected {
+            assert_eq!(
+                event.get(field).map(String::as_str),
+                Some(value),
+                "{field} in {event:?}"
+            );
+        }
+        assert!(!event.contains_key("tool"), "{event:?}");
+    }
+    assert_eq!(deny.get("target_kind").map(String::as_str), Some("tool"));
+
     let everything = captured.everything.lock().unwrap().join("\n");
     assert!(!everything.contains(&token), "the token was logged");
     assert!(!everything.contains(garbage), "the token was logged");

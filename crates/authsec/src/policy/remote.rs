@@ -44,7 +44,9 @@ use serde_json::Value;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 use url::Url;
 
-use super::{is_valid_scope_token, ConsolePolicy, ToolPolicy, ToolRule};
+use super::{
+    is_valid_scope_token, ConsolePolicy, ResourcePolicy, TargetKind, ToolPolicy, ToolRule,
+};
 use crate::clock::Clock;
 use crate::config::{ClientCredentials, Config, PolicyMode};
 
@@ -119,7 +121,43 @@ pub enum RemotePolicyError {
     },
 }
 
-pub use authsec_proto::wire::{ManifestOutcome, ManifestTool, SdkPolicyDocument, ToolPolicyEntry};
+pub use authsec_proto::wire::{
+    ManifestOutcome, ManifestTool, PromptPolicyEntry, ResourcePolicyEntry, SdkPolicyDocument,
+    ToolPolicyEntry,
+};
+
+/// One entry's rule, checked: public exactly when it names no scope, every scope a valid
+/// token.
+fn entry_rule(
+    kind: TargetKind,
+    name: &str,
+    is_public: bool,
+    required_scopes: Vec<String>,
+    scope_match: crate::error::ScopeMatch,
+) -> Result<ToolRule, String> {
+    let kind = kind.as_str();
+    if name.is_empty() {
+        return Err(format!("a {kind} entry has an empty name"));
+    }
+    if let Some(bad) = required_scopes.iter().find(|s| !is_valid_scope_token(s)) {
+        return Err(format!(
+            "{kind} {name:?}: {bad:?} is not a valid scope token"
+        ));
+    }
+    match (is_public, required_scopes.is_empty()) {
+        (true, true) => Ok(ToolRule::Public),
+        (false, false) => Ok(ToolRule::Scoped {
+            scopes: required_scopes,
+            scope_match,
+        }),
+        (true, false) => Err(format!(
+            "{kind} {name:?} is public but names required scopes"
+        )),
+        (false, true) => Err(format!(
+            "{kind} {name:?} is neither public nor requires a scope"
+        )),
+    }
+}
 
 impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
     type Error = String;
@@ -129,36 +167,46 @@ impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
     fn try_from(document: SdkPolicyDocument) -> Result<ConsolePolicy, String> {
         let mut tools = ToolPolicy::new();
         for entry in document.tool_policy {
-            let name = entry.name;
-            if name.is_empty() {
-                return Err("a tool_policy entry has an empty name".into());
+            let rule = entry_rule(
+                TargetKind::Tool,
+                &entry.name,
+                entry.is_public,
+                entry.required_scopes,
+                entry.scope_match,
+            )?;
+            if tools.get(&entry.name).is_some() {
+                return Err(format!("tool {:?} is listed twice", entry.name));
             }
-            if tools.get(&name).is_some() {
-                return Err(format!("tool {name:?} is listed twice"));
+            tools.insert(entry.name, rule);
+        }
+        let mut prompts = ToolPolicy::new();
+        for entry in document.prompt_policy {
+            let rule = entry_rule(
+                TargetKind::Prompt,
+                &entry.name,
+                entry.is_public,
+                entry.required_scopes,
+                entry.scope_match,
+            )?;
+            if prompts.get(&entry.name).is_some() {
+                return Err(format!("prompt {:?} is listed twice", entry.name));
             }
-            if let Some(bad) = entry
-                .required_scopes
-                .iter()
-                .find(|s| !is_valid_scope_token(s))
-            {
-                return Err(format!("tool {name:?}: {bad:?} is not a valid scope token"));
+            prompts.insert(entry.name, rule);
+        }
+        let mut resources = ResourcePolicy::new();
+        for entry in document.resource_policy {
+            let rule = entry_rule(
+                TargetKind::Resource,
+                &entry.uri,
+                entry.is_public,
+                entry.required_scopes,
+                entry.scope_match,
+            )?;
+            let before = resources.len();
+            resources.insert(&entry.uri, rule)?;
+            if resources.len() == before {
+                return Err(format!("resource {:?} is listed twice", entry.uri));
             }
-            let rule = match (entry.is_public, entry.required_scopes.is_empty()) {
-                (true, true) => ToolRule::Public,
-                (false, false) => ToolRule::Scoped {
-                    scopes: entry.required_scopes,
-                    scope_match: entry.scope_match,
-                },
-                (true, false) => {
-                    return Err(format!("tool {name:?} is public but names required scopes"))
-                }
-                (false, true) => {
-                    return Err(format!(
-                        "tool {name:?} is neither public nor requires a scope"
-                    ))
-                }
-            };
-            tools.insert(name, rule);
         }
         if let Some(bad) = document
             .scopes_supported
@@ -180,6 +228,8 @@ impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
             state: document.state,
             incomplete,
             tools,
+            prompts,
+            resources,
             scopes_supported: document.scopes_supported,
         })
     }
@@ -713,6 +763,8 @@ fn log_installed(policy: &ConsolePolicy) {
             target: "authsec::policy",
             generation = policy.generation,
             tools = policy.tools.len(),
+            prompts = policy.prompts.len(),
+            resources = policy.resources.len(),
             "console policy installed"
         ),
         Some(reason) => tracing::warn!(
@@ -783,6 +835,63 @@ mod tests {
             })
         );
         assert_eq!(p.tools.get("missing"), None);
+    }
+
+    #[test]
+    fn prompt_and_resource_sections_become_rules_and_their_absence_maps_nothing() {
+        let p = doc(json!({
+            "policy_complete": true, "generation": 2, "tool_policy": [],
+            "prompt_policy": [{"name": "summarize", "is_public": false, "required_scopes": ["n:read"]}],
+            "resource_policy": [
+                {"uri": "notes://all", "is_public": true, "required_scopes": []},
+                {"uri": "notes://note/{id}", "is_public": false, "required_scopes": ["n:read"]}
+            ]
+        }))
+        .unwrap();
+        let read = ToolRule::Scoped {
+            scopes: vec!["n:read".into()],
+            scope_match: ScopeMatch::Any,
+        };
+        assert_eq!(p.prompts.get("summarize"), Some(&read));
+        assert_eq!(
+            p.resources.rules_for("notes://all"),
+            [("notes://all", &ToolRule::Public)]
+        );
+        assert_eq!(
+            p.resources.rules_for("notes://note/3"),
+            [("notes://note/{id}", &read)]
+        );
+        let p = doc(json!({"policy_complete": true, "generation": 1, "tool_policy": []})).unwrap();
+        assert!(p.prompts.is_empty() && p.resources.is_empty());
+        for (section, entry, expected) in [
+            (
+                "prompt_policy",
+                json!({"name": "", "is_public": true}),
+                "empty name",
+            ),
+            (
+                "resource_policy",
+                json!({"uri": "x://{+p}", "is_public": true}),
+                "level 1",
+            ),
+            (
+                "resource_policy",
+                json!({"uri": "x://y", "is_public": false}),
+                "neither public",
+            ),
+        ] {
+            let mut d = json!({"policy_complete": true, "generation": 1, "tool_policy": []});
+            d[section] = json!([entry]);
+            let err = doc(d).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+        let err = doc(
+            json!({"policy_complete": true, "generation": 1, "tool_policy": [],
+            "resource_policy": [{"uri": "n://{a}", "is_public": true},
+                                {"uri": "n://{b}", "is_public": true}]}),
+        )
+        .unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,10 @@
 use authsec::config::{Config, ConfigBuilder};
 use authsec::Validator;
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
-use notes_server::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
+use notes_server::{
+    protected_app, Transport, EXAMPLE_PROMPT_SCOPES_JSON, EXAMPLE_RESOURCE_SCOPES_JSON,
+    EXAMPLE_TOOL_SCOPES_JSON,
+};
 use serde_json::{json, Value};
 
 pub const ACCEPT: &str = "application/json, text/event-stream";
@@ -38,7 +41,9 @@ impl Harness {
         let mcp = format!("{origin}/mcp");
         let builder = Config::builder(auth.issuer(), &mcp)
             .jwks_url(auth.jwks_url())
-            .tool_scopes_json(EXAMPLE_TOOL_SCOPES_JSON);
+            .tool_scopes_json(EXAMPLE_TOOL_SCOPES_JSON)
+            .prompt_scopes_json(EXAMPLE_PROMPT_SCOPES_JSON)
+            .resource_scopes_json(EXAMPLE_RESOURCE_SCOPES_JSON);
         let config = tweak(builder).build().unwrap();
         let validator = Validator::new(config).await.unwrap();
         let app = protected_app(validator, transport);
