@@ -13,7 +13,8 @@
 // Policy: every tool of server-everything (read from its dist/tools) needs its own scope, and
 // so does every `test_*` name the suite calls (server-everything has none of them: mapping them
 // lets the upstream's own "not found" answer be compared, instead of the gateway's
-// deny-by-default 403 for an unmapped tool). The token carries all of these scopes.
+// deny-by-default 403 for an unmapped tool); prompts and resources (server-everything's and the
+// suite's) need one scope per kind. The token carries all of these scopes.
 //
 // Prints a Markdown table (scenario → direct → through the gateway) and exits 1 when a scenario
 // that passes directly fails through the gateway, or when a scenario the gateway itself must
@@ -108,6 +109,25 @@ function toolNames() {
   const suite = [...new Set([...fs.readFileSync(SUITE, 'utf8').matchAll(/name:`(test_[a-z0-9_]+)`/g)].map((m) => m[1]))].sort();
   if (everything.length === 0 || suite.length === 0) throw new Error('no tool names found in the pinned packages');
   return { everything, suite };
+}
+
+/** Prompt names: server-everything's (its dist/prompts) and every `test_*` name the suite uses. */
+function promptNames() {
+  const everything = fs.readdirSync(path.join(EVERYTHING, 'prompts'))
+    .flatMap((f) => [...fs.readFileSync(path.join(EVERYTHING, 'prompts', f), 'utf8').matchAll(/registerPrompt\("([^"]+)"/g)].map((m) => m[1]));
+  if (everything.length === 0) throw new Error('no prompt names found in server-everything');
+  return [...new Set([...everything, ...toolNames().suite])].sort();
+}
+
+/** Resource URIs and URI templates: server-everything's (fixed here: they are built in code)
+ * and every `test://` URI or template the suite reads or subscribes to. */
+function resourcePatterns() {
+  const everything = ['demo://resource/static/document/{name}', 'demo://resource/session/{name}',
+    'demo://resource/dynamic/text/{resourceId}', 'demo://resource/dynamic/blob/{resourceId}'];
+  const suite = [...new Set([...fs.readFileSync(SUITE, 'utf8').matchAll(/test:\/\/[A-Za-z0-9_/{}.-]+/g)].map((m) => m[0]))]
+    .filter((u) => !/\/\d+\//.test(u)); // test://template/123/data is covered by its template
+  if (suite.length === 0) throw new Error('no resource URIs found in the pinned suite');
+  return [...everything, ...suite].sort();
 }
 
 /** The dev issuer: a JWKS on 127.0.0.1 and one token for `resource` with `scopes`. */
@@ -231,8 +251,13 @@ async function main() {
     ...tools.everything.map((t) => [t, [`everything:${t}`]]),
     ...tools.suite.map((t) => [t, [`conformance:${t}`]]),
   ]);
-  const scopes = Object.values(toolScopes).flat();
-  log(`policy: ${tools.everything.length} server-everything tools, ${tools.suite.length} suite names, one scope each`);
+  // Prompts and resources are authorized too (unmapped = denied): every prompt and resource of
+  // server-everything and every one the suite asks for needs one scope per kind.
+  const promptScopes = Object.fromEntries(promptNames().map((p) => [p, ['conformance:prompts']]));
+  const resourceScopes = Object.fromEntries(resourcePatterns().map((r) => [r, ['conformance:resources']]));
+  const scopes = [...Object.values(toolScopes).flat(), 'conformance:prompts', 'conformance:resources'];
+  log(`policy: ${tools.everything.length} server-everything tools, ${tools.suite.length} suite names, one scope each; ` +
+    `${Object.keys(promptScopes).length} prompts and ${Object.keys(resourceScopes).length} resource URIs and templates`);
 
   const gatewayPort = await freePort();
   const hop = http.createServer();
@@ -244,6 +269,8 @@ async function main() {
     AUTHSEC_JWKS_URL: issuer.AUTHSEC_JWKS_URL,
     AUTHSEC_RESOURCE_URI: resource,
     AUTHSEC_TOOL_SCOPES_JSON: JSON.stringify(toolScopes),
+    AUTHSEC_PROMPT_SCOPES_JSON: JSON.stringify(promptScopes),
+    AUTHSEC_RESOURCE_SCOPES_JSON: JSON.stringify(resourceScopes),
     AUTHSEC_SUPPORTED_SCOPES: scopes.join(' '),
   });
   hop.on('request', forwardWithToken(gatewayPort, issuer.TOKEN));
