@@ -3,7 +3,7 @@
 # MCP client from requirements.txt into interop/.venv. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 if [ ! -x .venv/bin/python ] || [ requirements.txt -nt .venv ]; then

@@ -35,7 +35,7 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 command -v node >/dev/null 2>&1 || cannot_run "Node.js is not installed"
 
-if [ ! -d "$DIR/node_modules" ] || [ "$DIR/package-lock.json" -nt "$DIR/node_modules" ]; then
+if [ ! -f "$DIR/node_modules/.package-lock.json" ] || [ "$DIR/package-lock.json" -nt "$DIR/node_modules/.package-lock.json" ]; then
   (cd "$DIR" && npm ci --no-audit --no-fund --loglevel=error) || cannot_run "npm ci failed"
   touch "$DIR/node_modules"
 fi

