@@ -111,9 +111,7 @@ impl ChallengeScope {
     /// The rule for one request of MCP revision `protocol` (`YYYY-MM-DD`, if known).
     pub fn for_protocol(self, protocol: Option<&str>) -> ChallengeScope {
         match self {
-            ChallengeScope::ByProtocol
-                if protocol.is_some_and(|p| p.len() == 10 && p >= ACCUMULATING_PROTOCOL) =>
-            {
+            ChallengeScope::ByProtocol if crate::mcp::is_2026_07_28_or_later(protocol) => {
                 ChallengeScope::RequiredOnly
             }
             ChallengeScope::ByProtocol => ChallengeScope::RequiredAndGranted,

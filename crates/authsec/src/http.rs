@@ -360,16 +360,19 @@ impl Attempt<'_> {
         self.inspection.as_ref().and_then(|r| r.as_ref().ok())
     }
 
+    /// The request's MCP revision: the `MCP-Protocol-Version` header, else the body's `_meta`.
+    fn protocol(&self) -> Option<&str> {
+        self.protocol_version
+            .as_deref()
+            .or_else(|| self.inspected().and_then(Inspection::protocol_version))
+    }
+
     /// The challenge context: a 401's `scope` names what this request needs; a 403's follows
     /// the request's protocol revision.
     fn challenge_context(&self) -> ChallengeContext {
         let config = self.config();
         let mut ctx = ChallengeContext::for_request(config, None);
-        let protocol = self
-            .protocol_version
-            .as_deref()
-            .or_else(|| self.inspected().and_then(Inspection::protocol_version));
-        ctx.challenge_scope = config.challenge_scope.for_protocol(protocol);
+        ctx.challenge_scope = config.challenge_scope.for_protocol(self.protocol());
         if config.base_scopes.is_empty() {
             ctx.scope = self.policy.scopes_supported(config);
         }
@@ -438,6 +441,20 @@ impl Attempt<'_> {
     fn deny<B>(&self, err: AuthError) -> Response<ResponseBody<B>> {
         self.emit(Err(&err));
         let denial = challenge::render(&err, &self.challenge_context());
+        // 2026-07-28 clients expect a JSON-RPC `HeaderMismatch` error; earlier revisions have no
+        // routing headers, and their clients get the OAuth-style body.
+        if is_header_mismatch(&err) && mcp::is_2026_07_28_or_later(self.protocol()) {
+            let reply = mcp::header_mismatch_reply(self.inspected(), &denial);
+            let mut resp = json_response(StatusCode::BAD_REQUEST, reply.to_string());
+            if let Some(v) = denial
+                .www_authenticate
+                .as_deref()
+                .and_then(|h| HeaderValue::from_str(h).ok())
+            {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            return resp;
+        }
         if let Some(inspection) = self
             .inspected()
             .filter(|_| in_band_eligible(self.config(), &err))
@@ -454,6 +471,16 @@ impl Attempt<'_> {
             .into_response::<String>()
             .map(|s| ResponseBody::full(Bytes::from(s)))
     }
+}
+
+/// A refusal for the routing headers (`Mcp-Method`, `Mcp-Name`).
+fn is_header_mismatch(err: &AuthError) -> bool {
+    matches!(
+        err,
+        AuthError::InvalidRequest(
+            InvalidRequest::McpMethodMismatch | InvalidRequest::McpNameMismatch
+        )
+    )
 }
 
 /// In-band mode answers token (401) and policy (403) denials of JSON-RPC requests in band;

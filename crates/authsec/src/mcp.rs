@@ -39,6 +39,17 @@ pub const DENIAL_META_KEY: &str = "authsec/denial";
 /// (implementation-defined server error range of JSON-RPC 2.0).
 pub const DENIAL_ERROR_CODE: i64 = -32001;
 
+/// True for MCP revision `protocol` (`YYYY-MM-DD`) 2026-07-28 or later: stateless requests,
+/// routing headers, clients that accumulate scopes on step-up (SEP-2350).
+pub fn is_2026_07_28_or_later(protocol: Option<&str>) -> bool {
+    protocol.is_some_and(|p| p.len() == 10 && p >= crate::config::ACCUMULATING_PROTOCOL)
+}
+
+/// The JSON-RPC error code MCP 2026-07-28 gives a request whose routing headers (`Mcp-Method`,
+/// `Mcp-Name`) are missing, malformed or disagree with its body (`HeaderMismatch`; the HTTP
+/// status is 400).
+pub const HEADER_MISMATCH_ERROR_CODE: i64 = -32020;
+
 /// The routing header naming the tool, prompt or resource a request targets (SEP-2243).
 pub const MCP_NAME_HEADER: &str = "mcp-name";
 
@@ -446,6 +457,25 @@ pub fn denial_meta(denial: &Denial) -> Value {
         meta["www_authenticate"] = json!(h);
     }
     meta
+}
+
+/// A 2026-07-28 `HeaderMismatch` answer to a request refused for its routing headers: a
+/// JSON-RPC error (code [`HEADER_MISMATCH_ERROR_CODE`]) with the request's id (`null` when
+/// there is no single request to answer), `_meta["authsec/denial"]` in its `data`.
+pub fn header_mismatch_reply(inspection: Option<&Inspection>, denial: &Denial) -> Value {
+    let mut requests = inspection
+        .into_iter()
+        .flat_map(|i| &i.messages)
+        .filter(|m| m.kind == MessageKind::Request);
+    let id = match (requests.next(), requests.next()) {
+        (Some(only), None) => only.id.clone().unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    json!({"jsonrpc": "2.0", "id": id, "error": {
+        "code": HEADER_MISMATCH_ERROR_CODE,
+        "message": denial.body.get("error_description").and_then(Value::as_str).unwrap_or("header mismatch"),
+        "data": {"_meta": {DENIAL_META_KEY: denial_meta(denial)}},
+    }})
 }
 
 /// Renders `denial` in band for every request of the body: an `isError` tool result for

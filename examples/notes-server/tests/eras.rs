@@ -127,12 +127,48 @@ async fn an_mcp_method_header_that_disagrees_with_the_body_is_400() {
         .send()
         .await
         .unwrap();
+    let (status, www, b) = denial(resp).await;
+    assert_eq!(status, 400);
+    let challenge = format!(
+        "Bearer error=\"invalid_request\", error_description=\"invalid request: Mcp-Method header does not match the request body\", resource_metadata=\"{}\"",
+        h.metadata_url()
+    );
+    assert_eq!(www.as_deref(), Some(challenge.as_str()));
+    // A 2026-07-28 request: the revision's HeaderMismatch error, with the denial's detail.
+    assert_eq!(
+        b,
+        json!({"jsonrpc": "2.0", "id": 1, "error": {
+            "code": -32020,
+            "message": "invalid request: Mcp-Method header does not match the request body",
+            "data": {"_meta": {"authsec/denial": {
+                "error": "invalid_request",
+                "error_description": "invalid request: Mcp-Method header does not match the request body",
+                "reason": "mcp_method_mismatch",
+                "status": 400,
+                "www_authenticate": challenge,
+            }}},
+        }})
+    );
+}
+
+#[tokio::test]
+async fn a_2025_request_whose_mcp_name_disagrees_gets_the_oauth_style_400() {
+    let h = Harness::start_with(Transport::StatelessJson, |b| b).await;
+    let token = h.token("notes:admin");
+    let resp = h
+        .post(Some(&token), None)
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-name", "list_notes")
+        .body(call(1, "delete_note", json!({"id": 1})).to_string())
+        .send()
+        .await
+        .unwrap();
     let (status, _, b) = denial(resp).await;
     assert_eq!(status, 400);
     assert_eq!(
         b,
         json!({"error": "invalid_request",
-               "error_description": "invalid request: Mcp-Method header does not match the request body",
-               "reason": "mcp_method_mismatch"})
+               "error_description": "invalid request: Mcp-Name header does not match the request body",
+               "reason": "mcp_name_mismatch"})
     );
 }
