@@ -21,10 +21,13 @@
 //! an event stream already under way, a final error event), never passes it through.
 //!
 //! A filtered list depends on its caller, so it is marked `"cacheScope": "private"` (an
-//! upstream's `"public"` is overwritten): no shared cache may serve it to another caller.
+//! upstream's `"public"` is overwritten): no shared cache may serve it to another caller. So
+//! is a `resources/read` result (a `result` with `contents`): what it holds was authorized for
+//! this caller only.
 //!
-//! Bodies that cannot hold a list are forwarded byte for byte: a body can only name a list
-//! member if the bytes `tools`, `prompts` or `resource` appear in it, it uses `\u` escapes
+//! Bodies that cannot hold a list or read result are forwarded byte for byte: a body can only
+//! name such a member if the bytes `tools`, `prompts`, `resource` or `contents` appear in it,
+//! it uses `\u` escapes
 //! (which could spell them) or it holds NUL bytes (JSON in UTF-16 or UTF-32, which some
 //! parsers decode).
 //! Only bodies that pass that cheap test are parsed, and only bodies that hold a list are
@@ -85,9 +88,12 @@ impl<'a> Listed<'a> {
     }
 }
 
-/// Is `member` a list member of a result?
-fn is_list_member(member: &str) -> bool {
-    LISTS.iter().any(|(m, _)| *m == member)
+/// The member of a `resources/read` result: its content was authorized for the caller alone.
+const READ_CONTENTS: &str = "contents";
+
+/// Does a result with `member` depend on its caller (a list, or read contents)?
+fn is_private_member(member: &str) -> bool {
+    member == READ_CONTENTS || LISTS.iter().any(|(m, _)| *m == member)
 }
 /// The caching hint of list results (MCP 2026-07-28): `"public"` or `"private"`.
 const CACHE_SCOPE: &str = "cacheScope";
@@ -109,17 +115,19 @@ pub fn withheld_error() -> Value {
     })
 }
 
-/// Whether `bytes` could name a list member under any JSON parser: a name appears literally
-/// (`resource` covers `resources` and `resourceTemplates`), `\u` escapes appear (they could
-/// spell one), or NUL bytes appear (UTF-8 JSON never holds one, but JSON in UTF-16 or UTF-32,
-/// which some parsers detect and decode, spells every ASCII character with them).
+/// Whether `bytes` could name a list member or read contents under any JSON parser: a name
+/// appears literally (`resource` covers `resources` and `resourceTemplates`), `\u` escapes
+/// appear (they could spell one), or NUL bytes appear (UTF-8 JSON never holds one, but JSON in
+/// UTF-16 or UTF-32, which some parsers detect and decode, spells every ASCII character with
+/// them).
 pub fn may_carry_list(bytes: &[u8]) -> bool {
     // Built once: constructing a searcher costs more than searching a short body.
-    static FINDERS: LazyLock<[memmem::Finder<'static>; 4]> = LazyLock::new(|| {
+    static FINDERS: LazyLock<[memmem::Finder<'static>; 5]> = LazyLock::new(|| {
         [
             memmem::Finder::new(b"tools"),
             memmem::Finder::new(b"prompts"),
             memmem::Finder::new(b"resource"),
+            memmem::Finder::new(READ_CONTENTS.as_bytes()),
             memmem::Finder::new(b"\\u"),
         ]
     });
@@ -170,9 +178,9 @@ fn filter_value(value: &mut Value, allow: &dyn Fn(Listed<'_>) -> bool) -> Result
             });
             filtered = true;
         }
-        if filtered {
-            // The list now depends on the caller: no shared cache may serve it to another
-            // (MCP 2026-07-28 caching; older clients ignore the member).
+        if filtered || result.contains_key(READ_CONTENTS) {
+            // The list (or the read resource) depends on the caller: no shared cache may serve
+            // it to another (MCP 2026-07-28 caching; older clients ignore the member).
             result.insert(CACHE_SCOPE.into(), Value::from("private"));
         }
         Ok(())
@@ -291,7 +299,7 @@ impl<'de> Deserialize<'de> for ResultShape {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultShape, A::Error> {
                 let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if is_list_member(&key) {
+                    if is_private_member(&key) {
                         if seen.contains(&key) {
                             return Err(de::Error::custom("duplicate list member"));
                         }
@@ -608,7 +616,8 @@ mod tests {
                 {"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"summarize_notes"}],"cacheScope":"private"}},
                 {"jsonrpc":"2.0","id":2,"result":{"resources":[{"uri":"notes://all","name":"x"}],"cacheScope":"private"}},
                 {"jsonrpc":"2.0","id":3,"result":{"resourceTemplates":[{"uriTemplate":"notes://note/{id}"}],"cacheScope":"private"}},
-                {"jsonrpc":"2.0","id":4,"result":{"contents":[{"uri":"notes://secret","text":"resource"}]}}
+                // Read contents are not a list: kept whole, but private to the caller.
+                {"jsonrpc":"2.0","id":4,"result":{"contents":[{"uri":"notes://secret","text":"resource"}],"cacheScope":"private"}}
             ])
         );
     }
@@ -646,6 +655,20 @@ mod tests {
             out["result"],
             json!({"tools": [], "cacheScope": "private", "ttlMs": 60000})
         );
+    }
+
+    #[test]
+    fn a_read_result_is_marked_private_and_its_contents_kept() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"result":{"contents":[{"uri":"notes://all","text":"x"}],"cacheScope":"public","ttlMs":5}}"#;
+        let out: Value =
+            serde_json::from_slice(&filter_json(body, &allow_read).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            out["result"],
+            json!({"contents": [{"uri": "notes://all", "text": "x"}], "cacheScope": "private", "ttlMs": 5})
+        );
+        // Read contents in a batch, and a duplicated `contents` (parsers disagree): withheld.
+        let twice = br#"{"id":1,"result":{"contents":[],"contents":[]}}"#;
+        assert_eq!(filter_json(twice, &allow_read), Err(Unreadable));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Prompts and resources through the layer, in both protocol eras: `prompts/get` and
-//! `resources/read` decided like `tools/call`, the three lists filtered and marked private,
+//! `resources/read` decided like `tools/call` (its result marked private), the three lists
+//! filtered and marked private,
 //! `subscriptions/listen` decided by the resources it subscribes to.
 
 mod common;
@@ -211,6 +212,10 @@ async fn resources_read_by_uri_and_by_template_is_allowed_with_the_scope_in_both
                     "text": r#"{"id":1,"text":"milk","author":"user-1"}"#}]),
             "{era:?}"
         );
+        // What was read was authorized for this caller: no shared cache may serve it.
+        for m in [&all, &note] {
+            assert_eq!(m["result"]["cacheScope"], "private", "{era:?}");
+        }
     }
 }
 
