@@ -66,6 +66,9 @@ pub enum StartupError {
     /// The issuer's metadata names another issuer.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// The HTTP client cannot start (its TLS backend failed).
+    #[error("the HTTP client cannot start: {0}")]
+    Http(String),
 }
 
 /// A verified JWT as cached: the principal plus the times re-checked on every request, and
@@ -150,16 +153,25 @@ impl std::fmt::Debug for Validator {
     }
 }
 
-/// The HTTP client for JWKS, discovery and introspection: short timeouts, no redirects to
-/// other hosts, rustls.
-pub fn http_client() -> reqwest::Client {
+/// The one HTTP client configuration of the SDK — JWKS, discovery, introspection and the
+/// console: a 10 s timeout (a request may set its own, as the console's long polls do), 5 s to
+/// connect, no redirects, rustls. Fails only when the TLS backend cannot start; the SDK then
+/// refuses to start rather than fall back to a client without these settings.
+pub fn try_http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("authsec/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+}
+
+/// [`try_http_client`] for callers that cannot fail (tests, offline tools).
+///
+/// # Panics
+/// When the TLS backend cannot start.
+pub fn http_client() -> reqwest::Client {
+    try_http_client().expect("the HTTP client's TLS backend failed to start")
 }
 
 impl Validator {
@@ -168,7 +180,7 @@ impl Validator {
     /// keys and starts their background refresh. An unreachable JWKS does not fail start-up:
     /// requests get 503 until keys load.
     pub async fn new(config: Config) -> Result<Self, StartupError> {
-        let http = http_client();
+        let http = try_http_client().map_err(|e| StartupError::Http(e.to_string()))?;
         let source = match &config.jwks_url {
             Some(url) => KeySource::Url(url.clone()),
             None => match keys::discover(&http, &config.issuer).await {

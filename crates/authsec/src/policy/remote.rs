@@ -304,12 +304,9 @@ impl ConsoleClient {
             policy_url: endpoint("sdk-policy")?,
             manifest_url: endpoint("sdk-manifest")?,
             credentials,
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("authsec/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default(),
+            http: crate::validate::try_http_client().map_err(|e| {
+                RemotePolicyError::NotConfigured(format!("the HTTP client cannot start: {e}"))
+            })?,
         })
     }
 
