@@ -152,6 +152,9 @@ Examples:
   authsec diagnose - < token.txt
   # against a config file, for a tools/call of add_note
   authsec diagnose --config authsec.toml --tool add_note - < token.txt
+  # a prompts/get, a resources/read
+  authsec diagnose --config authsec.toml --prompt summarize_notes - < token.txt
+  authsec diagnose --config authsec.toml --read notes://note/7 - < token.txt
   # everything on the command line
   authsec diagnose --issuer https://auth.example.com --resource https://mcp.example.com/mcp \\
       --tool-scopes-json '{\"add_note\":[\"notes:write\"]}' --tool add_note - < token.txt
@@ -167,8 +170,15 @@ pub struct DiagnoseArgs {
     #[arg(value_name = "TOKEN|-")]
     pub token: Option<String>,
     /// Check a `tools/call` of this tool against the tool policy.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", group = "target")]
     pub tool: Option<String>,
+    /// Check a `prompts/get` of this prompt against the prompt policy.
+    #[arg(long, value_name = "NAME", group = "target")]
+    pub prompt: Option<String>,
+    /// Check a `resources/read` of this resource URI against the resource policy (`--resource`
+    /// is the server's own URI).
+    #[arg(long, value_name = "URI", group = "target")]
+    pub read: Option<String>,
     /// Fetch the issuer's metadata and JWKS (signature, issuer) and measure clock skew from
     /// the authorization server's Date header. Nothing else leaves the machine; never the token.
     #[arg(long)]

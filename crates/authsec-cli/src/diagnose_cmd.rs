@@ -11,6 +11,7 @@ use authsec::diagnose::{
 };
 use authsec::error::AuthError;
 use authsec::keys::{self, KeyCache, KeySet, KeySource};
+use authsec::policy::{Target, TargetKind};
 use serde_json::Value;
 
 use crate::cli::{ConfigArgs, DiagnoseArgs};
@@ -48,7 +49,8 @@ pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
     let config = build_config(&args.config).map_err(|e| e.to_string())?;
     let token = crate::input::read_token(args.token.as_deref())?;
     let evidence = gather(&config, args, &token)?;
-    let mut d = diagnose::diagnose(&token, &config, args.tool.as_deref(), &evidence);
+    let target = target(args);
+    let mut d = diagnose::diagnose(&token, &config, target.as_ref(), &evidence);
     advise(&mut d, &config, args);
     if args.json {
         println!(
@@ -62,6 +64,17 @@ pub fn run(args: &DiagnoseArgs, style: &Style) -> Result<ExitCode, String> {
         Verdict::Allow => ExitCode::SUCCESS,
         Verdict::Deny => ExitCode::from(1),
     })
+}
+
+/// The operation asked about: `--tool`, `--prompt` or `--read` (at most one: clap refuses more).
+fn target(args: &DiagnoseArgs) -> Option<Target> {
+    let DiagnoseArgs {
+        tool, prompt, read, ..
+    } = args;
+    tool.as_deref()
+        .map(Target::tool)
+        .or_else(|| prompt.as_deref().map(Target::prompt))
+        .or_else(|| read.as_deref().map(Target::resource))
 }
 
 /// The SDK's hints say what evidence was missing; this adds how to gather it with this
@@ -78,8 +91,8 @@ fn advise(d: &mut Diagnosis, config: &Config, args: &DiagnoseArgs) {
                 "pass --jwks-file FILE or --online to check it"
             }
             ("active", Outcome::NotChecked) if !args.online => "--online asks it",
-            ("scope", Outcome::NotChecked) if args.tool.is_none() => {
-                "pass --tool NAME to check the tool's policy"
+            ("scope", Outcome::NotChecked) if target(args).is_none() => {
+                "pass --tool NAME, --prompt NAME or --read URI to check the policy"
             }
             // The hint of a token with an `iss` says what the unfetched metadata would tell.
             ("iss", Outcome::Fail) if !args.online && !f.actual.is_null() => "--online fetches it",
@@ -239,9 +252,12 @@ pub fn render(d: &Diagnosis, config: &Config, args: &DiagnoseArgs, style: &Style
         "issuer {}  resource {}{}\n\n",
         config.issuer,
         config.resource_uri,
-        args.tool
-            .as_deref()
-            .map(|t| format!("  tool {t}"))
+        target(args)
+            .map(|t| match t.kind {
+                // "resource" already names the server's URI on this line.
+                TargetKind::Resource => format!("  read {}", t.name),
+                kind => format!("  {} {}", kind.as_str(), t.name),
+            })
             .unwrap_or_default()
     ));
     let mut rows = vec![vec![

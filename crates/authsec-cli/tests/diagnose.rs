@@ -743,6 +743,142 @@ fn an_empty_policy_warns_that_every_tool_is_denied() {
     assert_eq!(v["reason"], "tool_unmapped");
 }
 
+// --- prompts and resources ---------------------------------------------------------------
+
+const PROMPTS: &str = r#"{"summarize_notes":["rs-525da3b4:tools:read"],"hello":[]}"#;
+const RESOURCES: &str =
+    r#"{"notes://all":["rs-525da3b4:tools:read"],"notes://note/{id}":["rs-525da3b4:tools:admin"]}"#;
+
+fn diagnose_target(claims: Value, target: &[&str]) -> (Run, Value) {
+    let mut extra = vec![
+        "--prompt-scopes-json",
+        PROMPTS,
+        "--resource-scopes-json",
+        RESOURCES,
+    ];
+    extra.extend_from_slice(target);
+    diagnose(claims, &extra)
+}
+
+#[test]
+fn a_prompt_is_decided_by_the_prompt_policy() {
+    let (run, v) = diagnose_target(good(), &["--prompt", "summarize_notes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(v["verdict"], "allow");
+    let prompt = finding(&v, "prompt");
+    assert_eq!(prompt["ok"], true);
+    assert_eq!(prompt["expected"], json!(["hello", "summarize_notes"]));
+    assert_eq!(prompt["actual"], "summarize_notes");
+    assert_eq!(finding(&v, "scope")["expected"], "rs-525da3b4:tools:read");
+    assert_eq!(
+        finding(&v, "policy")["actual"],
+        "local_only, 2 prompt(s) mapped"
+    );
+
+    let (_, v) = diagnose_target(good(), &["--prompt", "hello"]);
+    assert_eq!(finding(&v, "scope")["expected"], "nothing (public prompt)");
+}
+
+#[test]
+fn an_unmapped_prompt_names_the_closest_and_its_variable() {
+    let (run, v) = diagnose_target(good(), &["--prompt", "summarise_notes"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(v["reason"], "prompt_unmapped");
+    assert_hint(
+        &v,
+        "prompt",
+        &[
+            "prompt \"summarise_notes\" has no policy entry, so it is denied to everyone (403 prompt_unmapped)",
+            "Did you mean \"summarize_notes\"?",
+            "AUTHSEC_PROMPT_SCOPES_JSON or [prompt_scopes]",
+        ],
+    );
+    assert_eq!(v["response"]["body"]["prompt"], "summarise_notes");
+    assert_eq!(v["response"]["status"], 403);
+}
+
+#[test]
+fn a_resource_read_is_decided_by_its_uri_template_with_the_exact_challenge() {
+    let (run, v) = diagnose_target(good(), &["--read", "notes://note/7"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(finding(&v, "resource")["actual"], "notes://note/7");
+    assert_eq!(
+        finding(&v, "resource")["expected"],
+        json!(["notes://all", "notes://note/{id}"])
+    );
+    assert_eq!(finding(&v, "scope")["expected"], "rs-525da3b4:tools:admin");
+    assert_hint(
+        &v,
+        "scope",
+        &["resource \"notes://note/7\" needs rs-525da3b4:tools:admin; the token grants"],
+    );
+    assert_eq!(
+        v["response"],
+        json!({
+            "status": 403,
+            "www_authenticate": format!(
+                "Bearer error=\"insufficient_scope\", error_description=\"resource notes://note/7 \
+                 requires more scope\", scope=\"rs-525da3b4:tools:admin {ALL_SCOPES}\", \
+                 resource_metadata=\"{RM}\""
+            ),
+            "body": {
+                "error": "insufficient_scope",
+                "error_description": "resource notes://note/7 requires more scope",
+                "reason": "insufficient_scope",
+                "resource": "notes://note/7",
+                "required_scopes": ["rs-525da3b4:tools:admin"],
+                "granted_scopes": ["rs-525da3b4:tools:read", "rs-525da3b4:tools:write"],
+            },
+        })
+    );
+    let (run, v) = diagnose_target(good(), &["--read", "notes://all"]);
+    assert_eq!(run.code, 0, "{v:#}");
+}
+
+#[test]
+fn a_resource_uri_differing_only_in_case_is_called_out() {
+    let (_, v) = diagnose_target(good(), &["--read", "NOTES://all"]);
+    assert_eq!(v["reason"], "resource_unmapped");
+    assert_hint(
+        &v,
+        "resource",
+        &["\"notes://all\" is mapped: the URIs differ only in letter case (URIs are compared byte for byte)"],
+    );
+}
+
+#[test]
+fn a_401_for_a_resource_read_names_the_resources_scopes() {
+    let (_, v) = diagnose_target(
+        with(good(), json!({"exp": now() - 3600})),
+        &["--read", "notes://all"],
+    );
+    assert_eq!(v["status"], 401);
+    let challenge = v["response"]["www_authenticate"].as_str().unwrap();
+    assert!(
+        challenge.ends_with("scope=\"rs-525da3b4:tools:read\""),
+        "{challenge}"
+    );
+}
+
+#[test]
+fn only_one_of_tool_prompt_and_read_is_accepted() {
+    let token = key().token(&good());
+    let run = authsec(
+        &[
+            "diagnose",
+            "--tool",
+            "add_note",
+            "--read",
+            "notes://all",
+            "-",
+        ],
+        &token,
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+}
+
 // --- configuration sources ----------------------------------------------------------------
 
 #[test]

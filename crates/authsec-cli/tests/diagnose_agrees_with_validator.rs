@@ -1,8 +1,8 @@
 //! Property: for any token and configuration, `diagnose` predicts exactly what the SDK
 //! answers. The oracle is production code: the real [`AuthSecLayer`] around a trivial MCP
-//! service, called in-process with an `http::Request` — token validation, the tool decision
-//! and the rendered denial all as served — and, for a token the validator refuses, the
-//! validator's own error, field for field.
+//! service, called in-process with an `http::Request` — token validation, the tool, prompt or
+//! resource decision and the rendered denial all as served — and, for a token the validator
+//! refuses, the validator's own error, field for field.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use authsec::config::{Config, TypPolicy};
 use authsec::diagnose::{diagnose, Evidence, KeyEvidence, Outcome, Verdict};
 use authsec::http::{AuthSecLayer, RequestBody};
 use authsec::keys::KeySet;
+use authsec::policy::{Target, TargetKind};
 use authsec::validate::Validator;
 use authsec_testkit::{jwks, TestKey};
 use http::{header, Request, Response};
@@ -28,6 +29,8 @@ const NOW: i64 = 1_800_000_000;
 const ISS: &str = "https://auth.example.com";
 const RES: &str = "https://mcp.example.com/mcp";
 const POLICY: &str = r#"{"add":["a:write"],"both":{"all":["a:read","a:write"]},"either":["a:read","a:admin"],"pub":[]}"#;
+const PROMPTS: &str = r#"{"brief":["a:read"],"open":[]}"#;
+const RESOURCES: &str = r#"{"n://all":["a:read"],"n://note/{id}":{"all":["a:read","a:admin"]}}"#;
 
 struct Keys {
     trusted: TestKey,
@@ -72,7 +75,7 @@ struct Case {
     leeway: i64,
     typ_policy: TypPolicy,
     legacy: bool,
-    tool: Option<&'static str>,
+    target: Option<(TargetKind, &'static str)>,
 }
 
 fn offset() -> impl Strategy<Value = i64> {
@@ -123,13 +126,23 @@ fn case() -> impl Strategy<Value = Case> {
     ];
     let scopes =
         proptest::sample::subsequence(vec!["a:read", "a:write", "a:Write", "a:admin"], 0..=4);
-    let tool = prop_oneof![
+    let tool = |name| Just(Some((TargetKind::Tool, name)));
+    let prompt = |name| Just(Some((TargetKind::Prompt, name)));
+    let resource = |uri| Just(Some((TargetKind::Resource, uri)));
+    let target = prop_oneof![
         Just(None),
-        Just(Some("add")),
-        Just(Some("both")),
-        Just(Some("either")),
-        Just(Some("pub")),
-        Just(Some("ad"))
+        tool("add"),
+        tool("both"),
+        tool("either"),
+        tool("pub"),
+        tool("ad"),
+        prompt("brief"),
+        prompt("open"),
+        prompt("Brief"),
+        resource("n://all"),
+        resource("n://note/7"),
+        resource("n://note/7/raw"),
+        resource("N://all"),
     ];
     (
         (
@@ -144,14 +157,14 @@ fn case() -> impl Strategy<Value = Case> {
             prop_oneof![Just(0i64), Just(60)],
             any::<bool>(),
             any::<bool>(),
-            tool,
+            target,
         ),
     )
         .prop_map(
             |(
                 (iss, aud, exp, nbf, iat),
                 (sub, scopes, typ, signing),
-                (leeway, rfc, legacy, tool),
+                (leeway, rfc, legacy, target),
             )| Case {
                 iss,
                 aud,
@@ -169,7 +182,7 @@ fn case() -> impl Strategy<Value = Case> {
                     TypPolicy::Lenient
                 },
                 legacy,
-                tool,
+                target,
             },
         )
 }
@@ -225,6 +238,8 @@ fn mint(c: &Case) -> String {
 fn config(c: &Case) -> Config {
     let mut b = Config::builder(ISS, RES)
         .tool_scopes_json(POLICY)
+        .prompt_scopes_json(PROMPTS)
+        .resource_scopes_json(RESOURCES)
         .clock_skew_secs(c.leeway)
         .typ_policy(c.typ_policy)
         .clock(Clock::fixed(NOW))
@@ -272,8 +287,8 @@ struct Served {
     body: Value,
 }
 
-/// Sends the request `diagnose` is asked about through the real layer: a `tools/call` of the
-/// case's tool, or a `ping` when there is none. Returns the answer and the layer's validator.
+/// Sends the request `diagnose` is asked about through the real layer: a `tools/call`,
+/// `prompts/get` or `resources/read` of the case's target, or a `ping` when there is none. Returns the answer and the layer's validator.
 fn serve(token: &str, c: &Case, config: &Config) -> (Served, Validator) {
     thread_local! {
         // One layer per configuration shape (building a validator builds an HTTP client).
@@ -286,9 +301,13 @@ fn serve(token: &str, c: &Case, config: &Config) -> (Served, Validator) {
             .or_insert_with(|| AuthSecLayer::new(Validator::with_keys(config.clone(), key_set())))
             .clone()
     });
-    let message = match c.tool {
-        Some(tool) => json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": tool, "arguments": {}}}),
+    let message = match c.target {
+        Some((TargetKind::Tool, tool)) => json!({"jsonrpc": "2.0", "id": 1,
+            "method": "tools/call", "params": {"name": tool, "arguments": {}}}),
+        Some((TargetKind::Prompt, prompt)) => json!({"jsonrpc": "2.0", "id": 1,
+            "method": "prompts/get", "params": {"name": prompt}}),
+        Some((TargetKind::Resource, uri)) => json!({"jsonrpc": "2.0", "id": 1,
+            "method": "resources/read", "params": {"uri": uri}}),
         None => json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
     };
     let request = Request::post("/mcp")
@@ -346,7 +365,8 @@ proptest! {
             keys: KeyEvidence::Keys { set: Arc::new(key_set()), source: "test".into() },
             ..Evidence::default()
         };
-        let d = diagnose(&token, &config, c.tool, &evidence);
+        let target = c.target.map(|(kind, name)| Target::new(kind, name));
+        let d = diagnose(&token, &config, target.as_ref(), &evidence);
 
         let allowed = served.status == 200 && served.body.get("result").is_some();
         prop_assert_eq!(

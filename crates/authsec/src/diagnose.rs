@@ -3,8 +3,8 @@
 //! The [`Validator`](crate::validate::Validator) stops at the first failed check; [`diagnose`]
 //! runs the same pipeline ([`crate::validate::Check`], in the validator's order, from the same
 //! function) to the end, and says for each check what was expected, what the token carries,
-//! and how to fix a failure (the prose is in [`hints`]). A `tools/call` is decided by
-//! [`PolicyView::decide`], as the HTTP layer decides it. The first failure is the denial the
+//! and how to fix a failure (the prose is in [`hints`]). A `tools/call`, `prompts/get` or
+//! `resources/read` is decided by [`PolicyView::decide_target`], as the HTTP layer decides it. The first failure is the denial the
 //! SDK would send, rendered through [`challenge::render`].
 //!
 //! Diagnosis is pure: anything that needs the network (the JWKS, the authorization server's
@@ -42,7 +42,7 @@ use crate::config::{Config, PolicyMode, TypPolicy};
 use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError};
 use crate::keys::{self, Algorithm, KeySet};
-use crate::policy::{PolicyView, ToolRule};
+use crate::policy::{PolicyView, Target, TargetKind, ToolRule};
 use crate::principal::Principal;
 use crate::token::{CacheKey, Claims, Fingerprint};
 use crate::validate::pipeline::{self, Env, KeyAnswer, NotRun, Ran, Recalled, Step};
@@ -297,24 +297,25 @@ impl Diagnosis {
     }
 }
 
-/// Runs every check on `token` against `config`, for a `tools/call` of `tool` when given.
+/// Runs every check on `token` against `config`, for an operation on `target` when given (a
+/// `tools/call` of a tool, `prompts/get` of a prompt, `resources/read` of a resource URI).
 ///
 /// "Now" is `config.clock.now()`, exactly as the validator sees it.
 pub fn diagnose(
     token: &str,
     config: &Config,
-    tool: Option<&str>,
+    target: Option<&Target>,
     evidence: &Evidence,
 ) -> Diagnosis {
     let now = config.clock.now();
     let policy = policy_view(config);
-    let ctx = ChallengeContext::for_request(config, tool.and_then(|t| policy.rule(t)));
+    let ctx = challenge_context(config, &policy, target);
     let explainer = Explainer {
         config,
         evidence,
         token,
         now,
-        tool,
+        target,
         policy: &policy,
     };
     let given = Given(evidence);
@@ -324,7 +325,7 @@ pub fn diagnose(
         token,
         config,
         now,
-        tool.map(|t| (t, &policy)),
+        target.map(|t| (t, &policy)),
         &given,
         |step: Step<'_>| {
             if let (None, Ran::Fail(e)) = (&error, &step.ran) {
@@ -345,8 +346,8 @@ pub fn diagnose(
             None
         }
     };
-    if let (None, Some(principal)) = (tool, &principal) {
-        findings.push(explainer.policy_state());
+    if let (None, Some(principal)) = (target, &principal) {
+        findings.push(explainer.policy_state(TargetKind::Tool));
         findings.push(
             Finding::new("scope", Value::Null, json!(principal.scopes().join(" ")))
                 .not_checked(hints::NO_TOOL),
@@ -364,6 +365,32 @@ pub fn diagnose(
         fingerprint: Fingerprint::of(token),
         now,
     }
+}
+
+/// The context of the denial the layer would send: a 401 names the scopes of every scoped rule
+/// deciding `target` (a resource may match several templates), else the configured default.
+fn challenge_context(
+    config: &Config,
+    policy: &PolicyView<'_>,
+    target: Option<&Target>,
+) -> ChallengeContext {
+    let mut ctx = ChallengeContext::for_request(config, None);
+    let rules = target.map_or_else(Vec::new, |t| policy.rules(t.kind, &t.name));
+    let mut scoped: Vec<String> = Vec::new();
+    for rule in rules
+        .into_iter()
+        .filter(|r| matches!(r, ToolRule::Scoped { .. }))
+    {
+        for s in rule.scopes() {
+            if !scoped.contains(s) {
+                scoped.push(s.clone());
+            }
+        }
+    }
+    if !scoped.is_empty() {
+        ctx.scope = scoped;
+    }
+    ctx
 }
 
 /// The rules a diagnosis decides with: those [`PolicyView::select`] picks for the local modes.
@@ -428,7 +455,7 @@ struct Explainer<'a> {
     evidence: &'a Evidence,
     token: &'a str,
     now: i64,
-    tool: Option<&'a str>,
+    target: Option<&'a Target>,
     policy: &'a PolicyView<'a>,
 }
 
@@ -596,10 +623,10 @@ impl Explainer<'_> {
                 )
                 .judged(ran, |_| hints::ANSWER_DISAGREES.into()),
             ),
-            Check::Tool => {
-                out.push(self.policy_state());
-                if let (Some(tool), Some(principal)) = (self.tool, seen.principal) {
-                    self.decision(tool, principal.scopes(), ran, out);
+            Check::Target => {
+                if let (Some(target), Some(principal)) = (self.target, seen.principal) {
+                    out.push(self.policy_state(target.kind));
+                    self.decision(target, principal.scopes(), ran, out);
                 }
             }
         }
@@ -864,15 +891,16 @@ impl Explainer<'_> {
         })
     }
 
-    /// Not a check: which rules decide tools, and how many are mapped.
-    fn policy_state(&self) -> Finding {
+    /// Not a check: which rules decide targets of `kind`, and how many are mapped.
+    fn policy_state(&self, kind: TargetKind) -> Finding {
         let config = self.config;
         let mode = config.policy_mode;
-        let mapped = config.tool_policy.len();
+        let mapped = self.mapped(kind).len();
+        let kind = kind.as_str();
         let state = Finding::new(
             "policy",
-            json!("tools mapped"),
-            json!(format!("{}, {mapped} tool(s) mapped", mode.as_str())),
+            json!(format!("{kind}s mapped")),
+            json!(format!("{}, {mapped} {kind}(s) mapped", mode.as_str())),
         );
         match mode {
             PolicyMode::Open => state.warn(hints::POLICY_OPEN),
@@ -882,43 +910,50 @@ impl Explainer<'_> {
                     config.effective_console_url().unwrap_or("not configured"),
                 ))
             }
-            PolicyMode::LocalOnly if mapped == 0 => state.warn(hints::NOTHING_MAPPED),
+            PolicyMode::LocalOnly if mapped == 0 => state.warn(hints::nothing_mapped(kind)),
             PolicyMode::LocalOnly => state,
         }
     }
 
-    /// The `tool` and `scope` findings for the decision [`PolicyView::decide`] made.
-    fn decision(&self, tool: &str, granted: &[String], ran: Ran, out: &mut Vec<Finding>) {
+    /// The names (for resources: URIs and templates) the local map has for `kind`.
+    fn mapped(&self, kind: TargetKind) -> Vec<&str> {
+        let config = self.config;
+        match kind {
+            TargetKind::Tool => config.tool_policy.iter().map(|(n, _)| n).collect(),
+            TargetKind::Prompt => config.prompt_policy.iter().map(|(n, _)| n).collect(),
+            TargetKind::Resource => config.resource_policy.iter().map(|(n, _)| n).collect(),
+        }
+    }
+
+    /// The target's finding (`tool`, `prompt` or `resource`) and the `scope` finding for the
+    /// decision [`PolicyView::decide_target`] made.
+    fn decision(&self, target: &Target, granted: &[String], ran: Ran, out: &mut Vec<Finding>) {
+        let kind = target.kind.as_str();
         let granted_text = json!(granted.join(" "));
         if self.policy.is_open() {
-            out.push(Finding::new("tool", Value::Null, json!(tool)).not_checked(hints::TOOLS_OPEN));
+            out.push(
+                Finding::new(kind, Value::Null, json!(target.name))
+                    .not_checked(hints::TARGETS_OPEN),
+            );
             out.push(
                 Finding::new("scope", Value::Null, granted_text).not_checked(hints::SCOPES_OPEN),
             );
             return;
         }
-        let names: Vec<&str> = self.config.tool_policy.iter().map(|(n, _)| n).collect();
-        let tool_finding = Finding::new("tool", json!(names), json!(tool));
-        let rule = self.policy.rule(tool);
-        let expected = match rule {
-            None => Value::Null,
-            Some(ToolRule::Public) => json!("nothing (public tool)"),
-            Some(ToolRule::Scoped {
-                scopes,
-                scope_match,
-            }) if scopes.len() > 1 => json!(format!(
-                "{} of: {}",
-                match scope_match {
-                    crate::error::ScopeMatch::Any => "any",
-                    crate::error::ScopeMatch::All => "all",
-                },
-                scopes.join(" ")
-            )),
-            Some(ToolRule::Scoped { scopes, .. }) => json!(scopes.join(" ")),
+        let names = self.mapped(target.kind);
+        let target_finding = Finding::new(kind, json!(names), json!(target.name));
+        let rules = self.policy.rules(target.kind, &target.name);
+        let expected = match rules.as_slice() {
+            [] => Value::Null,
+            rules => json!(rules
+                .iter()
+                .map(|r| describe_rule(r, kind))
+                .collect::<Vec<_>>()
+                .join(", and ")),
         };
         let scope = Finding::new("scope", expected, granted_text);
         let Ran::Fail(e) = ran else {
-            out.push(tool_finding);
+            out.push(target_finding);
             out.push(scope);
             return;
         };
@@ -929,21 +964,33 @@ impl Explainer<'_> {
                 scope_match,
                 granted,
             } => {
-                let hint = hints::scope(&target.name, required, *scope_match, granted);
-                out.push(tool_finding);
+                let hint = hints::scope(target, required, *scope_match, granted);
+                out.push(target_finding);
                 out.push(scope.fail(e, hint));
             }
             AuthError::Unmapped { .. } => {
-                let hint = hints::unmapped(tool, &names);
-                out.push(tool_finding.fail(e, hint));
+                let hint = hints::unmapped(target, &names);
+                out.push(target_finding.fail(e, hint));
                 out.push(scope.not_checked(hints::UNMAPPED_SCOPE));
             }
             _ => {
-                let hint = hints::console_policy(&e);
-                out.push(tool_finding.fail(e, hint));
+                let hint = hints::console_policy(&e, kind);
+                out.push(target_finding.fail(e, hint));
                 out.push(scope.not_checked(hints::UNMAPPED_SCOPE));
             }
         }
+    }
+}
+
+/// What a rule requires, as the `scope` finding's expected value says it.
+fn describe_rule(rule: &ToolRule, kind: &str) -> String {
+    match rule {
+        ToolRule::Public => format!("nothing (public {kind})"),
+        ToolRule::Scoped {
+            scopes,
+            scope_match,
+        } if scopes.len() > 1 => format!("{} of: {}", scope_match.as_str(), scopes.join(" ")),
+        ToolRule::Scoped { scopes, .. } => scopes.join(" "),
     }
 }
 
@@ -1086,7 +1133,7 @@ mod tests {
         let d = diagnose(
             "opaque-token",
             &introspection_config(),
-            Some("list_notes"),
+            Some(&Target::tool("list_notes")),
             &evidence,
         );
         assert_eq!(d.error, Some(AuthError::TokenRevoked));
@@ -1104,7 +1151,7 @@ mod tests {
         let d = diagnose(
             "opaque-token",
             &introspection_config(),
-            Some("list_notes"),
+            Some(&Target::tool("list_notes")),
             &evidence,
         );
         assert_eq!(d.reason(), "audience_mismatch");
@@ -1119,7 +1166,7 @@ mod tests {
         let d = diagnose(
             "opaque-token",
             &introspection_config(),
-            Some("list_notes"),
+            Some(&Target::tool("list_notes")),
             &evidence,
         );
         assert_eq!(d.verdict, Verdict::Allow, "{:?}", d.error);

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::TypPolicy;
 use crate::error::{AuthError, Malformed, ScopeMatch};
 use crate::keys::{self, Algorithm};
+use crate::policy::{Target, TargetKind};
 use crate::token::Claims;
 
 use super::{ClockSkew, IssuerMetadata};
@@ -505,49 +506,73 @@ pub(super) fn policy_remote(mode: &str, console: &str) -> String {
     )
 }
 
-pub(super) const NOTHING_MAPPED: &str = "no tool is mapped: every tools/call is denied with \
-     tool_unmapped. Map tools in AUTHSEC_TOOL_SCOPES_JSON or [tool_scopes] ([] for a public tool)";
+pub(super) fn nothing_mapped(kind: &str) -> String {
+    let (operation, upper) = operation(kind);
+    format!(
+        "no {kind} is mapped: every {operation} is denied with {kind}_unmapped. Map {kind}s in \
+         AUTHSEC_{upper}_SCOPES_JSON or [{kind}_scopes] ([] for a public {kind})"
+    )
+}
 
-pub(super) const NO_TOOL: &str = "no tool given: the tool policy was not checked";
+/// The operation deciding a target of `kind`, and the kind in upper case (for its variable).
+fn operation(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "prompt" => ("prompts/get", "PROMPT"),
+        "resource" => ("resources/read", "RESOURCE"),
+        _ => ("tools/call", "TOOL"),
+    }
+}
 
-pub(super) const TOOLS_OPEN: &str = "policy_mode is open: tools are not checked";
+pub(super) const NO_TOOL: &str = "no tool, prompt or resource given: the policy was not checked";
+
+pub(super) const TARGETS_OPEN: &str =
+    "policy_mode is open: tools, prompts and resources are not checked";
 
 pub(super) const SCOPES_OPEN: &str = "policy_mode is open: scopes are not checked";
 
-pub(super) const UNMAPPED_SCOPE: &str = "not checked: the tool has no policy entry";
+pub(super) const UNMAPPED_SCOPE: &str = "not checked: no policy entry maps it";
 
-pub(super) fn unmapped(tool: &str, names: &[&str]) -> String {
+pub(super) fn unmapped(target: &Target, names: &[&str]) -> String {
+    let kind = target.kind.as_str();
+    let name = target.name.as_str();
     let mut hint = format!(
-        "tool {tool:?} has no policy entry, so it is denied to everyone (403 tool_unmapped)"
+        "{kind} {name:?} has no policy entry, so it is denied to everyone (403 {kind}_unmapped)"
     );
-    if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(tool)) {
-        hint.push_str(&format!(
-            ". {same:?} is mapped: the names differ only in letter case (tool names are exact)."
-        ));
-    } else if let Some((best, d)) = closest(tool, names.iter().copied()) {
-        if d <= 3.max(tool.len() / 3) {
+    let differ = match target.kind {
+        TargetKind::Resource => {
+            "the URIs differ only in letter case (URIs are compared byte for byte)".to_owned()
+        }
+        TargetKind::Tool | TargetKind::Prompt => {
+            format!("the names differ only in letter case ({kind} names are exact)")
+        }
+    };
+    if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+        hint.push_str(&format!(". {same:?} is mapped: {differ}."));
+    } else if let Some((best, d)) = closest(name, names.iter().copied()) {
+        if d <= 3.max(name.len() / 3) {
             hint.push_str(&format!(". Did you mean {best:?}?"));
         }
     }
     if !hint.ends_with('?') && !hint.ends_with('.') {
         hint.push('.');
     }
-    hint.push_str(
-        " Map it in AUTHSEC_TOOL_SCOPES_JSON or [tool_scopes] ([] for public), or in the \
-         console's Tools tab: the mapping may have changed since the test was set up",
-    );
+    let (_, upper) = operation(kind);
+    hint.push_str(&format!(
+        " Map it in AUTHSEC_{upper}_SCOPES_JSON or [{kind}_scopes] ([] for public), or in the \
+         console's Tools tab: the mapping may have changed since the test was set up"
+    ));
     hint
 }
 
-pub(super) fn console_policy(err: &AuthError) -> String {
+pub(super) fn console_policy(err: &AuthError, kind: &str) -> String {
     format!(
-        "{}: the console's policy decides this tool and it cannot be used now",
+        "{}: the console's policy decides this {kind} and it cannot be used now",
         err.description()
     )
 }
 
 pub(super) fn scope(
-    tool: &str,
+    target: &Target,
     required: &[String],
     mode: ScopeMatch,
     granted: &[String],
@@ -575,7 +600,8 @@ pub(super) fn scope(
                 ));
             } else if rn == gn {
                 notes.push(format!(
-                    "The closest granted scope is {best:?}; the tool needs {r:?}"
+                    "The closest granted scope is {best:?}; the {} needs {r:?}",
+                    target.kind.as_str()
                 ));
             }
         } else if d <= 2 {
@@ -598,7 +624,9 @@ pub(super) fn scope(
         ),
     };
     let mut hint = format!(
-        "tool {tool:?} needs {need}; the token grants {}",
+        "{} {:?} needs {need}; the token grants {}",
+        target.kind.as_str(),
+        target.name,
         if granted.is_empty() {
             "no scopes".to_owned()
         } else {
@@ -612,7 +640,7 @@ pub(super) fn scope(
     hint.push_str(
         ". If the scope was requested, the user may have consented to a subset — the token's \
          scope claim is the truth; the client should step up by re-authorizing with the scope \
-         the 403 challenge names. If the mapping is wrong, fix the tool policy",
+         the 403 challenge names. If the mapping is wrong, fix the policy",
     );
     hint
 }

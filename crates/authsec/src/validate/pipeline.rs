@@ -15,7 +15,7 @@
 //! | [`Route::Local`] | `Format`, `Algorithm`, `Crit`, `Cty`, `Typ`, `Key`, `Signature`, `Issuer`, `Audience`, `Expiry`, `NotBefore`, `IssuedAt` (a JWT verified before: `Expiry`, `NotBefore`, `IssuedAt` only) |
 //! | [`Route::LocalThenIntrospection`] | the local checks, then `Active`, `IntrospectedSubject` |
 //! | [`Route::Introspection`] | `Format`, `Active`, `TokenUse`, `Issuer`, `Audience`, `Expiry`, `NotBefore`, `IssuedAt` |
-//! | a `tools/call` (diagnose) | `Tool` last: [`PolicyView::decide`], the HTTP layer's decision |
+//! | an operation on a tool, prompt or resource (diagnose) | `Target` last: [`PolicyView::decide_target`], the HTTP layer's decision |
 //!
 //! A check that cannot run because an earlier one failed (no key without an allowed `alg`) or
 //! because the environment lacks what it needs (diagnosis without keys) is
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use crate::config::{Config, TypPolicy, ValidationMode};
 use crate::error::AuthError;
 use crate::keys::{Algorithm, VerifyKey};
-use crate::policy::PolicyView;
+use crate::policy::{PolicyView, Target};
 use crate::principal::{Principal, TokenKind};
 use crate::token::{self, CacheKey, Claims, Fingerprint, Header};
 
@@ -77,8 +77,9 @@ pub enum Check {
     IssuedAt,
     /// `jwt_and_introspect`: the introspection answer agrees with the JWT (claims, subject).
     IntrospectedSubject,
-    /// The tool policy allows the `tools/call`.
-    Tool,
+    /// The policy allows the operation's target: a `tools/call`'s tool, a `prompts/get`'s
+    /// prompt or a `resources/read`'s resource.
+    Target,
 }
 
 impl Check {
@@ -102,7 +103,7 @@ impl Check {
             Check::NotBefore => "nbf",
             Check::IssuedAt => "iat",
             Check::IntrospectedSubject => "introspected_sub",
-            Check::Tool => "tool",
+            Check::Target => "target",
         }
     }
 }
@@ -273,14 +274,14 @@ fn could_not_run(check: Check, why: NotRun) -> AuthError {
 }
 
 /// Takes `token` through every check of its route, in order, handing each result to `sink`,
-/// then — for a `tools/call` — the tool decision. Returns the principal the checks
-/// established (built even when a check failed, if the sink kept going and the claims could
-/// be read), or what the sink broke with.
+/// then — for an operation on a tool, prompt or resource — the policy decision. Returns the
+/// principal the checks established (built even when a check failed, if the sink kept going
+/// and the claims could be read), or what the sink broke with.
 pub(crate) async fn run<E: Env, B>(
     token: &str,
     config: &Config,
     now: i64,
-    tool: Option<(&str, &PolicyView<'_>)>,
+    target: Option<(&Target, &PolicyView<'_>)>,
     env: &E,
     sink: impl FnMut(Step<'_>) -> ControlFlow<B>,
 ) -> Result<Option<Principal>, B> {
@@ -347,16 +348,13 @@ pub(crate) async fn run<E: Env, B>(
         Route::Introspection => introspected(token, config, now, &cache_key, env, &mut s).await?,
         Route::Unavailable => None,
     };
-    if let (Some((tool, policy)), Some(principal)) = (tool, &principal) {
+    if let (Some((target, policy)), Some(principal)) = (target, &principal) {
         let seen = Seen {
             principal: Some(principal),
             ..none
         };
-        s.emit(
-            Check::Tool,
-            policy.decide(principal.scopes(), tool).into(),
-            seen,
-        )?;
+        let decision = policy.decide_target(principal.scopes(), target.kind, &target.name);
+        s.emit(Check::Target, decision.into(), seen)?;
     }
     Ok(principal)
 }
@@ -706,7 +704,16 @@ mod tests {
             seen.push((step.check, step.ran));
             ControlFlow::<()>::Continue(())
         };
-        let _ = run(token, config, NOW, tool.map(|t| (t, &policy)), env, sink).await;
+        let target = tool.map(Target::tool);
+        let _ = run(
+            token,
+            config,
+            NOW,
+            target.as_ref().map(|t| (t, &policy)),
+            env,
+            sink,
+        )
+        .await;
         seen
     }
 
@@ -736,7 +743,7 @@ mod tests {
         let token = key().token(&claims(ISS));
         let config = config(ValidationMode::JwtOnly);
         let steps = steps(&token, &config, Some("read"), &fixed(None)).await;
-        assert_eq!(checks(&steps), [&LOCAL[..], &[Check::Tool]].concat());
+        assert_eq!(checks(&steps), [&LOCAL[..], &[Check::Target]].concat());
         assert!(steps.iter().all(|(_, ran)| *ran == Ran::Pass), "{steps:?}");
     }
 
