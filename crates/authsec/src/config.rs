@@ -1184,6 +1184,31 @@ impl ConfigBuilder {
         self.0.tool_scopes = None;
         self
     }
+    /// The tool policy in code, instead of `AUTHSEC_TOOL_SCOPES_JSON` text:
+    ///
+    /// ```
+    /// use authsec::config::Config;
+    /// use authsec::policy::{ToolPolicy, ToolRule};
+    ///
+    /// let config = Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+    ///     .tool_policy(
+    ///         ToolPolicy::new()
+    ///             .with("whoami", ToolRule::public())
+    ///             // any one of the two scopes
+    ///             .with("get_weather", ToolRule::any_of(["weather:read", "weather:admin"]))
+    ///             .with("set_alert", ToolRule::all_of(["weather:read", "alerts:write"])),
+    ///     )
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.tool_policy.len(), 3);
+    /// ```
+    pub fn tool_policy(self, policy: ToolPolicy) -> Self {
+        self.tool_scopes_json(policy.to_json())
+    }
+    /// The prompt policy in code (see [`ConfigBuilder::tool_policy`]).
+    pub fn prompt_policy(self, policy: ToolPolicy) -> Self {
+        self.prompt_scopes_json(policy.to_json())
+    }
     /// The prompt policy as `AUTHSEC_PROMPT_SCOPES_JSON` text.
     pub fn prompt_scopes_json(mut self, json: impl Into<String>) -> Self {
         self.0.prompt_scopes_json = Some(json.into());

@@ -1042,6 +1042,26 @@ pub mod rmcp_support {
             .cloned()
     }
 
+    /// How `config`'s tool policy covers the tools of `router`: tools it leaves unmapped
+    /// (denied to everyone) and entries naming no tool of the router (a typo such as
+    /// `get_wether`). Check it at start-up:
+    ///
+    /// ```ignore
+    /// let coverage = tool_coverage(validator.config(), &MyServer::tool_router());
+    /// if !coverage.is_complete() {
+    ///     eprintln!("tool policy:\n{coverage}"); // or refuse to start
+    /// }
+    /// ```
+    pub fn tool_coverage<S: Send + Sync + 'static>(
+        config: &crate::config::Config,
+        router: &rmcp::handler::server::router::tool::ToolRouter<S>,
+    ) -> crate::policy::Coverage {
+        let tools = router.list_all();
+        config
+            .tool_policy
+            .coverage(tools.iter().map(|t| t.name.as_ref()))
+    }
+
     /// The principal of an rmcp request context.
     pub fn principal_from_context(
         ctx: &rmcp::service::RequestContext<rmcp::RoleServer>,

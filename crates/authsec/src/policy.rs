@@ -106,6 +106,54 @@ pub enum ToolRule {
 }
 
 impl ToolRule {
+    /// Anyone with a valid token (`[]` in the JSON form).
+    pub fn public() -> Self {
+        ToolRule::Public
+    }
+
+    /// Any one of `scopes` (`["a","b"]` in the JSON form); public when `scopes` is empty.
+    pub fn any_of<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self::scoped(scopes, ScopeMatch::Any)
+    }
+
+    /// All of `scopes` (`{"all":["a","b"]}` in the JSON form); public when `scopes` is empty.
+    pub fn all_of<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Self::scoped(scopes, ScopeMatch::All)
+    }
+
+    fn scoped<I: IntoIterator<Item = S>, S: Into<String>>(
+        scopes: I,
+        scope_match: ScopeMatch,
+    ) -> Self {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        if scopes.is_empty() {
+            ToolRule::Public
+        } else {
+            ToolRule::Scoped {
+                scopes,
+                scope_match,
+            }
+        }
+    }
+
+    /// The JSON/TOML form of this rule.
+    pub(crate) fn repr(&self) -> RuleRepr {
+        match self {
+            ToolRule::Public => RuleRepr::AnyOf(Vec::new()),
+            ToolRule::Scoped {
+                scopes,
+                scope_match: ScopeMatch::Any,
+            } => RuleRepr::AnyOf(scopes.clone()),
+            ToolRule::Scoped {
+                scopes,
+                scope_match: ScopeMatch::All,
+            } => RuleRepr::Explicit {
+                any: None,
+                all: Some(scopes.clone()),
+            },
+        }
+    }
+
     /// Scopes this rule names (empty for public tools).
     pub fn scopes(&self) -> &[String] {
         match self {
@@ -156,6 +204,41 @@ pub(crate) enum RuleRepr {
 
 /// The prompt → rule map: the same shapes as tools'.
 pub type PromptPolicy = ToolPolicy;
+
+/// How a policy covers what a server serves ([`ToolPolicy::coverage`]). Its `Display` is one
+/// line per problem, for a start-up log or error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Served but not in the policy: denied to everyone (`tool_unmapped`).
+    pub unmapped: Vec<String>,
+    /// In the policy but not served, each with the closest served name when one is near.
+    pub unknown: Vec<(String, Option<String>)>,
+}
+
+impl Coverage {
+    /// True when every served name is mapped and every entry names something served.
+    pub fn is_complete(&self) -> bool {
+        self.unmapped.is_empty() && self.unknown.is_empty()
+    }
+}
+
+impl std::fmt::Display for Coverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut lines = Vec::new();
+        for name in &self.unmapped {
+            lines.push(format!(
+                "{name:?} is served but not in the policy: it is denied to everyone (map it, [] for public)"
+            ));
+        }
+        for (name, near) in &self.unknown {
+            lines.push(match near {
+                Some(n) => format!("{name:?} is in the policy but not served: did you mean {n:?}?"),
+                None => format!("{name:?} is in the policy but not served"),
+            });
+        }
+        f.write_str(&lines.join("\n"))
+    }
+}
 
 impl RuleRepr {
     fn into_rule(self, kind: TargetKind, tool: &str) -> Result<ToolRule, String> {
@@ -244,6 +327,44 @@ impl ToolPolicy {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// The `AUTHSEC_TOOL_SCOPES_JSON` (or `_PROMPT_`) text of this policy: what
+    /// [`ToolPolicy::from_json`] reads back.
+    pub fn to_json(&self) -> String {
+        let repr: BTreeMap<&str, RuleRepr> = self
+            .tools
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.repr()))
+            .collect();
+        serde_json::to_string(&repr).unwrap_or_default()
+    }
+
+    /// Compares this policy with the names a server actually has (its tools, or its prompts):
+    /// which of them are unmapped (denied to everyone), and which entries name nothing the
+    /// server has (a typo such as `get_wether`, or a tool since renamed).
+    pub fn coverage<'n>(&self, served: impl IntoIterator<Item = &'n str>) -> Coverage {
+        let served: Vec<&str> = served.into_iter().collect();
+        let unmapped = served
+            .iter()
+            .filter(|n| !self.tools.contains_key(**n))
+            .map(|n| (*n).to_owned())
+            .collect();
+        let unknown = self
+            .tools
+            .keys()
+            .filter(|k| !served.contains(&k.as_str()))
+            .map(|k| {
+                let near = served
+                    .iter()
+                    .map(|n| (*n, crate::diagnose::hints::edit_distance(k, n)))
+                    .filter(|(n, d)| *d <= 3.max(n.len() / 3))
+                    .min_by_key(|(_, d)| *d)
+                    .map(|(n, _)| n.to_owned());
+                (k.clone(), near)
+            })
+            .collect();
+        Coverage { unmapped, unknown }
     }
 
     /// Parses `AUTHSEC_TOOL_SCOPES_JSON`: `{"tool": ["scope", …]}`, `[]` = public,
@@ -601,6 +722,34 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_policy_built_in_code_round_trips_through_its_json_form() {
+        let policy = ToolPolicy::new()
+            .with("whoami", ToolRule::public())
+            .with("read", ToolRule::any_of(["a:read", "a:admin"]))
+            .with("both", ToolRule::all_of(["a:read", "a:write"]))
+            .with("empty", ToolRule::all_of(Vec::<String>::new()));
+        assert_eq!(policy.get("empty"), Some(&ToolRule::Public));
+        assert_eq!(
+            policy.to_json(),
+            r#"{"both":{"all":["a:read","a:write"]},"empty":[],"read":["a:read","a:admin"],"whoami":[]}"#
+        );
+        assert_eq!(ToolPolicy::from_json(&policy.to_json()), Ok(policy));
+    }
+
+    #[test]
+    fn coverage_names_unmapped_tools_and_entries_for_tools_not_served() {
+        let policy = ToolPolicy::from_json(r#"{"get_wether":["w:read"],"ping":[]}"#).unwrap();
+        let coverage = policy.coverage(["get_weather", "ping", "set_alert"]);
+        assert_eq!(coverage.unmapped, ["get_weather", "set_alert"]);
+        assert_eq!(
+            coverage.unknown,
+            [("get_wether".to_owned(), Some("get_weather".to_owned()))]
+        );
+        assert!(!coverage.is_complete());
+        assert!(policy.coverage(["get_wether", "ping"]).is_complete());
     }
 
     #[test]

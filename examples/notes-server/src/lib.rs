@@ -376,3 +376,45 @@ pub fn unprotected_app(transport: Transport) -> axum::Router {
     let service = mcp_service(Notes::default(), transport, allowed_hosts(None));
     axum::Router::new().route_service(MCP_PATH, service)
 }
+
+/// How `config`'s local tool policy covers this server's tools (unmapped tools, entries naming
+/// no tool); `main` warns at start-up when it is not complete.
+pub fn tool_coverage(config: &authsec::Config) -> authsec::policy::Coverage {
+    authsec::http::rmcp_support::tool_coverage(config, &NotesServer::tool_router())
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+    use authsec::config::Config;
+
+    fn config(tools: &str) -> Config {
+        Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+            .tool_scopes_json(tools)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_example_map_covers_every_tool() {
+        let coverage = tool_coverage(&config(EXAMPLE_TOOL_SCOPES_JSON));
+        assert!(coverage.is_complete(), "{coverage}");
+    }
+
+    #[test]
+    fn a_typo_in_the_map_is_named_with_the_tool_it_meant() {
+        let coverage = tool_coverage(&config(
+            r#"{"list_notes":["notes:read"],"add_nte":["notes:write"],"delete_note":["notes:admin"],"server_time":[],"whoami":[]}"#,
+        ));
+        assert_eq!(coverage.unmapped, ["add_note"]);
+        assert_eq!(
+            coverage.unknown,
+            [("add_nte".to_owned(), Some("add_note".to_owned()))]
+        );
+        assert_eq!(
+            coverage.to_string(),
+            "\"add_note\" is served but not in the policy: it is denied to everyone (map it, [] for public)\n\
+             \"add_nte\" is in the policy but not served: did you mean \"add_note\"?"
+        );
+    }
+}

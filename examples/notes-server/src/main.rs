@@ -88,6 +88,12 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let coverage = notes_server::tool_coverage(&config);
+        if !coverage.is_complete() && config.policy_mode == authsec::config::PolicyMode::LocalOnly {
+            for line in coverage.to_string().lines() {
+                tracing::warn!(target: "authsec::policy", "AUTHSEC_TOOL_SCOPES_JSON: {line}");
+            }
+        }
         let validator = match Validator::new(config).await {
             Ok(v) => v,
             Err(e) => {
