@@ -260,6 +260,14 @@ impl ConfigArgs {
     /// The flags as `AUTHSEC_*` variables, so they are parsed by the same code as the
     /// environment.
     pub fn as_vars(&self) -> Vec<(&'static str, &str)> {
+        self.flags()
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect()
+    }
+
+    /// Each flag with its variable.
+    fn flags(&self) -> [(&'static str, &Option<String>); 17] {
         [
             ("AUTHSEC_ISSUER", &self.issuer),
             ("AUTHSEC_RESOURCE_URI", &self.resource),
@@ -282,9 +290,24 @@ impl ConfigArgs {
             ("AUTHSEC_CONSOLE_URL", &self.console_url),
             ("AUTHSEC_RESOURCE_SERVER_ID", &self.resource_server_id),
         ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authsec::config::SETTINGS;
+
+    #[test]
+    fn every_configuration_flag_is_a_declared_non_secret_setting() {
+        for (var, _) in ConfigArgs::default().flags() {
+            let env = var.strip_prefix("AUTHSEC_").unwrap();
+            let setting = SETTINGS.iter().find(|s| s.env == env);
+            assert!(
+                setting.is_some_and(|s| !s.secret),
+                "{var} is not a declared setting"
+            );
+        }
     }
 }
 

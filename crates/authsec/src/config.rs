@@ -352,104 +352,277 @@ fn err(
     }
 }
 
-fn env_suffix(field: &str) -> String {
-    match field {
-        "authorization_servers" => "AUTHORIZATION_SERVER".into(),
-        "tool_scopes" => "TOOL_SCOPES_JSON".into(),
-        "prompt_scopes" => "PROMPT_SCOPES_JSON".into(),
-        "resource_scopes" => "RESOURCE_SCOPES_JSON".into(),
-        other => other.to_ascii_uppercase(),
+fn env_suffix(field: &str) -> &'static str {
+    SETTINGS
+        .iter()
+        .find(|s| s.field == field || s.toml == Some(field))
+        .map_or("", |s| s.env)
+}
+
+/// One setting as its reference documents it: generated, like [`RawConfig`]'s fields, its
+/// environment parsing and its merge, from the one declaration of each setting in this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The builder/TOML field, e.g. `resource_uri`.
+    pub field: &'static str,
+    /// The environment variable without its prefix, e.g. `RESOURCE_URI`.
+    pub env: &'static str,
+    /// The TOML key when it differs from `field` (`tool_scopes` for `tool_scopes_json`).
+    pub toml: Option<&'static str>,
+    /// What it means (Markdown).
+    pub doc: &'static str,
+    /// The default (Markdown).
+    pub default: &'static str,
+    /// A secret: never echoed, and no command-line flag.
+    pub secret: bool,
+}
+
+/// A value read from one environment variable.
+trait FromVar: Sized {
+    fn from_var(field: &'static str, v: String) -> Result<Self, ConfigError>;
+}
+
+impl FromVar for String {
+    fn from_var(_: &'static str, v: String) -> Result<Self, ConfigError> {
+        Ok(v)
     }
 }
 
-/// The unvalidated form shared by TOML, environment and builder. Every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    /// See [`Config::issuer`].
-    pub issuer: Option<String>,
-    /// See [`Config::authorization_servers`].
-    pub authorization_servers: Option<Vec<String>>,
-    /// See [`Config::jwks_url`].
-    pub jwks_url: Option<String>,
-    /// Introspection endpoint.
-    pub introspection_url: Option<String>,
-    /// Introspection client id.
-    pub introspection_client_id: Option<String>,
-    /// Introspection client secret.
-    pub introspection_client_secret: Option<Secret>,
-    /// `client_secret_basic` | `client_secret_post`.
-    pub introspection_auth_method: Option<String>,
-    /// Introspection timeout in seconds.
-    pub introspection_timeout_secs: Option<u64>,
-    /// Introspection cache TTL in seconds.
-    pub introspection_cache_ttl_secs: Option<u64>,
-    /// Introspection negative-cache TTL in seconds.
-    pub introspection_negative_cache_ttl_secs: Option<u64>,
-    /// See [`IntrospectionConfig::require_audience`].
-    pub introspection_require_aud: Option<bool>,
-    /// See [`Config::resource_uri`].
-    pub resource_uri: Option<String>,
-    /// See [`Config::resource_name`].
-    pub resource_name: Option<String>,
-    /// See [`Config::resource_documentation`].
-    pub resource_documentation: Option<String>,
-    /// See [`Config::resource_server_id`].
-    pub resource_server_id: Option<String>,
-    /// See [`Config::supported_scopes`].
-    pub supported_scopes: Option<Vec<String>>,
-    /// See [`Config::base_scopes`].
-    pub base_scopes: Option<Vec<String>>,
-    /// Tool → scopes table.
-    pub tool_scopes: Option<BTreeMap<String, RuleReprPub>>,
-    /// Prompt → scopes table.
-    pub prompt_scopes: Option<BTreeMap<String, RuleReprPub>>,
-    /// Resource URI or URI template → scopes table.
-    pub resource_scopes: Option<BTreeMap<String, RuleReprPub>>,
-    /// See [`Config::policy_mode`].
-    pub policy_mode: Option<String>,
-    /// See [`Config::validation_mode`].
-    pub validation_mode: Option<String>,
-    /// See [`Config::publish_manifest`].
-    pub publish_manifest: Option<bool>,
-    /// See [`Config::console_url`].
-    pub console_url: Option<String>,
-    /// See [`Config::policy_cache_ttl`], in seconds.
-    pub policy_cache_ttl_secs: Option<u64>,
-    /// See [`Config::policy_max_stale`], in seconds.
-    pub policy_max_stale_secs: Option<u64>,
-    /// See [`Config::policy_wait_for_change`].
-    pub policy_wait_for_change: Option<bool>,
-    /// See [`Config::clock_skew_secs`].
-    pub clock_skew_secs: Option<i64>,
-    /// `lenient` | `rfc9068`.
-    pub typ_policy: Option<String>,
-    /// See [`Config::legacy_client_id_audiences`].
-    pub legacy_client_id_audiences: Option<Vec<String>>,
-    /// See [`Config::max_token_bytes`].
-    pub max_token_bytes: Option<usize>,
-    /// See [`Config::jwks_min_refresh_interval`], in seconds.
-    pub jwks_min_refresh_secs: Option<u64>,
-    /// See [`Config::token_cache_entries`].
-    pub token_cache_entries: Option<usize>,
-    /// `by_protocol` | `required_and_granted` | `required`.
-    pub challenge_scope: Option<String>,
-    /// See [`Config::max_body_bytes`].
-    pub max_body_bytes: Option<usize>,
-    /// See [`Config::filter_tools_list`].
-    pub filter_tools_list: Option<bool>,
-    /// See [`Config::in_band_denials`].
-    pub in_band_denials: Option<bool>,
-    /// See [`Config::session_key`].
-    pub session_key: Option<Secret>,
+impl FromVar for Secret {
+    fn from_var(_: &'static str, v: String) -> Result<Self, ConfigError> {
+        Ok(Secret(v))
+    }
+}
+
+/// Lists are space- or comma-separated.
+impl FromVar for Vec<String> {
+    fn from_var(_: &'static str, v: String) -> Result<Self, ConfigError> {
+        Ok(split_list(&v))
+    }
+}
+
+impl FromVar for bool {
+    fn from_var(field: &'static str, v: String) -> Result<Self, ConfigError> {
+        parse_bool(&v).ok_or_else(|| err(field, Some(&v), "not a boolean", "use true or false"))
+    }
+}
+
+/// `{prefix}{suffix}` through `get`, parsed; empty counts as unset.
+fn read_var<T: FromVar>(
+    get: &impl Fn(&str) -> Option<String>,
+    prefix: &str,
+    field: &'static str,
+    suffix: &str,
+) -> Result<Option<T>, ConfigError> {
+    get(&format!("{prefix}{suffix}"))
+        .filter(|v| !v.is_empty())
+        .map(|v| T::from_var(field, v))
+        .transpose()
+}
+
+macro_rules! from_var_number {
+    ($($t:ty),*) => {$(
+        impl FromVar for $t {
+            fn from_var(field: &'static str, v: String) -> Result<Self, ConfigError> {
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| <$t>::try_from(n).ok())
+                    .ok_or_else(|| {
+                        err(field, Some(&v), "not a non-negative integer", "give a whole number")
+                    })
+            }
+        }
+    )*};
+}
+from_var_number!(u64, usize, i64);
+
+/// Declares every setting once: its field and type, its environment variable, its meaning and
+/// its default. From this come [`RawConfig`]'s fields, [`RawConfig::from_vars`],
+/// [`RawConfig::or`] and [`SETTINGS`] (the configuration reference in the book is generated
+/// from it, and a test holds the book to it). Validation and the typed [`Config`] are in
+/// [`RawConfig::into_config`].
+macro_rules! settings {
+    ($(
+        $(#[$attr:meta])*
+        $field:ident: $ty:ty, $env:literal, $(toml $toml:literal,)? $(secret $secret:literal,)?
+            doc $doc:literal, default $default:literal;
+    )*) => {
+        /// The unvalidated form shared by TOML, environment and builder. Every field is
+        /// optional; each is documented in [`SETTINGS`] and the configuration reference.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawConfig {
+            $(
+                #[doc = $doc]
+                $(#[$attr])*
+                pub $field: Option<$ty>,
+            )*
+            /// Tool → scopes table (TOML `[tool_scopes]`).
+            pub tool_scopes: Option<BTreeMap<String, RuleReprPub>>,
+            /// Prompt → scopes table (TOML `[prompt_scopes]`).
+            pub prompt_scopes: Option<BTreeMap<String, RuleReprPub>>,
+            /// Resource URI or URI template → scopes table (TOML `[resource_scopes]`).
+            pub resource_scopes: Option<BTreeMap<String, RuleReprPub>>,
+            #[serde(skip)]
+            clock: Option<Clock>,
+        }
+
+        /// Every setting, in the order of the configuration reference.
+        pub const SETTINGS: &[Setting] = &[$(
+            Setting {
+                field: stringify!($field),
+                env: $env,
+                toml: settings!(@opt $($toml)?),
+                doc: $doc,
+                default: $default,
+                secret: settings!(@flag $($secret)?),
+            },
+        )*];
+
+        impl RawConfig {
+            /// Reads variables named `{prefix}…` through `get` (empty values count as unset).
+            pub fn from_vars(
+                prefix: &str,
+                get: impl Fn(&str) -> Option<String>,
+            ) -> Result<Self, ConfigError> {
+                Ok(RawConfig {
+                    $($field: read_var(&get, prefix, stringify!($field), $env)?,)*
+                    tool_scopes: None,
+                    prompt_scopes: None,
+                    resource_scopes: None,
+                    clock: None,
+                })
+            }
+
+            /// Fills every field unset in `self` from `other` (`self` wins).
+            pub fn or(self, other: RawConfig) -> RawConfig {
+                RawConfig {
+                    $($field: self.$field.or(other.$field),)*
+                    tool_scopes: self.tool_scopes.or(other.tool_scopes),
+                    prompt_scopes: self.prompt_scopes.or(other.prompt_scopes),
+                    resource_scopes: self.resource_scopes.or(other.resource_scopes),
+                    clock: self.clock.or(other.clock),
+                }
+            }
+        }
+    };
+    (@opt) => { None };
+    (@opt $v:literal) => { Some($v) };
+    (@flag) => { false };
+    (@flag $v:literal) => { $v };
+}
+
+settings! {
+    issuer: String, "ISSUER",
+        doc "required; compared byte for byte with `iss`", default "—";
+    resource_uri: String, "RESOURCE_URI",
+        doc "required, absolute; `aud` must contain it byte for byte", default "—";
+    authorization_servers: Vec<String>, "AUTHORIZATION_SERVER",
+        doc "authorization servers advertised in the resource metadata", default "the issuer";
+    jwks_url: String, "JWKS_URL",
+        doc "JWKS location", default "discovered: RFC 8414, then OpenID discovery";
+    introspection_url: String, "INTROSPECTION_URL",
+        doc "RFC 7662 introspection endpoint (never taken from discovery)", default "none";
+    introspection_client_id: String, "INTROSPECTION_CLIENT_ID",
+        doc "the client id introspection authenticates with; it and the secret also authenticate the console's policy and manifest endpoints (see [remote policy](../guide/remote-policy.md))",
+        default "none";
+    introspection_client_secret: Secret, "INTROSPECTION_CLIENT_SECRET", secret true,
+        doc "the client secret for introspection and the console's endpoints", default "none";
+    introspection_auth_method: String, "INTROSPECTION_AUTH_METHOD",
+        doc "`client_secret_basic` \\| `client_secret_post`", default "`client_secret_basic`";
+    introspection_timeout_secs: u64, "INTROSPECTION_TIMEOUT_SECS",
+        doc "introspection request timeout", default "`5`";
+    introspection_cache_ttl_secs: u64, "INTROSPECTION_CACHE_TTL_SECS",
+        doc "longest an active answer is cached (never past its `exp`)", default "`60`";
+    introspection_negative_cache_ttl_secs: u64, "INTROSPECTION_NEGATIVE_CACHE_TTL_SECS",
+        doc "how long an inactive answer is cached (0–60)", default "`5`";
+    introspection_require_aud: bool, "INTROSPECTION_REQUIRE_AUD",
+        doc "an introspected opaque token must carry `aud` (see [introspection](../guide/validation.md#the-introspection-request-and-answer-rfc-7662))",
+        default "`true`";
+    resource_name: String, "RESOURCE_NAME",
+        doc "`resource_name` in the resource metadata", default "none";
+    resource_documentation: String, "RESOURCE_DOCUMENTATION",
+        doc "`resource_documentation` in the resource metadata", default "none";
+    resource_server_id: String, "RESOURCE_SERVER_ID",
+        doc "console id, e.g. `rs-525da3b4`", default "none";
+    supported_scopes: Vec<String>, "SUPPORTED_SCOPES",
+        doc "`scopes_supported` (space or comma separated)",
+        default "every scope in the tool, prompt and resource policies";
+    base_scopes: Vec<String>, "BASE_SCOPES",
+        doc "the least a client needs to connect", default "none";
     #[serde(skip)]
-    tool_scopes_json: Option<String>,
+    tool_scopes_json: String, "TOOL_SCOPES_JSON", toml "tool_scopes",
+        doc "`{\"tool\":[\"scope\",…]}`; `[]` = public; `[\"a\",\"b\"]` = any of; `{\"all\":[…]}` = all of (TOML: a `[tool_scopes]` table)",
+        default "empty (every tool unmapped)";
     #[serde(skip)]
-    prompt_scopes_json: Option<String>,
+    prompt_scopes_json: String, "PROMPT_SCOPES_JSON", toml "prompt_scopes",
+        doc "`{\"prompt\":[\"scope\",…]}`, the same rule shapes, for `prompts/get` and `prompts/list` (TOML: `[prompt_scopes]`)",
+        default "empty (every prompt unmapped)";
     #[serde(skip)]
-    resource_scopes_json: Option<String>,
-    #[serde(skip)]
-    clock: Option<Clock>,
+    resource_scopes_json: String, "RESOURCE_SCOPES_JSON", toml "resource_scopes",
+        doc "`{\"uri or URI template\":[\"scope\",…]}`, the same rule shapes, for `resources/read`, resource subscriptions, `resources/list` and `resources/templates/list` (TOML: `[resource_scopes]`)",
+        default "empty (every resource unmapped)";
+    policy_mode: String, "POLICY_MODE",
+        doc "`remote_required` \\| `remote_with_local_fallback` \\| `local_only` \\| `open`",
+        default "`local_only`";
+    validation_mode: String, "VALIDATION_MODE",
+        doc "`jwt_only` \\| `introspection_only` \\| `jwt_and_introspect` \\| `jwt_or_introspect` \\| `auto`",
+        default "`auto`";
+    publish_manifest: bool, "PUBLISH_MANIFEST",
+        doc "publish the tool inventory to the console at start-up", default "`false`";
+    console_url: String, "CONSOLE_URL",
+        doc "console base URL", default "the authorization server";
+    policy_cache_ttl_secs: u64, "POLICY_CACHE_TTL_SECS",
+        doc "remote modes: a console policy older than this is refreshed", default "`30`";
+    policy_max_stale_secs: u64, "POLICY_MAX_STALE_SECS",
+        doc "remote modes: how long past the TTL a policy is still used while refreshes fail",
+        default "`120`";
+    policy_wait_for_change: bool, "POLICY_WAIT_FOR_CHANGE",
+        doc "remote modes: keep a wait-for-change request open to the console", default "`true`";
+    clock_skew_secs: i64, "CLOCK_SKEW_SECS",
+        doc "leeway for `exp`/`nbf`/`iat` (0–3600)", default "`60`";
+    typ_policy: String, "TYP_POLICY",
+        doc "`lenient` (`at+jwt`, `application/at+jwt`, `JWT`, absent) \\| `rfc9068`",
+        default "`lenient`";
+    legacy_client_id_audiences: Vec<String>, "LEGACY_CLIENT_ID_AUDIENCES",
+        doc "legacy opt-in: client ids accepted in `aud` instead of the resource (logged as a warning)",
+        default "none";
+    max_token_bytes: usize, "MAX_TOKEN_BYTES",
+        doc "tokens above this are refused unparsed", default "`16384`";
+    jwks_min_refresh_secs: u64, "JWKS_MIN_REFRESH_SECS",
+        doc "at most one unknown-`kid` JWKS refresh per interval", default "`10`";
+    token_cache_entries: usize, "TOKEN_CACHE_ENTRIES",
+        doc "bound of each token cache — verified JWTs, introspection answers (0 disables)",
+        default "`10000`";
+    challenge_scope: String, "CHALLENGE_SCOPE",
+        doc "403 `scope`: `by_protocol` (MCP 2026-07-28 and later: the operation's scopes only, SEP-2350; earlier revisions: plus those granted) \\| `required_and_granted` \\| `required`",
+        default "`by_protocol`";
+    max_body_bytes: usize, "MAX_BODY_BYTES",
+        doc "largest MCP request body the HTTP layer buffers and inspects (above: 413)",
+        default "`4194304`";
+    filter_tools_list: bool, "FILTER_TOOLS_LIST",
+        doc "`tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` results list only what the caller may use, marked `\"cacheScope\": \"private\"`",
+        default "`true`";
+    in_band_denials: bool, "IN_BAND_DENIALS",
+        doc "opt-in: denials of JSON-RPC requests as JSON-RPC errors / `isError` results (see [in-band denials](../guide/rmcp.md#in-band-denials))",
+        default "`false`";
+    session_key: Secret, "SESSION_KEY", secret true,
+        doc "the secret (at least 32 bytes) keying the MAC that binds each `Mcp-Session-Id` to its principal; give every instance the same value (see [sessions](../security.md#sessions))",
+        default "random per process: sessions do not survive a restart or span instances";
+}
+
+/// The configuration reference's table: one row per [`SETTINGS`] entry, variables with
+/// `prefix`.
+pub fn settings_table(prefix: &str) -> String {
+    let mut out = String::from("| variable | meaning | default |\n|---|---|---|\n");
+    for s in SETTINGS {
+        out.push_str(&format!(
+            "| `{prefix}{}` | {} | {} |\n",
+            s.env, s.doc, s.default
+        ));
+    }
+    out
 }
 
 /// One tool's rule as written in TOML (`["a"]`, `[]`, `{ all = ["a", "b"] }`).
@@ -534,96 +707,6 @@ impl Config {
 }
 
 impl RawConfig {
-    /// Reads variables named `{prefix}…` through `get`. Lists are space- or comma-separated.
-    pub fn from_vars(
-        prefix: &str,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let var = |suffix: &str| get(&format!("{prefix}{suffix}")).filter(|v| !v.is_empty());
-        let list = |suffix: &str| var(suffix).map(|v| split_list(&v));
-        let parse_num = |field: &'static str, suffix: &str| -> Result<Option<u64>, ConfigError> {
-            var(suffix)
-                .map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| {
-                        err(
-                            field,
-                            Some(&v),
-                            "not a non-negative integer",
-                            "give a whole number",
-                        )
-                    })
-                })
-                .transpose()
-        };
-        let flag = |field: &'static str, suffix: &str| -> Result<Option<bool>, ConfigError> {
-            var(suffix)
-                .map(|v| {
-                    parse_bool(&v)
-                        .ok_or_else(|| err(field, Some(&v), "not a boolean", "use true or false"))
-                })
-                .transpose()
-        };
-        let skew = parse_num("clock_skew_secs", "CLOCK_SKEW_SECS")?;
-        let publish_manifest = flag("publish_manifest", "PUBLISH_MANIFEST")?;
-        Ok(RawConfig {
-            issuer: var("ISSUER"),
-            authorization_servers: list("AUTHORIZATION_SERVER"),
-            jwks_url: var("JWKS_URL"),
-            introspection_url: var("INTROSPECTION_URL"),
-            introspection_client_id: var("INTROSPECTION_CLIENT_ID"),
-            introspection_client_secret: var("INTROSPECTION_CLIENT_SECRET").map(Secret),
-            introspection_auth_method: var("INTROSPECTION_AUTH_METHOD"),
-            introspection_timeout_secs: parse_num(
-                "introspection_timeout_secs",
-                "INTROSPECTION_TIMEOUT_SECS",
-            )?,
-            introspection_cache_ttl_secs: parse_num(
-                "introspection_cache_ttl_secs",
-                "INTROSPECTION_CACHE_TTL_SECS",
-            )?,
-            introspection_negative_cache_ttl_secs: parse_num(
-                "introspection_negative_cache_ttl_secs",
-                "INTROSPECTION_NEGATIVE_CACHE_TTL_SECS",
-            )?,
-            introspection_require_aud: flag(
-                "introspection_require_aud",
-                "INTROSPECTION_REQUIRE_AUD",
-            )?,
-            resource_uri: var("RESOURCE_URI"),
-            resource_name: var("RESOURCE_NAME"),
-            resource_documentation: var("RESOURCE_DOCUMENTATION"),
-            resource_server_id: var("RESOURCE_SERVER_ID"),
-            supported_scopes: list("SUPPORTED_SCOPES"),
-            base_scopes: list("BASE_SCOPES"),
-            tool_scopes: None,
-            tool_scopes_json: var("TOOL_SCOPES_JSON"),
-            prompt_scopes: None,
-            prompt_scopes_json: var("PROMPT_SCOPES_JSON"),
-            resource_scopes: None,
-            resource_scopes_json: var("RESOURCE_SCOPES_JSON"),
-            policy_mode: var("POLICY_MODE"),
-            validation_mode: var("VALIDATION_MODE"),
-            publish_manifest,
-            console_url: var("CONSOLE_URL"),
-            policy_cache_ttl_secs: parse_num("policy_cache_ttl_secs", "POLICY_CACHE_TTL_SECS")?,
-            policy_max_stale_secs: parse_num("policy_max_stale_secs", "POLICY_MAX_STALE_SECS")?,
-            policy_wait_for_change: flag("policy_wait_for_change", "POLICY_WAIT_FOR_CHANGE")?,
-            clock_skew_secs: skew.map(|s| s as i64),
-            typ_policy: var("TYP_POLICY"),
-            legacy_client_id_audiences: list("LEGACY_CLIENT_ID_AUDIENCES"),
-            max_token_bytes: parse_num("max_token_bytes", "MAX_TOKEN_BYTES")?.map(|n| n as usize),
-            jwks_min_refresh_secs: parse_num("jwks_min_refresh_secs", "JWKS_MIN_REFRESH_SECS")?,
-            token_cache_entries: parse_num("token_cache_entries", "TOKEN_CACHE_ENTRIES")?
-                .map(|n| n as usize),
-            challenge_scope: var("CHALLENGE_SCOPE"),
-            max_body_bytes: parse_num("max_body_bytes", "MAX_BODY_BYTES")?.map(|n| n as usize),
-            filter_tools_list: flag("filter_tools_list", "FILTER_TOOLS_LIST")?,
-            in_band_denials: flag("in_band_denials", "IN_BAND_DENIALS")?,
-            session_key: var("SESSION_KEY").map(Secret),
-            clock: None,
-        })
-    }
-
     /// Parses TOML; unknown keys are errors (a typo must not silently fall back to a default).
     pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
         toml::from_str(toml_text).map_err(|e| ConfigError {
@@ -654,57 +737,6 @@ impl RawConfig {
             fix: "check the path and permissions".into(),
         })?;
         Self::from_toml_str(&text)
-    }
-
-    /// Fills every field unset in `self` from `other` (`self` wins).
-    pub fn or(self, other: RawConfig) -> RawConfig {
-        macro_rules! pick {
-            ($($f:ident),*) => { RawConfig { $($f: self.$f.or(other.$f),)* } };
-        }
-        pick!(
-            issuer,
-            authorization_servers,
-            jwks_url,
-            introspection_url,
-            introspection_client_id,
-            introspection_client_secret,
-            introspection_auth_method,
-            introspection_timeout_secs,
-            introspection_cache_ttl_secs,
-            introspection_negative_cache_ttl_secs,
-            introspection_require_aud,
-            resource_uri,
-            resource_name,
-            resource_documentation,
-            resource_server_id,
-            supported_scopes,
-            base_scopes,
-            tool_scopes,
-            tool_scopes_json,
-            prompt_scopes,
-            prompt_scopes_json,
-            resource_scopes,
-            resource_scopes_json,
-            policy_mode,
-            validation_mode,
-            publish_manifest,
-            console_url,
-            policy_cache_ttl_secs,
-            policy_max_stale_secs,
-            policy_wait_for_change,
-            clock_skew_secs,
-            typ_policy,
-            legacy_client_id_audiences,
-            max_token_bytes,
-            jwks_min_refresh_secs,
-            token_cache_entries,
-            challenge_scope,
-            max_body_bytes,
-            filter_tools_list,
-            in_band_denials,
-            session_key,
-            clock
-        )
     }
 
     /// Validates and converts.
@@ -1350,6 +1382,52 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| m.get(k).cloned()
+    }
+
+    /// The configuration reference in the book is [`settings_table`], between its markers.
+    #[test]
+    fn settings_reference_in_the_book_is_generated_from_the_declarations() {
+        const BEGIN: &str = "<!-- settings: generated from authsec::config::SETTINGS; UPDATE_DOCS=1 cargo test -p authsec settings_reference rewrites it -->\n";
+        const END: &str = "<!-- settings:end -->";
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/src/reference/configuration.md"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find(BEGIN).expect("the begin marker") + BEGIN.len();
+        let end = text[start..].find(END).expect("the end marker") + start;
+        let generated = settings_table("AUTHSEC_");
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            let updated = format!("{}{generated}{}", &text[..start], &text[end..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        assert!(
+            text[start..end] == generated,
+            "docs/src/reference/configuration.md is out of date: run UPDATE_DOCS=1 cargo test -p authsec settings_reference"
+        );
+    }
+
+    #[test]
+    fn every_setting_is_read_from_its_variable_and_named_in_its_errors() {
+        for s in SETTINGS {
+            // A value no setting accepts as a number or a boolean, but every text one does.
+            let raw = RawConfig::from_vars("T_", |name| {
+                (name == format!("T_{}", s.env)).then(|| "x".to_owned())
+            });
+            match raw {
+                Ok(raw) => assert!(
+                    format!("{raw:?}").contains(&format!("{}: Some(", s.field)),
+                    "{} not read from T_{}",
+                    s.field,
+                    s.env
+                ),
+                Err(e) => {
+                    assert_eq!(e.field, s.field);
+                    assert_eq!(e.env, format!("AUTHSEC_{}", s.env));
+                }
+            }
+        }
     }
 
     #[test]
