@@ -14,9 +14,41 @@
 
 use serde_json::{json, Value};
 
-use crate::config::{ChallengeScope, Config};
+use crate::config::Config;
 use crate::error::AuthError;
 use crate::policy::ToolRule;
+
+/// What the `scope` of a 403 step-up challenge contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChallengeScope {
+    /// Follows the request's MCP protocol revision (the `MCP-Protocol-Version` header, else
+    /// the body's `_meta`): 2026-07-28 and later name the operation's scopes only (their
+    /// clients accumulate, SEP-2350); earlier revisions, or none, get required plus granted.
+    /// The default.
+    #[default]
+    ByProtocol,
+    /// The tool's scopes plus those already granted — safe for clients that replace their
+    /// token rather than accumulate scopes.
+    RequiredAndGranted,
+    /// Only the tool's scopes.
+    RequiredOnly,
+}
+
+/// The first MCP revision whose clients accumulate scopes on step-up (SEP-2350).
+pub const ACCUMULATING_PROTOCOL: &str = "2026-07-28";
+
+impl ChallengeScope {
+    /// The rule for one request of MCP revision `protocol` (`YYYY-MM-DD`, if known).
+    pub fn for_protocol(self, protocol: Option<&str>) -> ChallengeScope {
+        match self {
+            ChallengeScope::ByProtocol if crate::mcp::is_2026_07_28_or_later(protocol) => {
+                ChallengeScope::RequiredOnly
+            }
+            ChallengeScope::ByProtocol => ChallengeScope::RequiredAndGranted,
+            fixed => fixed,
+        }
+    }
+}
 
 /// A rendered denial.
 #[derive(Debug, Clone, PartialEq)]

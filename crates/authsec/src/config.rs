@@ -26,6 +26,10 @@ use url::Url;
 use crate::clock::Clock;
 use crate::policy::{PromptPolicy, ResourcePolicy, RuleRepr, TargetKind, ToolPolicy};
 
+pub use crate::challenge::{ChallengeScope, ACCUMULATING_PROTOCOL};
+pub use crate::policy::PolicyMode;
+pub use crate::validate::ValidationMode;
+
 /// A secret string (client secret). `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -48,36 +52,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How tokens are validated (`AUTHSEC_VALIDATION_MODE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ValidationMode {
-    /// JWTs only, checked locally against the JWKS.
-    JwtOnly,
-    /// Every token goes to RFC 7662 introspection.
-    IntrospectionOnly,
-    /// A JWT must pass local checks *and* introspection; opaque tokens go to introspection.
-    JwtAndIntrospect,
-    /// JWTs locally only, opaque tokens by introspection (migration; no JWT revocation).
-    JwtOrIntrospect,
-    /// Chosen from the configured endpoints: both → `JwtAndIntrospect`.
-    #[default]
-    Auto,
-}
-
-/// Where tool policy comes from (`AUTHSEC_POLICY_MODE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PolicyMode {
-    /// The console's policy is required; start-up fails without it.
-    RemoteRequired,
-    /// The console's policy, falling back to the local map when it is unavailable.
-    RemoteWithLocalFallback,
-    /// Only the local map (`AUTHSEC_TOOL_SCOPES_JSON` / TOML). The default.
-    #[default]
-    LocalOnly,
-    /// No per-tool checks: any valid token may call any tool. Loudly logged.
-    Open,
-}
-
 /// Which `typ` header values are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TypPolicy {
@@ -86,38 +60,6 @@ pub enum TypPolicy {
     Lenient,
     /// RFC 9068 only: `at+jwt` or `application/at+jwt`.
     Rfc9068,
-}
-
-/// What the `scope` of a 403 step-up challenge contains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ChallengeScope {
-    /// Follows the request's MCP protocol revision (the `MCP-Protocol-Version` header, else
-    /// the body's `_meta`): 2026-07-28 and later name the operation's scopes only (their
-    /// clients accumulate, SEP-2350); earlier revisions, or none, get required plus granted.
-    /// The default.
-    #[default]
-    ByProtocol,
-    /// The tool's scopes plus those already granted — safe for clients that replace their
-    /// token rather than accumulate scopes.
-    RequiredAndGranted,
-    /// Only the tool's scopes.
-    RequiredOnly,
-}
-
-/// The first MCP revision whose clients accumulate scopes on step-up (SEP-2350).
-pub const ACCUMULATING_PROTOCOL: &str = "2026-07-28";
-
-impl ChallengeScope {
-    /// The rule for one request of MCP revision `protocol` (`YYYY-MM-DD`, if known).
-    pub fn for_protocol(self, protocol: Option<&str>) -> ChallengeScope {
-        match self {
-            ChallengeScope::ByProtocol if crate::mcp::is_2026_07_28_or_later(protocol) => {
-                ChallengeScope::RequiredOnly
-            }
-            ChallengeScope::ByProtocol => ChallengeScope::RequiredAndGranted,
-            fixed => fixed,
-        }
-    }
 }
 
 /// How the introspection client authenticates (RFC 7591 names).

@@ -38,10 +38,11 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::challenge::{self, ChallengeContext, Denial};
-use crate::config::{Config, PolicyMode, TypPolicy};
+use crate::config::{Config, TypPolicy};
 use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError};
 use crate::keys::{self, Algorithm, KeySet};
+use crate::policy::PolicyMode;
 use crate::policy::{PolicyView, Target, TargetKind, ToolRule};
 use crate::principal::Principal;
 use crate::token::{CacheKey, Claims, Fingerprint};
@@ -1020,7 +1021,7 @@ impl fmt::Display for Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ValidationMode;
+    use crate::validate::ValidationMode;
 
     fn fixed_clock_config(at: i64) -> Config {
         Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")

@@ -950,8 +950,8 @@ mod tests {
 
     mod round_trip {
         use super::super::*;
+        use crate::challenge::ChallengeScope;
         use crate::challenge::{render, ChallengeContext};
-        use crate::config::ChallengeScope;
         use crate::error::{AuthError, InvalidRequest as Ir, Malformed as Mf};
         use crate::policy::{Target, TargetKind};
         use proptest::prelude::*;

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, PolicyMode};
+use crate::config::Config;
 use crate::error::{AuthError, ScopeMatch};
 use crate::principal::Principal;
 
@@ -278,6 +278,20 @@ impl RuleRepr {
 /// RFC 6749 §3.3 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )` (the grammar shared with
 /// the console).
 pub use authsec_proto::is_scope_token as is_valid_scope_token;
+
+/// Where tool policy comes from (`AUTHSEC_POLICY_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyMode {
+    /// The console's policy is required; start-up fails without it.
+    RemoteRequired,
+    /// The console's policy, falling back to the local map when it is unavailable.
+    RemoteWithLocalFallback,
+    /// Only the local map (`AUTHSEC_TOOL_SCOPES_JSON` / TOML). The default.
+    #[default]
+    LocalOnly,
+    /// No per-tool checks: any valid token may call any tool. Loudly logged.
+    Open,
+}
 
 impl ToolPolicy {
     /// An empty policy: every tool is unmapped.
@@ -673,7 +687,7 @@ fn decide_rules(
 ///   ([`AuthError::PolicyUnavailable`]): fail closed.
 ///
 /// ```
-/// use authsec::{config::PolicyMode, error::AuthError, policy::{decide_scopes, ToolPolicy}};
+/// use authsec::{error::AuthError, policy::{decide_scopes, PolicyMode, ToolPolicy}};
 ///
 /// let policy = ToolPolicy::from_json(r#"{"add_note":["notes:write"],"server_time":[]}"#).unwrap();
 /// let granted = vec!["notes:read".to_string()];

@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::DigestCache;
-use crate::config::{Config, ConfigError, TypPolicy, ValidationMode};
+use crate::config::{Config, ConfigError, TypPolicy};
 use crate::error::AuthError;
 use crate::introspect::{Introspection, IntrospectionError, Introspector};
 use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, KeySet, KeySource};
@@ -56,6 +56,22 @@ use crate::token::{CacheKey, Claims, Header, Jws};
 
 pub use pipeline::{route, Check, Route};
 use pipeline::{Claimed, KeyAnswer, Recalled, Seen};
+
+/// How tokens are validated (`AUTHSEC_VALIDATION_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValidationMode {
+    /// JWTs only, checked locally against the JWKS.
+    JwtOnly,
+    /// Every token goes to RFC 7662 introspection.
+    IntrospectionOnly,
+    /// A JWT must pass local checks *and* introspection; opaque tokens go to introspection.
+    JwtAndIntrospect,
+    /// JWTs locally only, opaque tokens by introspection (migration; no JWT revocation).
+    JwtOrIntrospect,
+    /// Chosen from the configured endpoints: both → `JwtAndIntrospect`.
+    #[default]
+    Auto,
+}
 
 /// Why a validator could not start.
 #[derive(Debug, thiserror::Error)]

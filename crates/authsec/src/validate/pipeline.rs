@@ -25,7 +25,8 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use crate::config::{Config, TypPolicy, ValidationMode};
+use super::ValidationMode;
+use crate::config::{Config, TypPolicy};
 use crate::error::AuthError;
 use crate::keys::{Algorithm, VerifyKey};
 use crate::policy::{PolicyView, Target};
