@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -604,13 +603,15 @@ impl Config {
         RawConfig::from_vars(prefix, get)?.into_config()
     }
 
-    /// Parses a TOML document whose keys are the snake_case field names.
+    /// Parses a TOML document whose keys are the snake_case field names (feature `toml`).
+    #[cfg(feature = "toml")]
     pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
         RawConfig::from_toml_str(toml_text)?.into_config()
     }
 
-    /// Reads and parses a TOML file.
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+    /// Reads and parses a TOML file (feature `toml`).
+    #[cfg(feature = "toml")]
+    pub fn from_toml_file(path: impl AsRef<std::path::Path>) -> Result<Self, ConfigError> {
         RawConfig::from_toml_file(path)?.into_config()
     }
 
@@ -650,6 +651,8 @@ impl Config {
 
 impl RawConfig {
     /// Parses TOML; unknown keys are errors (a typo must not silently fall back to a default).
+    /// Feature `toml`.
+    #[cfg(feature = "toml")]
     pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
         toml::from_str(toml_text).map_err(|e| ConfigError {
             field: "toml",
@@ -668,8 +671,9 @@ impl RawConfig {
         })
     }
 
-    /// Reads a TOML file.
-    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+    /// Reads a TOML file (feature `toml`).
+    #[cfg(feature = "toml")]
+    pub fn from_toml_file(path: impl AsRef<std::path::Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             field: "toml",
@@ -1494,6 +1498,7 @@ mod tests {
         assert!(!c.clock.is_overridden());
     }
 
+    #[cfg(feature = "toml")]
     #[test]
     fn prompt_and_resource_maps_come_from_env_json_or_toml_tables() {
         let vars = |name: &str| match name {
@@ -1544,6 +1549,7 @@ mod tests {
         assert!(e.problem.starts_with("prompt \"sum\""), "{e}");
     }
 
+    #[cfg(feature = "toml")]
     #[test]
     fn toml_reads_tables_and_rejects_unknown_keys() {
         let c = Config::from_toml_str(
