@@ -3,7 +3,6 @@
 //! Credentials belong to one authorization server. [`ClientCredentials::for_issuer`] says which;
 //! without it they are bound to the first issuer discovery finds and never sent to another.
 
-use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -11,26 +10,8 @@ use base64::Engine;
 use crate::assertion::{PrivateKey, ASSERTION_TYPE};
 use crate::error::Error;
 
-/// A client secret: never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret itself, to send.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// A client secret: never printed (the SDK's type: one secret wrapper for both sides).
+pub use authsec::config::Secret;
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone)]
@@ -190,7 +171,7 @@ mod tests {
     fn a_secret_is_never_printed() {
         assert_eq!(
             format!("{:?}", Secret::new("hunter2")),
-            "Secret(<redacted>)"
+            "Secret(***)"
         );
         let c = ClientCredentials::new("id", ClientAuth::SecretPost(Secret::new("hunter2")));
         assert!(!format!("{c:?}").contains("hunter2"));
