@@ -3,7 +3,6 @@
 //! Credentials belong to one authorization server. [`ClientCredentials::for_issuer`] says which;
 //! without it they are bound to the first issuer discovery finds and never sent to another.
 
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
@@ -169,10 +168,7 @@ mod tests {
 
     #[test]
     fn a_secret_is_never_printed() {
-        assert_eq!(
-            format!("{:?}", Secret::new("hunter2")),
-            "Secret(***)"
-        );
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
         let c = ClientCredentials::new("id", ClientAuth::SecretPost(Secret::new("hunter2")));
         assert!(!format!("{c:?}").contains("hunter2"));
     }
