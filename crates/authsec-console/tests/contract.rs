@@ -156,7 +156,8 @@ async fn a_manifest_in_the_sdk_form_is_stored_whole_and_answered_in_the_sdk_form
             generation: outcome.generation,
             added: vec![],
             updated: vec![],
-            unchanged: 2
+            unchanged: 2,
+            ..ManifestOutcome::default()
         }
     );
     c.stop().await;

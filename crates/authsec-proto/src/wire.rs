@@ -236,14 +236,13 @@ impl From<Vec<ManifestTool>> for Manifest {
 
 impl<'de> Deserialize<'de> for Manifest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Members it does not know are ignored (a newer SDK's), but an object without any of
+        // these is not a manifest (a single tool sent without its array, say).
         #[derive(Deserialize)]
         struct Object {
-            #[serde(default)]
-            tools: Vec<ManifestTool>,
-            #[serde(default)]
-            prompts: Vec<ManifestPrompt>,
-            #[serde(default)]
-            resources: Vec<ManifestResource>,
+            tools: Option<Vec<ManifestTool>>,
+            prompts: Option<Vec<ManifestPrompt>>,
+            resources: Option<Vec<ManifestResource>>,
         }
         match Value::deserialize(d)? {
             tools @ Value::Array(_) => Ok(Manifest::from(
@@ -251,10 +250,15 @@ impl<'de> Deserialize<'de> for Manifest {
             )),
             object @ Value::Object(_) => {
                 let o = Object::deserialize(object).map_err(D::Error::custom)?;
+                if o.tools.is_none() && o.prompts.is_none() && o.resources.is_none() {
+                    return Err(D::Error::custom(
+                        "a manifest object has a \"tools\", \"prompts\" or \"resources\" list",
+                    ));
+                }
                 Ok(Manifest {
-                    tools: o.tools,
-                    prompts: o.prompts,
-                    resources: o.resources,
+                    tools: o.tools.unwrap_or_default(),
+                    prompts: o.prompts.unwrap_or_default(),
+                    resources: o.resources.unwrap_or_default(),
                 })
             }
             _ => Err(D::Error::custom(
@@ -265,7 +269,7 @@ impl<'de> Deserialize<'de> for Manifest {
 }
 
 /// The console's answer to a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOutcome {
     /// The policy generation afterwards (unchanged if nothing changed).
     pub generation: i64,
@@ -508,7 +512,10 @@ mod tests {
         let prompt = serde_json::to_value(full_prompt()).unwrap();
         assert_eq!(keys(&prompt), schema_keys("ManifestPrompt", "properties"));
         let resource = serde_json::to_value(full_resource()).unwrap();
-        assert_eq!(keys(&resource), schema_keys("ManifestResource", "properties"));
+        assert_eq!(
+            keys(&resource),
+            schema_keys("ManifestResource", "properties")
+        );
         let manifest = serde_json::to_value(Manifest::default()).unwrap();
         assert_eq!(
             keys(&manifest),
@@ -576,8 +583,16 @@ mod tests {
         let v = serde_json::to_value(&full).unwrap();
         assert_eq!(serde_json::from_value::<Manifest>(v).unwrap(), full);
         let err = serde_json::from_value::<Manifest>(json!("tools")).unwrap_err();
-        assert!(err.to_string().starts_with("a manifest is an object"), "{err}");
+        assert!(
+            err.to_string().starts_with("a manifest is an object"),
+            "{err}"
+        );
         assert!(serde_json::from_value::<Manifest>(json!({"prompts": [{"title": "x"}]})).is_err());
+        let err = serde_json::from_value::<Manifest>(json!({"name": "t"})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("a manifest object has"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -588,7 +603,10 @@ mod tests {
         .unwrap();
         assert_eq!(p.name, "summarize_notes");
         assert_eq!(p.arguments, Some(json!([{"name": "style"}])));
-        assert_eq!(ManifestPrompt::from_mcp_prompt(&json!({"title": "x"})), None);
+        assert_eq!(
+            ManifestPrompt::from_mcp_prompt(&json!({"title": "x"})),
+            None
+        );
         let r = ManifestResource::from_mcp_resource(&json!({
             "uri": "notes://all", "name": "all", "mimeType": "application/json"
         }))
@@ -600,7 +618,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(t.uri, "notes://note/{id}");
-        assert_eq!(ManifestResource::from_mcp_resource(&json!({"name": "x"})), None);
+        assert_eq!(
+            ManifestResource::from_mcp_resource(&json!({"name": "x"})),
+            None
+        );
     }
 
     #[test]
