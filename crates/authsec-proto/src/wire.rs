@@ -205,10 +205,12 @@ impl ManifestResource {
     }
 }
 
-/// A manifest (`PUT …/sdk-manifest`): the server's tools, prompts and resources. It is sent as
-/// the object `{"tools":[…],"prompts":[…],"resources":[…]}` (each list optional); the bare
-/// array of tools that older SDKs send is read as a manifest of tools alone.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// A manifest (`PUT …/sdk-manifest`): the server's tools, prompts and resources. It is the
+/// object `{"tools":[…],"prompts":[…],"resources":[…]}` (each list optional), or the bare
+/// array of tools that older SDKs send, read as a manifest of tools alone. A manifest of tools
+/// alone is written as that array, so a console that predates prompts and resources still
+/// reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Manifest {
     /// Tools.
     pub tools: Vec<ManifestTool>,
@@ -231,6 +233,26 @@ impl From<Vec<ManifestTool>> for Manifest {
             tools,
             ..Manifest::default()
         }
+    }
+}
+
+impl Serialize for Manifest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Object<'a> {
+            tools: &'a [ManifestTool],
+            prompts: &'a [ManifestPrompt],
+            resources: &'a [ManifestResource],
+        }
+        if self.prompts.is_empty() && self.resources.is_empty() {
+            return self.tools.serialize(s);
+        }
+        Object {
+            tools: &self.tools,
+            prompts: &self.prompts,
+            resources: &self.resources,
+        }
+        .serialize(s)
     }
 }
 
@@ -516,7 +538,12 @@ mod tests {
             keys(&resource),
             schema_keys("ManifestResource", "properties")
         );
-        let manifest = serde_json::to_value(Manifest::default()).unwrap();
+        let manifest = serde_json::to_value(Manifest {
+            tools: vec![],
+            prompts: vec![full_prompt()],
+            resources: vec![],
+        })
+        .unwrap();
         assert_eq!(
             keys(&manifest),
             keys(&openapi_schemas()["Manifest"]["oneOf"][0]["properties"])
@@ -582,6 +609,12 @@ mod tests {
         };
         let v = serde_json::to_value(&full).unwrap();
         assert_eq!(serde_json::from_value::<Manifest>(v).unwrap(), full);
+        let tools_only = Manifest::from(vec![full_tool()]);
+        assert_eq!(
+            serde_json::to_value(&tools_only).unwrap(),
+            json!([serde_json::to_value(full_tool()).unwrap()]),
+            "a manifest of tools alone is the array every console reads"
+        );
         let err = serde_json::from_value::<Manifest>(json!("tools")).unwrap_err();
         assert!(
             err.to_string().starts_with("a manifest is an object"),

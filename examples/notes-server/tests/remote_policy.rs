@@ -13,7 +13,8 @@ use std::time::Duration;
 use authsec::clock::{Clock, ManualClock};
 use authsec::config::{ConfigBuilder, PolicyMode};
 use authsec::http::AuthSecLayer;
-use authsec::policy::remote::{Freshness, RemotePolicyError};
+use authsec::policy::remote::{Freshness, Manifest, RemotePolicyError};
+use authsec::policy::{PromptPolicy, ResourcePolicy};
 use authsec::{Config, Validator};
 use authsec_testkit::console::{Credentials, TestConsole};
 use authsec_testkit::eventually;
@@ -351,7 +352,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_url(&dead)
         .build()
         .unwrap();
-    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
         .await
         .unwrap_err();
     assert!(
@@ -364,7 +365,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_url(&dead)
         .build()
         .unwrap();
-    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
         .await
         .unwrap();
     let status = layer.remote_policy().unwrap().status();
@@ -379,7 +380,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_credentials(&s.rs.id, "wrong-secret")
         .build()
         .unwrap();
-    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
         .await
         .unwrap_err();
     assert!(
@@ -461,7 +462,11 @@ async fn an_admin_mapping_survives_a_later_manifest() {
     let remote = layer.remote_policy().unwrap();
     let outcome = remote
         .client()
-        .publish_manifest(&manifest(&suggestions))
+        .publish_manifest(&manifest(
+            &suggestions,
+            &PromptPolicy::new(),
+            &ResourcePolicy::new(),
+        ))
         .await
         .unwrap();
     assert_eq!(outcome.updated, ["add_note"]);

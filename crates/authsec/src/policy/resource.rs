@@ -23,8 +23,8 @@
 
 use std::collections::BTreeMap;
 
-pub use authsec_proto::uri_template::UriTemplate;
 use authsec_proto::uri_template::ResourceKey;
+pub use authsec_proto::uri_template::UriTemplate;
 
 use super::{RuleRepr, ToolRule};
 use crate::policy::TargetKind;
