@@ -920,7 +920,52 @@ async fn the_resources_tab_maps_a_uri_template_and_refuses_an_ambiguous_one(db: 
     c.stop().await;
 }
 
+async fn the_simulator_decides_prompts_and_resources_too(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, secret) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    c.manifest(
+        &rs,
+        &secret,
+        json!({"prompts": [{"name": "summarize_notes"}, {"name": "draft"}],
+               "resources": [{"uri": "notes://all"}, {"uri": "notes://note/{id}"}]}),
+    )
+    .await;
+    let mapped = json!({"state": "mapped", "scopes": ["notes:read"]});
+    c.put(
+        &format!("/api/resource-servers/{rs}/prompts/summarize_notes/mapping"),
+        mapped.clone(),
+    )
+    .await;
+    c.put(
+        &format!("/api/resource-servers/{rs}/resources/notes%3A%2F%2Fnote%2F%7Bid%7D/mapping"),
+        mapped,
+    )
+    .await;
+    let mut b = Browser::new(&c);
+    b.sign_in().await;
+    let page = b
+        .get(&format!("/servers/{rs}/simulator?scopes=notes:read"))
+        .await;
+    let body = &page.body;
+    for row in [
+        "data-prompt=\"summarize_notes\" data-status=\"200\" data-reason=\"allowed\"",
+        "data-prompt=\"draft\" data-status=\"403\" data-reason=\"prompt_unmapped\"",
+        "data-resource=\"notes://all\" data-status=\"403\" data-reason=\"resource_unmapped\"",
+        "data-resource=\"notes://note/{id}\" data-status=\"200\" data-reason=\"allowed\"",
+    ] {
+        assert!(body.contains(row), "{row}: {body}");
+    }
+    let none = b.get(&format!("/servers/{rs}/simulator?scopes=")).await;
+    assert!(none.body.contains(
+        "data-prompt=\"summarize_notes\" data-status=\"403\" data-reason=\"insufficient_scope\""
+    ));
+    c.stop().await;
+}
+
 backend_tests!(
+    the_simulator_decides_prompts_and_resources_too,
     the_prompts_tab_lists_unmapped_first_and_maps_one_with_a_click,
     the_resources_tab_maps_a_uri_template_and_refuses_an_ambiguous_one,
     a_private_key_jwt_client_is_created_from_the_clients_tab,
