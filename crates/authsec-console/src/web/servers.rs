@@ -250,7 +250,7 @@ fn checklist(
             }
             ReadinessReason::NoToolsMapped => {
                 html!(fix, "<a href=\"" [tab_href(rs, Tab::Tools)] "?state=unmapped\">Map a tool, or make one public</a>");
-                "At least one tool is mapped or public"
+                "At least one tool, prompt or resource is mapped or public"
             }
         };
         if !met {
