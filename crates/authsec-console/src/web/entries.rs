@@ -148,7 +148,7 @@ pub fn render_entries_page<M: Shown>(
         if e.mapping.as_ref().is_some_and(|m| m.updated_at.is_some()) {
             html!(*o, "<form method=\"post\" action=\"" [clear_action] "\" class=\"inline\">" [csrf_field(csrf)]
                 "<input type=\"hidden\" name=\"key\" value=\"" {e.key()} "\">"
-                "<button type=\"submit\" aria-label=\"Remove the admin decision for " {e.key()} "\">Remove decision</button></form>");
+                "<button type=\"submit\" aria-label=\"Remove decision for " {e.key()} "\">Remove decision</button></form>");
         }
         o.raw("</td></tr>");
     }
