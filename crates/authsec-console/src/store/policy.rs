@@ -1,4 +1,5 @@
-//! Resource servers, their scopes, tool inventory, admin decisions and manifests.
+//! Resource servers, their scopes, their tool, prompt and resource inventories, admin
+//! decisions and manifests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
