@@ -2,11 +2,12 @@
 //!
 //! 1. A console on SQLite in a fresh temporary directory (deleted on exit), with a demo
 //!    resource server for the notes MCP server: scopes `notes:read`, `notes:write`,
-//!    `notes:admin`, the notes tools mapped to them (two public), and an agent client allowed
-//!    `notes:read notes:write` — so `delete_note` is the forbidden tool.
+//!    `notes:admin`, the notes tools mapped to them (two public), its prompt and resources
+//!    mapped to `notes:read`, and an agent client allowed `notes:read notes:write` — so
+//!    `delete_note` is the forbidden tool.
 //! 2. The notes example server (in-process), protected by authsec: tokens from the console's
 //!    token service (issuer = the console URL; JWKS and introspection), policy from the console
-//!    (`remote_required`, wait-for-change), its tool manifest published at start-up.
+//!    (`remote_required`, wait-for-change), its manifest published at start-up.
 //! 3. The web console's URL and a one-time sign-in link, then copy-paste commands for another
 //!    shell; decisions are logged on stderr.
 //!
@@ -20,7 +21,7 @@ use std::time::Duration;
 use authsec::config::PolicyMode;
 use authsec::{Config, Validator};
 use authsec_console::auth::Actor;
-use authsec_console::model::{ScopeMatch, ToolState};
+use authsec_console::model::{ManifestPrompt, ManifestResource, ScopeMatch, ToolState};
 use authsec_console::store::{NewResourceServer, NewScope};
 use authsec_console::{Console, ConsoleConfig, Store};
 use notes_server::{protected_app, serve, start_layer, Transport, MCP_PATH};
@@ -127,6 +128,8 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         .publish_manifest(true)
         // Only suggestions in the published manifest: the console's mapping decides.
         .tool_scopes_json(tool_scopes_json())
+        .prompt_scopes_json(notes_server::EXAMPLE_PROMPT_SCOPES_JSON)
+        .resource_scopes_json(notes_server::EXAMPLE_RESOURCE_SCOPES_JSON)
         .build()
         .map_err(|e| format!("demo configuration: {e}"))?;
     let validator = Validator::new(config)
@@ -218,6 +221,30 @@ async fn register(store: &Store, mcp_url: &str) -> Result<Registered, authsec_co
         let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
         store
             .set_mapping(&actor, &rs.id, tool, state, scopes, ScopeMatch::Any)
+            .await?;
+    }
+    // The prompt and the resources, as the notes example's own maps have them.
+    let read = || vec!["notes:read".to_owned()];
+    store
+        .set_entry_mapping::<ManifestPrompt>(
+            &actor,
+            &rs.id,
+            notes_server::SUMMARIZE_PROMPT,
+            ToolState::Mapped,
+            read(),
+            ScopeMatch::Any,
+        )
+        .await?;
+    for uri in [notes_server::ALL_NOTES_URI, notes_server::NOTE_TEMPLATE] {
+        store
+            .set_entry_mapping::<ManifestResource>(
+                &actor,
+                &rs.id,
+                uri,
+                ToolState::Mapped,
+                read(),
+                ScopeMatch::Any,
+            )
             .await?;
     }
     let (client, client_secret) = store

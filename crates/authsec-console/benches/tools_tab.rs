@@ -101,6 +101,8 @@ fn render(c: &mut Criterion) {
             public: 333,
             unmapped: 334,
         },
+        prompt_counts: ToolCounts::default(),
+        resource_counts: ToolCounts::default(),
         last_manifest_at: Some(1_790_001_000),
         created_at: 1,
         updated_at: 2,

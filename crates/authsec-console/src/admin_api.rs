@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{self, Actor};
 use crate::error::Error;
-use crate::model::{ClientKeys, ScopeMatch, ToolState};
+use crate::model::{ClientKeys, ManifestEntry, ScopeMatch, ToolState};
 use crate::state::{secs, AppState, KeyView};
 use crate::store::{ClientPatch, NewResourceServer, NewScope, ResourceServerPatch};
 
@@ -68,11 +68,20 @@ impl IntoResponse for ApiError {
                         text,
                         json!({ "unknown_scopes": scopes }),
                     ),
-                    Error::ScopeInUse { tools, clients, .. } => (
+                    Error::ScopeInUse {
+                        tools,
+                        prompts,
+                        resources,
+                        clients,
+                        ..
+                    } => (
                         StatusCode::CONFLICT,
                         "conflict",
                         text,
-                        json!({ "tools": tools, "clients": clients }),
+                        json!({
+                            "tools": tools, "prompts": prompts, "resources": resources,
+                            "clients": clients
+                        }),
                     ),
                     Error::ResourceUriTaken { existing, .. } => (
                         StatusCode::CONFLICT,
@@ -435,6 +444,75 @@ pub(crate) async fn clear_mapping(
     ok(state
         .store()
         .clear_mapping(&Actor::Admin, &id, &tool)
+        .await?)
+}
+
+// ---- prompts and resources (the tool endpoints' shapes) -------------------------------------
+//
+// `M` is `ManifestPrompt` (`/prompts/{prompt}`, by name) or `ManifestResource`
+// (`/resources/{uri}`, the exact URI or URI template percent-encoded as one path segment).
+
+/// `GET /api/resource-servers/{id}/prompts` and `…/resources`.
+pub(crate) async fn list_entries<M: ManifestEntry>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let entries = state.store().list_entries::<M>(&id).await?;
+    ok(json!({ M::KIND.plural(): entries }))
+}
+
+/// `GET /api/resource-servers/{id}/prompts/{prompt}` and `…/resources/{uri}`.
+pub(crate) async fn get_entry<M: ManifestEntry>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    ok(state.store().entry::<M>(&id, &key).await?)
+}
+
+/// `DELETE /api/resource-servers/{id}/prompts/{prompt}` and `…/resources/{uri}`.
+pub(crate) async fn delete_entry<M: ManifestEntry>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .store()
+        .delete_entry::<M>(&Actor::Admin, &id, &key)
+        .await?;
+    no_content()
+}
+
+/// `PUT /api/resource-servers/{id}/prompts/{prompt}/mapping` and `…/resources/{uri}/mapping`.
+pub(crate) async fn set_entry_mapping<M: ManifestEntry>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+    JsonBody(body): JsonBody<MappingBody>,
+) -> ApiResult {
+    ok(state
+        .store()
+        .set_entry_mapping::<M>(
+            &Actor::Admin,
+            &id,
+            &key,
+            body.state,
+            body.scopes,
+            body.scope_match,
+        )
+        .await?)
+}
+
+/// `DELETE /api/resource-servers/{id}/prompts/{prompt}/mapping` and `…/resources/{uri}/mapping`.
+pub(crate) async fn clear_entry_mapping<M: ManifestEntry>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    ok(state
+        .store()
+        .clear_entry_mapping::<M>(&Actor::Admin, &id, &key)
         .await?)
 }
 

@@ -83,12 +83,16 @@ pub enum Error {
         scopes: Vec<String>,
     },
     /// The scope is still used by mappings or clients.
-    #[error("scope {scope:?} is in use by tools [{}] and clients [{}]", tools.join(", "), clients.join(", "))]
+    #[error("scope {scope:?} is in use by tools [{}]{} and clients [{}]", tools.join(", "), prompts_and_resources(prompts, resources), clients.join(", "))]
     ScopeInUse {
         /// The scope.
         scope: String,
         /// Tools whose admin mapping names it.
         tools: Vec<String>,
+        /// Prompts whose admin mapping names it.
+        prompts: Vec<String>,
+        /// Resources (URIs or URI templates) whose admin mapping names it.
+        resources: Vec<String>,
         /// Clients allowed it.
         clients: Vec<String>,
     },
@@ -101,6 +105,18 @@ pub enum Error {
     /// The admin token comes from the environment and cannot be rotated here.
     #[error("the admin token is set by AUTHSEC_CONSOLE_ADMIN_TOKEN; change the variable instead")]
     AdminTokenFromEnv,
+}
+
+/// `, prompts [...], resources [...]` for the ones that use a scope; nothing when none do, so
+/// the sentence of a console without prompts and resources is unchanged.
+fn prompts_and_resources(prompts: &[String], resources: &[String]) -> String {
+    let mut out = String::new();
+    for (what, list) in [("prompts", prompts), ("resources", resources)] {
+        if !list.is_empty() {
+            out.push_str(&format!(", {what} [{}]", list.join(", ")));
+        }
+    }
+    out
 }
 
 impl Error {

@@ -3,12 +3,14 @@
 //! The authsec control plane: the policy store an admin edits and SDKs pull, and a token
 //! service for machine clients.
 //!
-//! * [`store`]: resource servers, scopes, tool inventory, admin mappings, clients, signing keys,
-//!   revocations and the audit log, in SQLite (a file) or PostgreSQL (several instances).
-//! * [`model`]: the rules — tool states, effective mappings, readiness, the SDK policy document.
+//! * [`store`]: resource servers, scopes, the tool, prompt and resource inventories, admin
+//!   mappings, clients, signing keys, revocations and the audit log, in SQLite (a file) or
+//!   PostgreSQL (several instances).
+//! * [`model`]: the rules — tool, prompt and resource states, effective mappings, readiness, the
+//!   SDK policy document.
 //! * [`web`]: the web console at `/` (sign-in with the admin token or a one-time link; resource
-//!   servers with their launch checklist and SDK status, tools, scopes, clients, an access
-//!   simulator that decides with the SDK's own code, the audit log).
+//!   servers with their launch checklist and SDK status, tools, prompts, resources, scopes,
+//!   clients, an access simulator that decides with the SDK's own code, the audit log).
 //! * `admin_api` (`/api/…`, admin bearer token; OpenAPI at `/api/openapi.json`),
 //!   `sdk_api` (`/authsec/resource-servers/{id}/sdk-policy` and `…/sdk-manifest`, HTTP Basic with
 //!   the resource server's credentials, long-poll with `?wait_for_generation=N`), and [`oauth`]

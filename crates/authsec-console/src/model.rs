@@ -1,5 +1,9 @@
-//! The console's data model and the rules computed from it: tool states, effective mappings,
-//! readiness, and the SDK policy document.
+//! The console's data model and the rules computed from it: tool, prompt and resource states,
+//! effective mappings, readiness, and the SDK policy document.
+//!
+//! Tools (by name), prompts (by name) and resources (by exact URI or URI template) follow the
+//! same rules: an inventory from the manifests, admin decisions beside it, and one
+//! [`effective_mapping`] per entry ([`entries`] computes them for any kind).
 //!
 //! Everything here is pure: the store loads rows, these functions decide. A reader finds a
 //! rule by its name ([`effective_mapping`], [`readiness`], [`sdk_policy`]).
@@ -13,10 +17,11 @@
 //! |---|---|---|
 //! | `rs_disabled` | `disabled` | an admin disabled the resource server (a kill switch) |
 //! | `rs_needs_setup` | `needs_setup` | the resource server has no scopes defined |
-//! | `no_tools_mapped` | `needs_setup` | no tool is mapped or public (every tool would be denied) |
+//! | `no_tools_mapped` | `needs_setup` | no tool, prompt or resource is mapped or public (everything would be denied) |
 //!
-//! An incomplete policy denies every tool in the SDK. Individual unmapped tools in an otherwise
-//! complete policy are denied one by one (`tool_unmapped`); they do not make the policy incomplete.
+//! An incomplete policy denies every tool, prompt and resource in the SDK. Individual unmapped
+//! entries in an otherwise complete policy are denied one by one (`tool_unmapped`,
+//! `prompt_unmapped`, `resource_unmapped`); they do not make the policy incomplete.
 //!
 //! # Effective mapping
 //!
@@ -31,10 +36,134 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use authsec_proto::wire::{ManifestTool, SdkPolicyDocument, ToolPolicyEntry};
+pub use authsec_proto::wire::{
+    ManifestPrompt, ManifestResource, ManifestTool, PromptPolicyEntry, ResourcePolicyEntry,
+    SdkPolicyDocument, ToolPolicyEntry,
+};
 pub use authsec_proto::{is_scope_token, ScopeMatch};
 
-/// The state of one tool, as the SDK will enforce it.
+/// What kind of MCP feature a policy entry protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A tool, by name (`tools/call`).
+    Tool,
+    /// A prompt, by name (`prompts/get`).
+    Prompt,
+    /// A resource, by exact URI or URI template (`resources/read`).
+    Resource,
+}
+
+impl EntryKind {
+    /// The singular noun (`tool`, `prompt`, `resource`): error kinds and audit actions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Tool => "tool",
+            EntryKind::Prompt => "prompt",
+            EntryKind::Resource => "resource",
+        }
+    }
+
+    /// The plural (`tools`, `prompts`, `resources`): list members and paths.
+    pub fn plural(self) -> &'static str {
+        match self {
+            EntryKind::Tool => "tools",
+            EntryKind::Prompt => "prompts",
+            EntryKind::Resource => "resources",
+        }
+    }
+}
+
+/// A manifest entry of any kind: what the rules need to know about it.
+pub trait ManifestEntry: Clone + PartialEq + Serialize + serde::de::DeserializeOwned {
+    /// The kind.
+    const KIND: EntryKind;
+    /// The policy key: the tool or prompt name, or the resource URI / URI template.
+    fn key(&self) -> &str;
+    /// Scopes the developer suggests.
+    fn suggested_scopes(&self) -> &[String];
+    /// An entry known only by its key (no manifest lists it).
+    fn named(key: &str) -> Self;
+    /// Every entry of this kind of a resource server (see [`entries`]).
+    fn entries(inputs: &PolicyInputs) -> Vec<Entry<Self>>;
+}
+
+impl ManifestEntry for ManifestTool {
+    const KIND: EntryKind = EntryKind::Tool;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn suggested_scopes(&self) -> &[String] {
+        &self.suggested_scopes
+    }
+    fn named(key: &str) -> Self {
+        ManifestTool {
+            name: key.to_owned(),
+            title: None,
+            description: None,
+            input_schema: None,
+            annotations: None,
+            suggested_scopes: Vec::new(),
+        }
+    }
+    fn entries(inputs: &PolicyInputs) -> Vec<Entry<Self>> {
+        entries(
+            &inputs.server,
+            &inputs.scopes,
+            &inputs.inventory,
+            &inputs.decisions,
+        )
+    }
+}
+
+impl ManifestEntry for ManifestPrompt {
+    const KIND: EntryKind = EntryKind::Prompt;
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn suggested_scopes(&self) -> &[String] {
+        &self.suggested_scopes
+    }
+    fn named(key: &str) -> Self {
+        ManifestPrompt {
+            name: key.to_owned(),
+            title: None,
+            description: None,
+            arguments: None,
+            suggested_scopes: Vec::new(),
+        }
+    }
+    fn entries(inputs: &PolicyInputs) -> Vec<Entry<Self>> {
+        let c = &inputs.prompts;
+        entries(&inputs.server, &inputs.scopes, &c.inventory, &c.decisions)
+    }
+}
+
+impl ManifestEntry for ManifestResource {
+    const KIND: EntryKind = EntryKind::Resource;
+    fn key(&self) -> &str {
+        &self.uri
+    }
+    fn suggested_scopes(&self) -> &[String] {
+        &self.suggested_scopes
+    }
+    fn named(key: &str) -> Self {
+        ManifestResource {
+            uri: key.to_owned(),
+            name: None,
+            title: None,
+            description: None,
+            mime_type: None,
+            suggested_scopes: Vec::new(),
+        }
+    }
+    fn entries(inputs: &PolicyInputs) -> Vec<Entry<Self>> {
+        let c = &inputs.resources;
+        entries(&inputs.server, &inputs.scopes, &c.inventory, &c.decisions)
+    }
+}
+
+/// The state of one tool, prompt or resource, as the SDK will enforce it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolState {
@@ -106,15 +235,61 @@ pub struct Mapping {
     pub updated_at: Option<i64>,
 }
 
-/// A tool inventory row (what the manifests said).
+/// An inventory row (what the manifests said about one tool, prompt or resource).
 #[derive(Debug, Clone, PartialEq)]
-pub struct InventoryTool {
-    /// The manifest's view of the tool.
-    pub manifest: ManifestTool,
+pub struct InventoryItem<M> {
+    /// The manifest's view of the entry.
+    pub manifest: M,
     /// First manifest that listed it (Unix seconds).
     pub first_seen: i64,
     /// Latest manifest that listed it (Unix seconds).
     pub last_seen: i64,
+}
+
+/// A tool inventory row.
+pub type InventoryTool = InventoryItem<ManifestTool>;
+
+/// A prompt or resource as the admin API shows it: the manifest's view, and the decision and
+/// resulting state (the members of a [`Tool`] beyond its manifest entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry<M> {
+    /// What the manifest said (or just the key, for an entry only an admin has named).
+    #[serde(flatten)]
+    pub manifest: M,
+    /// First manifest that listed it; absent for entries only an admin has named.
+    pub first_seen: Option<i64>,
+    /// Latest manifest that listed it.
+    pub last_seen: Option<i64>,
+    /// Whether the most recent manifest listed it.
+    pub in_latest_manifest: bool,
+    /// The enforced state.
+    pub state: ToolState,
+    /// The effective mapping; absent when it is unmapped for want of any decision.
+    pub mapping: Option<Mapping>,
+}
+
+/// A prompt (by name) with its state.
+pub type Prompt = Entry<ManifestPrompt>;
+
+/// A resource (by exact URI or URI template) with its state.
+pub type Resource = Entry<ManifestResource>;
+
+/// The inventory and admin decisions of one kind of entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog<M> {
+    /// What the manifests listed.
+    pub inventory: Vec<InventoryItem<M>>,
+    /// Admin decisions by key.
+    pub decisions: Vec<(String, Decision)>,
+}
+
+impl<M> Default for Catalog<M> {
+    fn default() -> Self {
+        Catalog {
+            inventory: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
 }
 
 /// A tool as the admin API shows it: inventory, decision and resulting state together.
@@ -147,18 +322,44 @@ pub struct Tool {
 impl Tool {
     /// A tool known only by name (no manifest lists it): unmapped until an admin maps it.
     pub fn unlisted(name: &str) -> Self {
-        Tool {
-            name: name.to_owned(),
-            title: None,
-            description: None,
-            input_schema: None,
-            annotations: None,
-            suggested_scopes: Vec::new(),
+        Entry::unlisted(name).into()
+    }
+}
+
+impl<M: ManifestEntry> Entry<M> {
+    /// An entry known only by its key: unmapped until an admin maps it.
+    pub fn unlisted(key: &str) -> Self {
+        Entry {
+            manifest: M::named(key),
             first_seen: None,
             last_seen: None,
             in_latest_manifest: false,
             state: ToolState::Unmapped,
             mapping: None,
+        }
+    }
+
+    /// The policy key (name, or URI / URI template).
+    pub fn key(&self) -> &str {
+        self.manifest.key()
+    }
+}
+
+impl From<Entry<ManifestTool>> for Tool {
+    fn from(e: Entry<ManifestTool>) -> Self {
+        let m = e.manifest;
+        Tool {
+            name: m.name,
+            title: m.title,
+            description: m.description,
+            input_schema: m.input_schema,
+            annotations: m.annotations,
+            suggested_scopes: m.suggested_scopes,
+            first_seen: e.first_seen,
+            last_seen: e.last_seen,
+            in_latest_manifest: e.in_latest_manifest,
+            state: e.state,
+            mapping: e.mapping,
         }
     }
 }
@@ -171,7 +372,7 @@ pub enum ReadinessReason {
     RsDisabled,
     /// No scopes are defined.
     RsNeedsSetup,
-    /// No tool is mapped or public.
+    /// No tool, prompt or resource is mapped or public.
     NoToolsMapped,
 }
 
@@ -202,7 +403,7 @@ impl ReadinessReason {
                 "the resource server has no scopes: define at least one scope and map tools to it"
             }
             ReadinessReason::NoToolsMapped => {
-                "no tool is mapped or public: map at least one tool (every tool is denied until then)"
+                "nothing is mapped or public: map at least one tool, prompt or resource (everything is denied until then)"
             }
         }
     }
@@ -249,15 +450,26 @@ pub struct Readiness {
     pub reason: Option<ReadinessReason>,
 }
 
-/// Counts of tools per state.
+/// Counts of tools (or prompts, or resources) per state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCounts {
-    /// Mapped tools.
+    /// Mapped entries.
     pub mapped: usize,
-    /// Public tools.
+    /// Public entries.
     pub public: usize,
-    /// Unmapped (denied) tools.
+    /// Unmapped (denied) entries.
     pub unmapped: usize,
+}
+
+impl std::ops::Add for ToolCounts {
+    type Output = ToolCounts;
+    fn add(self, o: ToolCounts) -> ToolCounts {
+        ToolCounts {
+            mapped: self.mapped + o.mapped,
+            public: self.public + o.public,
+            unmapped: self.unmapped + o.unmapped,
+        }
+    }
 }
 
 /// A resource server's stored core fields.
@@ -308,12 +520,25 @@ pub struct ResourceServer {
     pub scopes: Vec<String>,
     /// Tools per state.
     pub tool_counts: ToolCounts,
+    /// Prompts per state.
+    #[serde(default)]
+    pub prompt_counts: ToolCounts,
+    /// Resources per state.
+    #[serde(default)]
+    pub resource_counts: ToolCounts,
     /// When the latest manifest arrived.
     pub last_manifest_at: Option<i64>,
     /// Creation time (Unix seconds).
     pub created_at: i64,
     /// Last change (Unix seconds).
     pub updated_at: i64,
+}
+
+impl ResourceServer {
+    /// Tools, prompts and resources per state, together (what readiness counts).
+    pub fn entry_counts(&self) -> ToolCounts {
+        self.tool_counts + self.prompt_counts + self.resource_counts
+    }
 }
 
 /// A scope defined on a resource server.
@@ -429,6 +654,10 @@ pub struct PolicyInputs {
     pub inventory: Vec<InventoryTool>,
     /// Admin decisions by tool name.
     pub decisions: Vec<(String, Decision)>,
+    /// Its prompts.
+    pub prompts: Catalog<ManifestPrompt>,
+    /// Its resources.
+    pub resources: Catalog<ManifestResource>,
 }
 
 /// The effective mapping of one tool (see the module docs).
@@ -468,33 +697,32 @@ pub fn effective_mapping(
     })
 }
 
-/// Every tool of a resource server — inventory tools and tools only an admin has named — with
-/// its effective mapping, sorted by name.
-pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
-    let defined: BTreeSet<&str> = inputs.scopes.iter().map(|s| s.name.as_str()).collect();
-    let auto = inputs.server.auto_apply_suggestions;
-    let latest = inputs.server.last_manifest_at;
-    // By name, so a server with thousands of tools is not quadratic.
-    let decisions: BTreeMap<&str, &Decision> = inputs
-        .decisions
-        .iter()
-        .map(|(n, d)| (n.as_str(), d))
-        .collect();
-    let decision_for = |name: &str| decisions.get(name).copied();
-    let mut out: Vec<Tool> = inputs
-        .inventory
+/// Every entry of one kind — inventory entries and entries only an admin has named — with its
+/// effective mapping, sorted by key.
+pub fn entries<M: ManifestEntry>(
+    server: &ResourceServerRow,
+    scopes: &[Scope],
+    inventory: &[InventoryItem<M>],
+    decisions: &[(String, Decision)],
+) -> Vec<Entry<M>> {
+    let defined: BTreeSet<&str> = scopes.iter().map(|s| s.name.as_str()).collect();
+    let auto = server.auto_apply_suggestions;
+    let latest = server.last_manifest_at;
+    // By key, so a server with thousands of entries is not quadratic.
+    let by_key: BTreeMap<&str, &Decision> =
+        decisions.iter().map(|(n, d)| (n.as_str(), d)).collect();
+    let mut out: Vec<Entry<M>> = inventory
         .iter()
         .map(|t| {
             let m = &t.manifest;
-            let mapping =
-                effective_mapping(&m.suggested_scopes, decision_for(&m.name), &defined, auto);
-            Tool {
-                name: m.name.clone(),
-                title: m.title.clone(),
-                description: m.description.clone(),
-                input_schema: m.input_schema.clone(),
-                annotations: m.annotations.clone(),
-                suggested_scopes: m.suggested_scopes.clone(),
+            let mapping = effective_mapping(
+                m.suggested_scopes(),
+                by_key.get(m.key()).copied(),
+                &defined,
+                auto,
+            );
+            Entry {
+                manifest: m.clone(),
                 first_seen: Some(t.first_seen),
                 last_seen: Some(t.last_seen),
                 in_latest_manifest: latest == Some(t.last_seen),
@@ -503,31 +731,44 @@ pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
             }
         })
         .collect();
-    let inventory: BTreeSet<&str> = inputs
-        .inventory
-        .iter()
-        .map(|t| t.manifest.name.as_str())
-        .collect();
-    for (name, d) in &inputs.decisions {
-        if inventory.contains(name.as_str()) {
+    let listed: BTreeSet<&str> = inventory.iter().map(|t| t.manifest.key()).collect();
+    for (key, d) in decisions {
+        if listed.contains(key.as_str()) {
             continue;
         }
-        let mapping = effective_mapping(&[], Some(d), &defined, auto);
-        out.push(Tool {
+        out.push(Entry {
             state: d.state,
-            mapping,
-            ..Tool::unlisted(name)
+            mapping: effective_mapping(&[], Some(d), &defined, auto),
+            ..Entry::unlisted(key)
         });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.sort_by(|a, b| a.key().cmp(b.key()));
     out
 }
 
-/// Tools per state.
-pub fn tool_counts(tools: &[Tool]) -> ToolCounts {
+/// Every tool of a resource server (see [`entries`]).
+pub fn tools(inputs: &PolicyInputs) -> Vec<Tool> {
+    ManifestTool::entries(inputs)
+        .into_iter()
+        .map(Tool::from)
+        .collect()
+}
+
+/// Every prompt of a resource server (see [`entries`]).
+pub fn prompts(inputs: &PolicyInputs) -> Vec<Prompt> {
+    ManifestPrompt::entries(inputs)
+}
+
+/// Every resource of a resource server (see [`entries`]).
+pub fn resources(inputs: &PolicyInputs) -> Vec<Resource> {
+    ManifestResource::entries(inputs)
+}
+
+/// Entries per state.
+pub fn counts(states: impl IntoIterator<Item = ToolState>) -> ToolCounts {
     let mut c = ToolCounts::default();
-    for t in tools {
-        match t.state {
+    for s in states {
+        match s {
             ToolState::Mapped => c.mapped += 1,
             ToolState::Public => c.public += 1,
             ToolState::Unmapped => c.unmapped += 1,
@@ -536,8 +777,14 @@ pub fn tool_counts(tools: &[Tool]) -> ToolCounts {
     c
 }
 
+/// Tools per state.
+pub fn tool_counts(tools: &[Tool]) -> ToolCounts {
+    counts(tools.iter().map(|t| t.state))
+}
+
 /// Every readiness rule, in the order [`readiness`] checks them, with whether it is met: the
 /// web console's launch checklist shows all of them, the first unmet one is the `reason`.
+/// `counts` are the tools, prompts and resources together ([`ResourceServer::entry_counts`]).
 pub fn readiness_checks(
     server: &ResourceServerRow,
     scope_count: usize,
@@ -579,8 +826,14 @@ pub fn resource_server_view(inputs: &PolicyInputs) -> ResourceServer {
 /// The admin view of a resource server whose [`tools`] are already computed.
 pub fn resource_server_view_of(inputs: &PolicyInputs, tools: &[Tool]) -> ResourceServer {
     let counts = tool_counts(tools);
+    let prompt_counts = self::counts(prompts(inputs).iter().map(|p| p.state));
+    let resource_counts = self::counts(resources(inputs).iter().map(|r| r.state));
     let s = &inputs.server;
-    let readiness = readiness(s, inputs.scopes.len(), counts);
+    let readiness = readiness(
+        s,
+        inputs.scopes.len(),
+        counts + prompt_counts + resource_counts,
+    );
     ResourceServer {
         id: s.id.clone(),
         name: s.name.clone(),
@@ -593,50 +846,70 @@ pub fn resource_server_view_of(inputs: &PolicyInputs, tools: &[Tool]) -> Resourc
         readiness_description: readiness.reason.map(|r| r.description().to_owned()),
         scopes: inputs.scopes.iter().map(|s| s.name.clone()).collect(),
         tool_counts: counts,
+        prompt_counts,
+        resource_counts,
         last_manifest_at: s.last_manifest_at,
         created_at: s.created_at,
         updated_at: s.updated_at,
     }
 }
 
-/// The SDK policy document. Unmapped tools are left out (absent = denied); an incomplete
-/// policy still lists its mappings, but the SDK denies every tool while `policy_complete` is false.
+/// The policy entry of a mapping (`None` for unmapped: absent = denied).
+fn policy_entry(name: String, mapping: Option<Mapping>) -> Option<ToolPolicyEntry> {
+    let m = mapping?;
+    match m.state {
+        ToolState::Unmapped => None,
+        ToolState::Public => Some(ToolPolicyEntry {
+            name,
+            is_public: true,
+            required_scopes: Vec::new(),
+            scope_match: ScopeMatch::Any,
+        }),
+        ToolState::Mapped => Some(ToolPolicyEntry {
+            name,
+            is_public: false,
+            required_scopes: m.scopes,
+            scope_match: m.scope_match,
+        }),
+    }
+}
+
+/// The SDK policy document. Unmapped tools, prompts and resources are left out (absent =
+/// denied); `prompt_policy` and `resource_policy` are omitted when empty, so an SDK that knows
+/// only tools sees no change. An incomplete policy still lists its mappings, but the SDK
+/// denies everything while `policy_complete` is false.
 pub fn sdk_policy(inputs: &PolicyInputs) -> SdkPolicyDocument {
     let tools = tools(inputs);
-    let counts = tool_counts(&tools);
-    let readiness = readiness(&inputs.server, inputs.scopes.len(), counts);
-    let tool_policy = tools
-        .into_iter()
-        .filter_map(|t| {
-            let m = t.mapping?;
-            match m.state {
-                ToolState::Unmapped => None,
-                ToolState::Public => Some(ToolPolicyEntry {
-                    name: t.name,
-                    is_public: true,
-                    required_scopes: Vec::new(),
-                    scope_match: ScopeMatch::Any,
-                }),
-                ToolState::Mapped => Some(ToolPolicyEntry {
-                    name: t.name,
-                    is_public: false,
-                    required_scopes: m.scopes,
-                    scope_match: m.scope_match,
-                }),
-            }
-        })
-        .collect();
+    let prompts = prompts(inputs);
+    let resources = resources(inputs);
+    let all = tool_counts(&tools)
+        + counts(prompts.iter().map(|p| p.state))
+        + counts(resources.iter().map(|r| r.state));
+    let readiness = readiness(&inputs.server, inputs.scopes.len(), all);
     SdkPolicyDocument {
         state: Some(readiness.state.as_str().to_owned()),
         policy_complete: readiness.policy_complete,
         reason: readiness.reason.map(|r| r.as_str().to_owned()),
         generation: inputs.server.generation,
         scopes_supported: inputs.scopes.iter().map(|s| s.name.clone()).collect(),
-        tool_policy,
-        // The console does not manage prompts and resources yet: the SDK reads their absence
-        // as "none mapped".
-        prompt_policy: Vec::new(),
-        resource_policy: Vec::new(),
+        tool_policy: tools
+            .into_iter()
+            .filter_map(|t| policy_entry(t.name, t.mapping))
+            .collect(),
+        prompt_policy: prompts
+            .into_iter()
+            .filter_map(|p| policy_entry(p.manifest.name, p.mapping))
+            .collect(),
+        resource_policy: resources
+            .into_iter()
+            .filter_map(|r| policy_entry(r.manifest.uri, r.mapping))
+            .map(|e| ResourcePolicyEntry {
+                uri: e.name,
+                is_public: e.is_public,
+                required_scopes: e.required_scopes,
+                scope_match: e.scope_match,
+            })
+            .collect(),
     }
 }
 
@@ -793,6 +1066,8 @@ mod tests {
                     decision(ToolState::Public, &[], ScopeMatch::Any),
                 ),
             ],
+            prompts: Catalog::default(),
+            resources: Catalog::default(),
         };
         let p = sdk_policy(&inputs);
         assert_eq!(
@@ -824,10 +1099,85 @@ mod tests {
                 "future_tool".into(),
                 decision(ToolState::Mapped, &["s"], ScopeMatch::Any),
             )],
+            prompts: Catalog::default(),
+            resources: Catalog::default(),
         };
         let t = tools(&inputs);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].state, ToolState::Mapped);
         assert_eq!(t[0].first_seen, None);
+    }
+
+    fn item<M>(manifest: M) -> InventoryItem<M> {
+        InventoryItem {
+            manifest,
+            first_seen: 50,
+            last_seen: 100,
+        }
+    }
+
+    #[test]
+    fn mapped_and_public_prompts_and_resources_are_in_the_sdk_policy_unmapped_ones_are_not() {
+        let mut summarize = ManifestPrompt::named("summarize_notes");
+        summarize.description = Some("Summarise".into());
+        let inputs = PolicyInputs {
+            server: server(true, false),
+            scopes: vec![scope("notes:read")],
+            inventory: vec![],
+            decisions: vec![],
+            prompts: Catalog {
+                inventory: vec![item(summarize), item(ManifestPrompt::named("draft"))],
+                decisions: vec![(
+                    "summarize_notes".into(),
+                    decision(ToolState::Mapped, &["notes:read"], ScopeMatch::Any),
+                )],
+            },
+            resources: Catalog {
+                inventory: vec![
+                    item(ManifestResource::named("notes://all")),
+                    item(ManifestResource::named("notes://note/{id}")),
+                ],
+                decisions: vec![(
+                    "notes://note/{id}".into(),
+                    decision(ToolState::Public, &[], ScopeMatch::Any),
+                )],
+            },
+        };
+        let p = serde_json::to_value(sdk_policy(&inputs)).unwrap();
+        assert_eq!(p["policy_complete"], true, "a mapped prompt is enough");
+        assert_eq!(p["tool_policy"], serde_json::json!([]));
+        assert_eq!(
+            p["prompt_policy"],
+            serde_json::json!([{"name": "summarize_notes", "is_public": false,
+                                "required_scopes": ["notes:read"], "scope_match": "any"}])
+        );
+        assert_eq!(
+            p["resource_policy"],
+            serde_json::json!([{"uri": "notes://note/{id}", "is_public": true,
+                                "required_scopes": [], "scope_match": "any"}])
+        );
+        let view = resource_server_view(&inputs);
+        assert_eq!(
+            (view.prompt_counts, view.resource_counts),
+            (
+                ToolCounts {
+                    mapped: 1,
+                    public: 0,
+                    unmapped: 1
+                },
+                ToolCounts {
+                    mapped: 0,
+                    public: 1,
+                    unmapped: 1
+                }
+            )
+        );
+        let prompts = prompts(&inputs);
+        assert_eq!(prompts[0].key(), "draft");
+        assert_eq!(prompts[0].state, ToolState::Unmapped);
+        assert_eq!(
+            serde_json::to_value(&prompts[1]).unwrap()["description"],
+            "Summarise"
+        );
     }
 }

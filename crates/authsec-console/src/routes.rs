@@ -8,6 +8,7 @@ use axum::routing::{self, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::model::{ManifestPrompt as P, ManifestResource as R};
 use crate::state::AppState;
 use crate::{admin_api as admin, oauth, sdk_api as sdk};
 
@@ -102,6 +103,46 @@ fn routes() -> Routes {
     .delete(
         "/api/resource-servers/{id}/tools/{tool}/mapping",
         admin::clear_mapping,
+    )
+    .get(
+        "/api/resource-servers/{id}/prompts",
+        admin::list_entries::<P>,
+    )
+    .get(
+        "/api/resource-servers/{id}/prompts/{prompt}",
+        admin::get_entry::<P>,
+    )
+    .delete(
+        "/api/resource-servers/{id}/prompts/{prompt}",
+        admin::delete_entry::<P>,
+    )
+    .put(
+        "/api/resource-servers/{id}/prompts/{prompt}/mapping",
+        admin::set_entry_mapping::<P>,
+    )
+    .delete(
+        "/api/resource-servers/{id}/prompts/{prompt}/mapping",
+        admin::clear_entry_mapping::<P>,
+    )
+    .get(
+        "/api/resource-servers/{id}/resources",
+        admin::list_entries::<R>,
+    )
+    .get(
+        "/api/resource-servers/{id}/resources/{uri}",
+        admin::get_entry::<R>,
+    )
+    .delete(
+        "/api/resource-servers/{id}/resources/{uri}",
+        admin::delete_entry::<R>,
+    )
+    .put(
+        "/api/resource-servers/{id}/resources/{uri}/mapping",
+        admin::set_entry_mapping::<R>,
+    )
+    .delete(
+        "/api/resource-servers/{id}/resources/{uri}/mapping",
+        admin::clear_entry_mapping::<R>,
     )
     .get("/api/resource-servers/{id}/clients", admin::list_clients)
     .post("/api/resource-servers/{id}/clients", admin::create_client)

@@ -7,8 +7,12 @@
 //!   from `N`, otherwise when it changes, or after the long-poll timeout (default 25 s) with
 //!   the unchanged policy. The answer is always the current policy; the SDK compares
 //!   generations.
-//! * `PUT /authsec/resource-servers/{id}/sdk-manifest` with the tool inventory
-//!   `[{"name","title","description","input_schema","annotations","suggested_scopes"}]`.
+//!   With prompts or resources mapped it also holds `prompt_policy` and `resource_policy`.
+//! * `PUT /authsec/resource-servers/{id}/sdk-manifest` with the inventory
+//!   `{"tools":[{"name","title","description","input_schema","annotations","suggested_scopes"}],
+//!   "prompts":[{"name","title","description","arguments","suggested_scopes"}],
+//!   "resources":[{"uri","name","title","description","mime_type","suggested_scopes"}]}`
+//!   (each list optional), or — as older SDKs send it — the bare array of tools.
 //!
 //! Failures: 401 with `WWW-Authenticate: Basic realm="authsec-console"` for missing or wrong
 //! credentials (also for unknown ids, so ids cannot be probed), 400 for a malformed request.
@@ -23,8 +27,9 @@ use tokio::time::Instant;
 
 use crate::auth::{self, Actor};
 use crate::error::Error;
-use crate::model::{ManifestTool, SdkPolicyDocument};
+use crate::model::SdkPolicyDocument;
 use crate::state::AppState;
+use authsec_proto::wire::Manifest;
 
 /// A denial of an SDK request.
 #[derive(Debug)]
@@ -173,9 +178,9 @@ pub(crate) async fn sdk_manifest(
     body: Bytes,
 ) -> Result<Response, SdkError> {
     authenticate(&state, &headers, &rs_id).await?;
-    let manifest: Vec<ManifestTool> = serde_json::from_slice(&body).map_err(|e| {
+    let manifest: Manifest = serde_json::from_slice(&body).map_err(|e| {
         SdkError::BadRequest(format!(
-            "the manifest must be a JSON array of {{\"name\",\"title\",\"description\",\"input_schema\",\"annotations\",\"suggested_scopes\"}}: {e}"
+            "the manifest must be a JSON object {{\"tools\",\"prompts\",\"resources\"}} or an array of tools {{\"name\",\"title\",\"description\",\"input_schema\",\"annotations\",\"suggested_scopes\"}}: {e}"
         ))
     })?;
     let outcome = state

@@ -14,6 +14,8 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "rs-00000000")
         .replace("{scope}", "notes:read")
         .replace("{tool}", "list_notes")
+        .replace("{prompt}", "summarize_notes")
+        .replace("{uri}", "notes%3A%2F%2Fall")
         .replace("{client_id}", "cl-0000000000000000")
         .replace("{kid}", "nokid")
 }
@@ -543,7 +545,258 @@ async fn concurrent_changes_all_apply_and_each_bumps_the_generation(db: &TestDb)
     c.stop().await;
 }
 
+/// A resource URI or URI template as one path segment (form encoding, with a space as %20:
+/// `+` is a plus sign in a path).
+fn seg(uri: &str) -> String {
+    url::form_urlencoded::byte_serialize(uri.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// The object-form manifest of the notes example's prompt and resources.
+fn notes_manifest() -> Value {
+    json!({
+        "prompts": [{"name": "summarize_notes", "title": "Summarise",
+                     "arguments": [{"name": "style", "required": false}]}],
+        "resources": [
+            {"uri": "notes://all", "name": "all", "mimeType": "application/json"},
+            {"uri": "notes://note/{id}", "name": "note"}
+        ]
+    })
+}
+
+async fn prompts_and_resources_are_listed_mapped_cleared_and_forgotten_like_tools(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, secret) = c.create_rs(URI, &["notes:read"]).await;
+    let base = format!("/api/resource-servers/{rs}");
+    let (status, outcome) = c.manifest(&rs, &secret, notes_manifest()).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["prompts_added"], json!(["summarize_notes"]));
+    assert_eq!(
+        outcome["resources_added"],
+        json!(["notes://all", "notes://note/{id}"])
+    );
+
+    let (status, list) = c.get(&format!("{base}/prompts")).await;
+    assert_eq!(status, StatusCode::OK);
+    let prompt = &list["prompts"][0];
+    assert_eq!(
+        (&prompt["name"], &prompt["state"], &prompt["mapping"]),
+        (&json!("summarize_notes"), &json!("unmapped"), &Value::Null)
+    );
+    assert_eq!(
+        prompt["arguments"],
+        json!([{"name": "style", "required": false}])
+    );
+    assert_eq!(prompt["in_latest_manifest"], true);
+    let (_, list) = c.get(&format!("{base}/resources")).await;
+    let uris: Vec<&str> = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(uris, ["notes://all", "notes://note/{id}"]);
+    assert_eq!(list["resources"][0]["mime_type"], "application/json");
+
+    let (status, p) = c
+        .put(
+            &format!("{base}/prompts/summarize_notes/mapping"),
+            json!({"state": "mapped", "scopes": ["notes:read"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["state"], "mapped");
+    assert_eq!(
+        p["mapping"],
+        json!({"source": "admin", "state": "mapped", "scopes": ["notes:read"],
+               "scope_match": "any", "updated_at": p["mapping"]["updated_at"]})
+    );
+    let template = format!("{base}/resources/{}", seg("notes://note/{id}"));
+    let (status, r) = c
+        .put(&format!("{template}/mapping"), json!({"state": "public"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        (&r["uri"], &r["state"]),
+        (&json!("notes://note/{id}"), &json!("public"))
+    );
+    let (status, r) = c.get(&template).await;
+    assert_eq!((status, &r["state"]), (StatusCode::OK, &json!("public")));
+
+    let (_, view) = c.get(&base).await;
+    assert_eq!(
+        view["prompt_counts"],
+        json!({"mapped": 1, "public": 0, "unmapped": 0})
+    );
+    assert_eq!(
+        view["resource_counts"],
+        json!({"mapped": 0, "public": 1, "unmapped": 1})
+    );
+    let (_, policy) = c.get(&format!("{base}/sdk-policy")).await;
+    assert_eq!(policy["tool_policy"], json!([]));
+    assert_eq!(
+        policy["prompt_policy"],
+        json!([{"name": "summarize_notes", "is_public": false,
+                "required_scopes": ["notes:read"], "scope_match": "any"}])
+    );
+    assert_eq!(
+        policy["resource_policy"],
+        json!([{"uri": "notes://note/{id}", "is_public": true,
+                "required_scopes": [], "scope_match": "any"}])
+    );
+    assert_eq!(
+        (&policy["policy_complete"], &policy["state"]),
+        (&json!(true), &json!("ready"))
+    );
+
+    let (status, r) = c.delete(&format!("{template}/mapping")).await;
+    assert_eq!((status, &r["state"]), (StatusCode::OK, &json!("unmapped")));
+    let (status, _) = c.delete(&format!("{base}/prompts/summarize_notes")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = c.get(&format!("{base}/prompts/summarize_notes")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        json!({"error": "not_found", "error_description": "prompt \"summarize_notes\" not found",
+               "kind": "prompt", "id": "summarize_notes"})
+    );
+    let (_, policy) = c.get(&format!("{base}/sdk-policy")).await;
+    assert_eq!(policy.get("prompt_policy"), None, "omitted when empty");
+    assert_eq!(policy.get("resource_policy"), None, "omitted when empty");
+    assert_eq!(policy["reason"], "no_tools_mapped");
+    c.stop().await;
+}
+
+async fn prompt_and_resource_mappings_are_validated_like_tool_mappings(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, _) = c.create_rs(URI, &["notes:read"]).await;
+    let base = format!("/api/resource-servers/{rs}");
+    for path in [
+        format!("{base}/prompts/p/mapping"),
+        format!("{base}/resources/{}/mapping", seg("notes://all")),
+    ] {
+        let (status, resp) = c.put(&path, json!({"state": "mapped", "scopes": []})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(resp["field"], "scopes", "{path}");
+        let (status, resp) = c
+            .put(&path, json!({"state": "mapped", "scopes": ["notes:Read"]}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(resp["unknown_scopes"], json!(["notes:Read"]), "{path}");
+        let (status, resp) = c.put(&path, json!({"state": "maybe"})).await;
+        assert_eq!(
+            (status, &resp["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_request"))
+        );
+        let (status, resp) = c.delete(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "no decision to clear");
+        assert_eq!(resp["kind"], "mapping");
+    }
+    for bad in ["x://{a}{b}", "x://{+path}", "x://a}", "notes://with space"] {
+        let (status, resp) = c
+            .put(
+                &format!("{base}/resources/{}/mapping", seg(bad)),
+                json!({"state": "public"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(resp["field"], "uri", "{bad}");
+    }
+    let (status, _) = c
+        .put(
+            "/api/resource-servers/rs-00000000/prompts/p/mapping",
+            json!({"state": "public"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = c
+        .get(&format!("{base}/resources/{}", seg("notes://nothing")))
+        .await;
+    assert_eq!(
+        (status, &body["kind"]),
+        (StatusCode::NOT_FOUND, &json!("resource"))
+    );
+    c.stop().await;
+}
+
+async fn a_scope_a_prompt_or_resource_mapping_uses_cannot_be_deleted(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, _) = c.create_rs(URI, &["notes:read", "notes:write"]).await;
+    let base = format!("/api/resource-servers/{rs}");
+    let mapped = json!({"state": "mapped", "scopes": ["notes:write"]});
+    c.put(&format!("{base}/prompts/draft/mapping"), mapped.clone())
+        .await;
+    c.put(
+        &format!("{base}/resources/{}/mapping", seg("notes://note/{id}")),
+        mapped,
+    )
+    .await;
+    let (status, body) = c.delete(&format!("{base}/scopes/notes:write")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body,
+        json!({
+            "error": "conflict",
+            "error_description": "scope \"notes:write\" is in use by tools [], prompts [draft], resources [notes://note/{id}] and clients []",
+            "tools": [], "prompts": ["draft"], "resources": ["notes://note/{id}"], "clients": []
+        })
+    );
+    c.stop().await;
+}
+
+async fn prompt_and_resource_changes_are_audited_and_bump_the_generation(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, _) = c.create_rs(URI, &["notes:read"]).await;
+    let base = format!("/api/resource-servers/{rs}");
+    let generation = || async { c.get(&base).await.1["generation"].as_i64().unwrap() };
+    let g0 = generation().await;
+    let resource = format!("{base}/resources/{}", seg("notes://all"));
+    c.put(
+        &format!("{base}/prompts/p/mapping"),
+        json!({"state": "public"}),
+    )
+    .await;
+    let g1 = generation().await;
+    c.put(
+        &format!("{resource}/mapping"),
+        json!({"state": "mapped", "scopes": ["notes:read"], "scope_match": "all"}),
+    )
+    .await;
+    c.delete(&format!("{resource}/mapping")).await;
+    c.delete(&format!("{base}/prompts/p")).await;
+    let g4 = generation().await;
+    assert_eq!((g1, g4), (g0 + 1, g0 + 4));
+    let entries = c.audit(Some(&rs)).await;
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .rev()
+        .skip(1)
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("prompt_mapping.set", "p"),
+            ("resource_mapping.set", "notes://all"),
+            ("resource_mapping.cleared", "notes://all"),
+            ("prompt.deleted", "p"),
+        ]
+    );
+    let set = entries
+        .iter()
+        .find(|e| e["action"] == "resource_mapping.set")
+        .unwrap();
+    assert_eq!(set["before"], Value::Null);
+    assert_eq!(set["after"]["scope_match"], "all");
+    c.stop().await;
+}
+
 backend_tests!(
+    prompts_and_resources_are_listed_mapped_cleared_and_forgotten_like_tools,
+    prompt_and_resource_mappings_are_validated_like_tool_mappings,
+    a_scope_a_prompt_or_resource_mapping_uses_cannot_be_deleted,
+    prompt_and_resource_changes_are_audited_and_bump_the_generation,
     concurrent_changes_all_apply_and_each_bumps_the_generation,
     every_admin_route_refuses_a_missing_or_wrong_token,
     resource_server_lifecycle,

@@ -5,7 +5,7 @@
 mod common;
 
 use authsec::policy::remote::{ManifestOutcome, SdkPolicyDocument};
-use authsec::policy::{ConsolePolicy, PolicyView};
+use authsec::policy::{ConsolePolicy, PolicyView, TargetKind};
 use authsec::AuthError;
 use common::{schema_errors, TestConsole, TestDb};
 use reqwest::StatusCode;
@@ -156,9 +156,87 @@ async fn a_manifest_in_the_sdk_form_is_stored_whole_and_answered_in_the_sdk_form
             generation: outcome.generation,
             added: vec![],
             updated: vec![],
-            unchanged: 2
+            unchanged: 2,
+            ..ManifestOutcome::default()
         }
     );
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn prompt_and_resource_policies_the_console_serves_are_read_and_decided_by_the_sdk() {
+    let db = TestDb::sqlite();
+    let c = TestConsole::start(&db).await;
+    let (rs, secret) = c.create_rs(URI, &["notes:read"]).await;
+    let mapped = json!({"state": "mapped", "scopes": ["notes:read"]});
+    for path in [
+        "prompts/summarize_notes",
+        "resources/notes%3A%2F%2Fnote%2F%7Bid%7D",
+    ] {
+        let (status, body) = c
+            .put(
+                &format!("/api/resource-servers/{rs}/{path}/mapping"),
+                mapped.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = c
+        .put(
+            &format!("/api/resource-servers/{rs}/resources/notes%3A%2F%2Fpublic/mapping"),
+            json!({"state": "public"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, policy) = c.sdk_policy(&rs, Some((&rs, &secret)), "").await;
+    assert_eq!(schema_errors("SdkPolicy", &policy), Vec::<String>::new());
+    // The admin views fit their schemas too.
+    let (_, prompts) = c.get(&format!("/api/resource-servers/{rs}/prompts")).await;
+    let (_, resources) = c
+        .get(&format!("/api/resource-servers/{rs}/resources"))
+        .await;
+    assert_eq!(
+        schema_errors("Prompt", &prompts["prompts"][0]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        schema_errors("Resource", &resources["resources"][0]),
+        Vec::<String>::new()
+    );
+    let (_, view) = c.get(&format!("/api/resource-servers/{rs}")).await;
+    assert_eq!(schema_errors("ResourceServer", &view), Vec::<String>::new());
+    let p = sdk_reads(&policy);
+    assert_eq!(p.incomplete, None, "a mapped prompt completes the policy");
+    let view = PolicyView::Console(&p);
+    let read = ["notes:read".to_owned()];
+    assert_eq!(
+        view.decide_target(&read, TargetKind::Prompt, "summarize_notes"),
+        Ok(())
+    );
+    assert!(matches!(
+        view.decide_target(&[], TargetKind::Prompt, "summarize_notes"),
+        Err(AuthError::InsufficientScope { .. })
+    ));
+    assert!(matches!(
+        view.decide_target(&read, TargetKind::Prompt, "draft"),
+        Err(AuthError::Unmapped { .. })
+    ));
+    assert_eq!(
+        view.decide_target(&read, TargetKind::Resource, "notes://note/7"),
+        Ok(())
+    );
+    assert!(matches!(
+        view.decide_target(&[], TargetKind::Resource, "notes://note/7"),
+        Err(AuthError::InsufficientScope { .. })
+    ));
+    assert_eq!(
+        view.decide_target(&[], TargetKind::Resource, "notes://public"),
+        Ok(())
+    );
+    assert!(matches!(
+        view.decide_target(&read, TargetKind::Resource, "notes://all"),
+        Err(AuthError::Unmapped { .. })
+    ));
     c.stop().await;
 }
 

@@ -782,7 +782,192 @@ async fn a_private_key_jwt_client_is_created_from_the_clients_tab(db: &TestDb) {
     c.stop().await;
 }
 
+async fn the_prompts_tab_lists_unmapped_first_and_maps_one_with_a_click(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, secret) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    let (status, _) = c
+        .manifest(
+            &rs,
+            &secret,
+            json!({"prompts": [
+                {"name": "summarize_notes", "suggested_scopes": ["notes:read"]},
+                {"name": "<img src=x onerror=alert(1)>", "description": "<b>bold</b>"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    c.put(
+        &format!(
+            "/api/resource-servers/{rs}/prompts/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E/mapping"
+        ),
+        json!({"state": "public"}),
+    )
+    .await;
+    let mut b = Browser::new(&c);
+    let csrf = b.sign_in().await;
+    let page = b.get(&format!("/servers/{rs}/prompts")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page
+        .body
+        .contains("2 prompts. <strong class=\"warn-text\">1 unmapped"));
+    assert!(!page.body.contains("<img"), "{}", page.body);
+    assert!(!page.body.contains("<b>bold"));
+    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    let unmapped_row = page.body.find("summarize_notes").unwrap();
+    let public_row = page.body.find("&lt;img src=x").unwrap();
+    assert!(unmapped_row < public_row, "unmapped first");
+    assert!(page
+        .body
+        .contains("<option value=\"notes:read\" selected>notes:read</option>"));
+
+    let map = format!("/servers/{rs}/prompts/map");
+    let form = [
+        ("key", "summarize_notes"),
+        ("state", "mapped"),
+        ("scopes", "notes:read"),
+    ];
+    let refused = b.post(&map, &form).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let mut with_csrf = form.to_vec();
+    with_csrf.push(("csrf", csrf.as_str()));
+    let resp = b.post(&map, &with_csrf).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.body);
+    assert_eq!(
+        resp.location(),
+        format!("/servers/{rs}/prompts?done=mapped")
+    );
+    let (_, prompt) = c
+        .get(&format!(
+            "/api/resource-servers/{rs}/prompts/summarize_notes"
+        ))
+        .await;
+    assert_eq!(prompt["state"], "mapped");
+    assert_eq!(prompt["mapping"]["scopes"], json!(["notes:read"]));
+    assert_eq!(c.audit(Some(&rs)).await[0]["action"], "prompt_mapping.set");
+
+    let resp = b
+        .post(
+            &format!("/servers/{rs}/prompts/clear"),
+            &[("key", "summarize_notes"), ("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(
+        resp.location(),
+        format!("/servers/{rs}/prompts?done=cleared")
+    );
+    let (_, prompt) = c
+        .get(&format!(
+            "/api/resource-servers/{rs}/prompts/summarize_notes"
+        ))
+        .await;
+    assert_eq!(prompt["state"], "unmapped");
+    c.stop().await;
+}
+
+async fn the_resources_tab_maps_a_uri_template_and_refuses_an_ambiguous_one(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, _) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    let mut b = Browser::new(&c);
+    let csrf = b.sign_in().await;
+    let map = format!("/servers/{rs}/resources/map");
+    let refused = b
+        .post(
+            &map,
+            &[
+                ("key", "notes://{a}-{b}"),
+                ("state", "public"),
+                ("csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .body
+            .contains("Not saved: uri: template &quot;notes://{a}-{b}&quot;"),
+        "{}",
+        refused.body
+    );
+    let resp = b
+        .post(
+            &map,
+            &[
+                ("key", "notes://note/{id}"),
+                ("state", "mapped"),
+                ("scopes", "notes:read"),
+                ("csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.body);
+    let page = b.get(&format!("/servers/{rs}/resources")).await;
+    assert!(page
+        .body
+        .contains("<code class=\"tool-name\">notes://note/{id}</code>"));
+    assert!(page.body.contains("never published"));
+    let (_, policy) = c
+        .get(&format!("/api/resource-servers/{rs}/sdk-policy"))
+        .await;
+    assert_eq!(
+        policy["resource_policy"],
+        json!([{"uri": "notes://note/{id}", "is_public": false,
+                "required_scopes": ["notes:read"], "scope_match": "any"}])
+    );
+    c.stop().await;
+}
+
+async fn the_simulator_decides_prompts_and_resources_too(db: &TestDb) {
+    let c = TestConsole::start(db).await;
+    let (rs, secret) = c
+        .create_rs("https://mcp.example.com/mcp", &["notes:read"])
+        .await;
+    c.manifest(
+        &rs,
+        &secret,
+        json!({"prompts": [{"name": "summarize_notes"}, {"name": "draft"}],
+               "resources": [{"uri": "notes://all"}, {"uri": "notes://note/{id}"}]}),
+    )
+    .await;
+    let mapped = json!({"state": "mapped", "scopes": ["notes:read"]});
+    c.put(
+        &format!("/api/resource-servers/{rs}/prompts/summarize_notes/mapping"),
+        mapped.clone(),
+    )
+    .await;
+    c.put(
+        &format!("/api/resource-servers/{rs}/resources/notes%3A%2F%2Fnote%2F%7Bid%7D/mapping"),
+        mapped,
+    )
+    .await;
+    let mut b = Browser::new(&c);
+    b.sign_in().await;
+    let page = b
+        .get(&format!("/servers/{rs}/simulator?scopes=notes:read"))
+        .await;
+    let body = &page.body;
+    for row in [
+        "data-prompt=\"summarize_notes\" data-status=\"200\" data-reason=\"allowed\"",
+        "data-prompt=\"draft\" data-status=\"403\" data-reason=\"prompt_unmapped\"",
+        "data-resource=\"notes://all\" data-status=\"403\" data-reason=\"resource_unmapped\"",
+        "data-resource=\"notes://note/{id}\" data-status=\"200\" data-reason=\"allowed\"",
+    ] {
+        assert!(body.contains(row), "{row}: {body}");
+    }
+    let none = b.get(&format!("/servers/{rs}/simulator?scopes=")).await;
+    assert!(none.body.contains(
+        "data-prompt=\"summarize_notes\" data-status=\"403\" data-reason=\"insufficient_scope\""
+    ));
+    c.stop().await;
+}
+
 backend_tests!(
+    the_simulator_decides_prompts_and_resources_too,
+    the_prompts_tab_lists_unmapped_first_and_maps_one_with_a_click,
+    the_resources_tab_maps_a_uri_template_and_refuses_an_ambiguous_one,
     a_private_key_jwt_client_is_created_from_the_clients_tab,
     the_audit_log_filters_by_action_family_and_actor,
     signing_keys_rotate_and_retire_but_the_last_one_stays,

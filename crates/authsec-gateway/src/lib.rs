@@ -37,7 +37,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authsec::http::{mount_mcp, AuthSecLayer};
-use authsec::policy::remote::manifest_from_mcp_tools;
+use authsec::policy::remote::{
+    manifest_from_mcp_prompts, manifest_from_mcp_resources, manifest_from_mcp_tools, Manifest,
+};
 use authsec::validate::StartupError;
 use authsec::Validator;
 use axum::routing::{get, MethodRouter};
@@ -47,7 +49,7 @@ use http::{HeaderName, HeaderValue};
 use url::Url;
 
 pub use rebinding::{HostPolicy, Refusal};
-pub use upstream::{rpc_error, IdentityHeaders, Timeouts, Upstream};
+pub use upstream::{rpc_error, IdentityHeaders, Timeouts, Upstream, UpstreamInventory};
 
 /// Where the gateway listens unless told otherwise: loopback only, port 8080.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -513,8 +515,8 @@ fn is_loopback(url: &Url) -> bool {
 
 /// The protection `run` puts in front of the upstream: installs the Prometheus recorder (first,
 /// so that the first JWKS fetch is counted), starts a validator for `authsec`, publishes the
-/// upstream's tools to the console when `publish_manifest` is on (read with
-/// [`Upstream::list_tools`]; a failure is logged, never fatal) and, in the remote policy modes,
+/// upstream's tools, prompts and resources to the console when `publish_manifest` is on (read
+/// with [`Upstream::list_inventory`]; a failure is logged, never fatal) and, in the remote policy modes,
 /// fetches the console's policy and keeps it fresh.
 pub async fn start_layer(
     authsec: authsec::Config,
@@ -523,28 +525,32 @@ pub async fn start_layer(
     let _ = prometheus::handle();
     let validator = Validator::new(authsec).await?;
     let config = validator.config();
-    let tools = if config.publish_manifest {
+    let manifest = if config.publish_manifest {
         let upstream = Upstream::new(
             gateway.upstream.clone(),
             gateway.identity.clone(),
             gateway.timeouts,
         );
-        match upstream.list_tools().await {
-            Ok(tools) => manifest_from_mcp_tools(&tools, &config.tool_policy),
+        match upstream.list_inventory().await {
+            Ok(listed) => Manifest {
+                tools: manifest_from_mcp_tools(&listed.tools, &config.tool_policy),
+                prompts: manifest_from_mcp_prompts(&listed.prompts, &config.prompt_policy),
+                resources: manifest_from_mcp_resources(&listed.resources, &config.resource_policy),
+            },
             Err(e) => {
                 tracing::warn!(
                     target: "authsec::gateway",
                     upstream = %gateway.upstream,
                     error = %e,
-                    "cannot read the upstream's tools/list; no tool manifest is published"
+                    "cannot read the upstream's tools/list; no manifest is published"
                 );
-                Vec::new()
+                Manifest::default()
             }
         }
     } else {
-        Vec::new()
+        Manifest::default()
     };
-    Ok(AuthSecLayer::start(validator, &tools).await?)
+    Ok(AuthSecLayer::start(validator, &manifest).await?)
 }
 
 /// Starts the protection ([`start_layer`]), binds `gateway.listen` and serves until

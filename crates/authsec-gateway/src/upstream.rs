@@ -72,7 +72,7 @@ impl Default for Timeouts {
 /// slow upstream becomes a 502 or 504 response with a JSON-RPC error body.
 #[derive(Clone, Debug)]
 pub struct Upstream {
-    /// For `https` upstreams (rustls), and the gateway's own session (`list_tools`).
+    /// For `https` upstreams (rustls), and the gateway's own session (`list_inventory`).
     client: reqwest::Client,
     /// For plain `http` upstreams (the usual case: a server beside the gateway): hyper's own
     /// pooled client, without reqwest's URL, redirect and header layers (≈ 8 % less CPU per
@@ -338,12 +338,26 @@ const PROTOCOL_VERSION: &str = "2025-06-18";
 /// At most this many `tools/list` pages are read.
 const MAX_TOOL_PAGES: usize = 100;
 
+/// What the upstream's lists returned, as MCP JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpstreamInventory {
+    /// `tools/list` entries.
+    pub tools: Vec<Value>,
+    /// `prompts/list` entries.
+    pub prompts: Vec<Value>,
+    /// `resources/list` entries (`uri`) and `resources/templates/list` entries (`uriTemplate`).
+    pub resources: Vec<Value>,
+}
+
 impl Upstream {
-    /// The upstream's tools, as its `tools/list` returns them: the gateway opens an MCP session
-    /// of its own (`initialize`, `notifications/initialized`), reads every page of
-    /// `tools/list` and ends the session (`DELETE`, when the upstream issued one). No identity
-    /// headers are sent: the upstream sees a client without a principal.
-    pub async fn list_tools(&self) -> Result<Vec<Value>, String> {
+    /// The upstream's inventory, as its lists return them: the gateway opens an MCP session of
+    /// its own (`initialize`, `notifications/initialized`), reads every page of `tools/list`,
+    /// and of `prompts/list`, `resources/list` and `resources/templates/list` when the upstream
+    /// declares prompts or resources, then ends the session (`DELETE`, when the upstream issued
+    /// one). No identity headers are sent: the upstream sees a client without a principal. A
+    /// failed `tools/list` is the error; a prompt or resource list the upstream does not
+    /// implement (an error answer) contributes nothing.
+    pub async fn list_inventory(&self) -> Result<UpstreamInventory, String> {
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {},
@@ -354,29 +368,35 @@ impl Upstream {
             .as_str()
             .unwrap_or(PROTOCOL_VERSION)
             .to_owned();
+        let capabilities = &reply["result"]["capabilities"];
         let session = session.as_deref();
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         self.rpc(&initialized, session, &version).await?;
-        let mut tools = Vec::new();
-        let mut cursor: Option<String> = None;
-        for page in 1..=MAX_TOOL_PAGES {
-            let params = match &cursor {
-                Some(c) => json!({ "cursor": c }),
-                None => json!({}),
-            };
-            let list =
-                json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params});
-            let (reply, _) = self.rpc(&list, session, &version).await?;
-            let result = &reply["result"];
-            let Some(page_tools) = result["tools"].as_array() else {
-                return Err(format!(
-                    "tools/list answered without a tools array: {reply}"
-                ));
-            };
-            tools.extend(page_tools.iter().cloned());
-            cursor = result["nextCursor"].as_str().map(str::to_owned);
-            if cursor.is_none() {
-                break;
+        let tools = self
+            .list_all("tools/list", "tools", session, &version)
+            .await;
+        let mut inventory = UpstreamInventory::default();
+        if tools.is_ok() {
+            let optional = [
+                ("prompts", "prompts/list", "prompts"),
+                ("resources", "resources/list", "resources"),
+                ("resources", "resources/templates/list", "resourceTemplates"),
+            ];
+            for (capability, method, member) in optional {
+                if capabilities.get(capability).is_none() {
+                    continue;
+                }
+                let items = match self.list_all(method, member, session, &version).await {
+                    Ok(items) => items,
+                    Err(e) => {
+                        tracing::debug!(target: "authsec::gateway", error = %e, "{method} contributes nothing to the manifest");
+                        Vec::new()
+                    }
+                };
+                match capability {
+                    "prompts" => inventory.prompts.extend(items),
+                    _ => inventory.resources.extend(items),
+                }
             }
         }
         if let Some(id) = session {
@@ -389,7 +409,40 @@ impl Upstream {
                 .send()
                 .await;
         }
-        Ok(tools)
+        inventory.tools = tools?;
+        Ok(inventory)
+    }
+
+    /// Every page of a list method's `member` array.
+    async fn list_all(
+        &self,
+        method: &str,
+        member: &str,
+        session: Option<&str>,
+        version: &str,
+    ) -> Result<Vec<Value>, String> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for page in 1..=MAX_TOOL_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({ "cursor": c }),
+                None => json!({}),
+            };
+            let list = json!({"jsonrpc": "2.0", "id": page, "method": method, "params": params});
+            let (reply, _) = self.rpc(&list, session, version).await?;
+            let result = &reply["result"];
+            let Some(page_items) = result[member].as_array() else {
+                return Err(format!(
+                    "{method} answered without a {member} array: {reply}"
+                ));
+            };
+            items.extend(page_items.iter().cloned());
+            cursor = result["nextCursor"].as_str().map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(items)
     }
 
     /// Sends one JSON-RPC message of the gateway's own session; returns the reply to a request

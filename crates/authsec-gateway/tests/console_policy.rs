@@ -126,6 +126,31 @@ async fn the_console_policy_decides_changes_live_and_its_staleness_is_exported()
         (&json!("unmapped"), &json!(true))
     );
     assert_eq!(env["suggested_scopes"], json!(["demo:admin"]));
+    // Its prompts and resources (and resource templates) too, each unmapped: denied until an
+    // admin maps it.
+    for (list, key) in [("prompts", "name"), ("resources", "uri")] {
+        let path = format!("/api/resource-servers/{}/{list}", rs.id);
+        let (status, body) = console.admin(reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{body}");
+        let entries = body[list].as_array().unwrap();
+        assert!(!entries.is_empty(), "server-everything has {list}: {body}");
+        for e in entries {
+            assert_eq!(
+                (&e["state"], &e["in_latest_manifest"]),
+                (&json!("unmapped"), &json!(true)),
+                "{e}"
+            );
+            assert!(e[key].is_string(), "{e}");
+        }
+        if list == "resources" {
+            assert!(
+                entries
+                    .iter()
+                    .any(|e| e["uri"].as_str().unwrap().contains('{')),
+                "resources/templates/list contributes templates: {body}"
+            );
+        }
+    }
 
     // The console's mapping decides: echo allowed, get-sum needs demo:math, the rest unmapped.
     let token = console.token(&agent, &mcp, "demo:read").await;

@@ -7,6 +7,7 @@
 //!
 //! * [`wire`] — `sdk-policy` and `sdk-manifest` documents, and their JSON Schemas;
 //! * [`is_scope_token`], [`ScopeMatch`] — RFC 6749 §3.3 scopes and any-of / all-of matching;
+//! * [`uri_template`] — resource policy keys: exact URIs and level-1 URI templates;
 //! * [`Clock`] — "now" in Unix seconds, movable in tests;
 //! * [`jws`] — compact JWS parsing that refuses duplicate members, `crit`, and algorithms
 //!   outside an allow-list; verification against a JWKS; ES256 signing (aws-lc-rs).
@@ -29,6 +30,7 @@
 mod clock;
 pub mod jws;
 mod scope;
+pub mod uri_template;
 pub mod wire;
 
 pub use clock::{system_now, Clock, ManualClock};

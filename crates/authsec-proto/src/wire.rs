@@ -2,8 +2,9 @@
 //! (the console's OpenAPI document is held to them).
 //!
 //! * `GET {console}/authsec/resource-servers/{id}/sdk-policy` → [`SdkPolicyDocument`];
-//! * `PUT {console}/authsec/resource-servers/{id}/sdk-manifest` with `[`[`ManifestTool`]`]`
-//!   → [`ManifestOutcome`].
+//! * `PUT {console}/authsec/resource-servers/{id}/sdk-manifest` with a [`Manifest`] — the
+//!   object `{"tools":[…],"prompts":[…],"resources":[…]}`, or the bare array of
+//!   [`ManifestTool`]s older SDKs send — → [`ManifestOutcome`].
 //!
 //! Growing the format: a new kind of policy entry is a new entry type and a new list beside
 //! `tool_policy`, `#[serde(default)]` so that documents from an older console still parse,
@@ -13,7 +14,8 @@
 //! sends neither leaves every prompt and resource unmapped (denied), and an SDK that knows
 //! only tools ignores them.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::scope::ScopeMatch;
@@ -129,8 +131,167 @@ impl ManifestTool {
     }
 }
 
+/// One prompt of a manifest: an entry of an MCP `prompts/list` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestPrompt {
+    /// The MCP prompt name (compared byte for byte).
+    pub name: String,
+    /// Display title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The MCP prompt arguments (`[{"name","description","required"}]`), kept as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    /// Scopes the developer suggests (an admin decides; a suggestion never overrides one).
+    #[serde(default)]
+    pub suggested_scopes: Vec<String>,
+}
+
+impl ManifestPrompt {
+    /// A manifest entry from one prompt of an MCP `prompts/list` result; `None` without a
+    /// string `name`. It suggests no scopes.
+    pub fn from_mcp_prompt(prompt: &Value) -> Option<Self> {
+        let text = |k: &str| prompt.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(ManifestPrompt {
+            name: text("name")?,
+            title: text("title"),
+            description: text("description"),
+            arguments: prompt.get("arguments").cloned(),
+            suggested_scopes: Vec::new(),
+        })
+    }
+}
+
+/// One resource of a manifest: an entry of an MCP `resources/list` result (`uri`) or of a
+/// `resources/templates/list` result (`uriTemplate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestResource {
+    /// An exact resource URI, or a URI template (see [`crate::uri_template`]).
+    pub uri: String,
+    /// The MCP resource name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Display title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Media type (MCP's `mimeType` spelling is accepted too).
+    #[serde(default, alias = "mimeType", skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Scopes the developer suggests (an admin decides; a suggestion never overrides one).
+    #[serde(default)]
+    pub suggested_scopes: Vec<String>,
+}
+
+impl ManifestResource {
+    /// A manifest entry from one item of an MCP `resources/list` (`uri`) or
+    /// `resources/templates/list` (`uriTemplate`) result; `None` without a string URI. It
+    /// suggests no scopes.
+    pub fn from_mcp_resource(resource: &Value) -> Option<Self> {
+        let text = |k: &str| resource.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(ManifestResource {
+            uri: text("uri").or_else(|| text("uriTemplate"))?,
+            name: text("name"),
+            title: text("title"),
+            description: text("description"),
+            mime_type: text("mimeType"),
+            suggested_scopes: Vec::new(),
+        })
+    }
+}
+
+/// A manifest (`PUT …/sdk-manifest`): the server's tools, prompts and resources. It is the
+/// object `{"tools":[…],"prompts":[…],"resources":[…]}` (each list optional), or the bare
+/// array of tools that older SDKs send, read as a manifest of tools alone. A manifest of tools
+/// alone is written as that array, so a console that predates prompts and resources still
+/// reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Manifest {
+    /// Tools.
+    pub tools: Vec<ManifestTool>,
+    /// Prompts.
+    pub prompts: Vec<ManifestPrompt>,
+    /// Resources and resource templates.
+    pub resources: Vec<ManifestResource>,
+}
+
+impl Manifest {
+    /// True when it lists nothing.
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty() && self.prompts.is_empty() && self.resources.is_empty()
+    }
+}
+
+impl From<Vec<ManifestTool>> for Manifest {
+    fn from(tools: Vec<ManifestTool>) -> Self {
+        Manifest {
+            tools,
+            ..Manifest::default()
+        }
+    }
+}
+
+impl Serialize for Manifest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Object<'a> {
+            tools: &'a [ManifestTool],
+            prompts: &'a [ManifestPrompt],
+            resources: &'a [ManifestResource],
+        }
+        if self.prompts.is_empty() && self.resources.is_empty() {
+            return self.tools.serialize(s);
+        }
+        Object {
+            tools: &self.tools,
+            prompts: &self.prompts,
+            resources: &self.resources,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Manifest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Members it does not know are ignored (a newer SDK's), but an object without any of
+        // these is not a manifest (a single tool sent without its array, say).
+        #[derive(Deserialize)]
+        struct Object {
+            tools: Option<Vec<ManifestTool>>,
+            prompts: Option<Vec<ManifestPrompt>>,
+            resources: Option<Vec<ManifestResource>>,
+        }
+        match Value::deserialize(d)? {
+            tools @ Value::Array(_) => Ok(Manifest::from(
+                Vec::<ManifestTool>::deserialize(tools).map_err(D::Error::custom)?,
+            )),
+            object @ Value::Object(_) => {
+                let o = Object::deserialize(object).map_err(D::Error::custom)?;
+                if o.tools.is_none() && o.prompts.is_none() && o.resources.is_none() {
+                    return Err(D::Error::custom(
+                        "a manifest object has a \"tools\", \"prompts\" or \"resources\" list",
+                    ));
+                }
+                Ok(Manifest {
+                    tools: o.tools.unwrap_or_default(),
+                    prompts: o.prompts.unwrap_or_default(),
+                    resources: o.resources.unwrap_or_default(),
+                })
+            }
+            _ => Err(D::Error::custom(
+                "a manifest is an object {\"tools\",\"prompts\",\"resources\"} or an array of tools",
+            )),
+        }
+    }
+}
+
 /// The console's answer to a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestOutcome {
     /// The policy generation afterwards (unchanged if nothing changed).
     pub generation: i64,
@@ -143,10 +304,23 @@ pub struct ManifestOutcome {
     /// Tools listed again without change.
     #[serde(default)]
     pub unchanged: usize,
+    /// Prompts the console had not seen (they start unmapped).
+    #[serde(default)]
+    pub prompts_added: Vec<String>,
+    /// Prompts whose title, description, arguments or suggestions changed.
+    #[serde(default)]
+    pub prompts_updated: Vec<String>,
+    /// Resources (URIs or URI templates) the console had not seen (they start unmapped).
+    #[serde(default)]
+    pub resources_added: Vec<String>,
+    /// Resources whose name, title, description, media type or suggestions changed.
+    #[serde(default)]
+    pub resources_updated: Vec<String>,
 }
 
 /// The OpenAPI 3.1 component schemas of the wire types, by name (`SdkPolicy`,
-/// `ToolPolicyEntry`, `ResourcePolicyEntry`, `ManifestTool`, `ManifestOutcome`). They describe what the console sends
+/// `ToolPolicyEntry`, `ResourcePolicyEntry`, `Manifest`, `ManifestTool`, `ManifestPrompt`,
+/// `ManifestResource`, `ManifestOutcome`). They describe what the console sends
 /// and accepts; this crate's tests hold them to the serde form of the types.
 pub fn openapi_schemas() -> Map<String, Value> {
     let strings = json!({ "type": "array", "items": { "type": "string" } });
@@ -219,14 +393,56 @@ pub fn openapi_schemas() -> Map<String, Value> {
                 "suggested_scopes": strings
             }
         },
+        "ManifestPrompt": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": { "type": "string" },
+                "title": { "type": ["string", "null"] },
+                "description": { "type": ["string", "null"] },
+                "arguments": { "description": "The MCP prompt arguments, kept as given." },
+                "suggested_scopes": strings
+            }
+        },
+        "ManifestResource": {
+            "type": "object",
+            "required": ["uri"],
+            "properties": {
+                "uri": { "type": "string", "description": "An exact URI, or a URI template whose {name} matches one segment or part of one." },
+                "name": { "type": ["string", "null"] },
+                "title": { "type": ["string", "null"] },
+                "description": { "type": ["string", "null"] },
+                "mime_type": { "type": ["string", "null"], "description": "Media type (mimeType is accepted too)." },
+                "suggested_scopes": strings
+            }
+        },
+        "Manifest": {
+            "description": "The server's inventory: an object whose lists are each optional, or (older SDKs) the bare array of tools.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "tools": { "type": "array", "items": { "$ref": "#/components/schemas/ManifestTool" } },
+                        "prompts": { "type": "array", "items": { "$ref": "#/components/schemas/ManifestPrompt" } },
+                        "resources": { "type": "array", "items": { "$ref": "#/components/schemas/ManifestResource" } }
+                    }
+                },
+                { "type": "array", "items": { "$ref": "#/components/schemas/ManifestTool" } }
+            ]
+        },
         "ManifestOutcome": {
             "type": "object",
-            "required": ["generation", "added", "updated", "unchanged"],
+            "required": ["generation", "added", "updated", "unchanged", "prompts_added",
+                         "prompts_updated", "resources_added", "resources_updated"],
             "properties": {
                 "generation": { "type": "integer" },
                 "added": strings,
                 "updated": strings,
-                "unchanged": { "type": "integer", "minimum": 0 }
+                "unchanged": { "type": "integer", "minimum": 0 },
+                "prompts_added": strings,
+                "prompts_updated": strings,
+                "resources_added": strings,
+                "resources_updated": strings
             }
         }
     });
@@ -315,15 +531,130 @@ mod tests {
         }
         let tool = serde_json::to_value(full_tool()).unwrap();
         assert_eq!(keys(&tool), schema_keys("ManifestTool", "properties"));
+        let prompt = serde_json::to_value(full_prompt()).unwrap();
+        assert_eq!(keys(&prompt), schema_keys("ManifestPrompt", "properties"));
+        let resource = serde_json::to_value(full_resource()).unwrap();
+        assert_eq!(
+            keys(&resource),
+            schema_keys("ManifestResource", "properties")
+        );
+        let manifest = serde_json::to_value(Manifest {
+            tools: vec![],
+            prompts: vec![full_prompt()],
+            resources: vec![],
+        })
+        .unwrap();
+        assert_eq!(
+            keys(&manifest),
+            keys(&openapi_schemas()["Manifest"]["oneOf"][0]["properties"])
+        );
         let outcome = serde_json::to_value(ManifestOutcome {
             generation: 1,
             added: vec![],
             updated: vec![],
             unchanged: 0,
+            prompts_added: vec![],
+            prompts_updated: vec![],
+            resources_added: vec![],
+            resources_updated: vec![],
         })
         .unwrap();
         assert_eq!(keys(&outcome), schema_keys("ManifestOutcome", "properties"));
         assert_eq!(keys(&outcome), schema_keys("ManifestOutcome", "required"));
+    }
+
+    fn full_prompt() -> ManifestPrompt {
+        ManifestPrompt {
+            name: "p".into(),
+            title: Some("P".into()),
+            description: Some("d".into()),
+            arguments: Some(json!([{"name": "topic", "required": true}])),
+            suggested_scopes: vec!["s".into()],
+        }
+    }
+
+    fn full_resource() -> ManifestResource {
+        ManifestResource {
+            uri: "notes://note/{id}".into(),
+            name: Some("note".into()),
+            title: Some("Note".into()),
+            description: Some("d".into()),
+            mime_type: Some("text/plain".into()),
+            suggested_scopes: vec!["s".into()],
+        }
+    }
+
+    #[test]
+    fn a_bare_array_manifest_is_a_manifest_of_tools() {
+        let m: Manifest = serde_json::from_value(json!([{"name": "t"}])).unwrap();
+        assert_eq!(m.tools.len(), 1);
+        assert_eq!(m.tools[0].name, "t");
+        assert!(m.prompts.is_empty() && m.resources.is_empty());
+    }
+
+    #[test]
+    fn an_object_manifest_has_optional_lists_and_round_trips() {
+        let m: Manifest = serde_json::from_value(json!({
+            "prompts": [{"name": "p"}],
+            "resources": [{"uri": "notes://all", "mimeType": "text/plain"}]
+        }))
+        .unwrap();
+        assert!(m.tools.is_empty());
+        assert_eq!(m.prompts[0].name, "p");
+        assert_eq!(m.resources[0].mime_type.as_deref(), Some("text/plain"));
+        let full = Manifest {
+            tools: vec![full_tool()],
+            prompts: vec![full_prompt()],
+            resources: vec![full_resource()],
+        };
+        let v = serde_json::to_value(&full).unwrap();
+        assert_eq!(serde_json::from_value::<Manifest>(v).unwrap(), full);
+        let tools_only = Manifest::from(vec![full_tool()]);
+        assert_eq!(
+            serde_json::to_value(&tools_only).unwrap(),
+            json!([serde_json::to_value(full_tool()).unwrap()]),
+            "a manifest of tools alone is the array every console reads"
+        );
+        let err = serde_json::from_value::<Manifest>(json!("tools")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("a manifest is an object"),
+            "{err}"
+        );
+        assert!(serde_json::from_value::<Manifest>(json!({"prompts": [{"title": "x"}]})).is_err());
+        let err = serde_json::from_value::<Manifest>(json!({"name": "t"})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("a manifest object has"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mcp_prompts_and_resources_become_manifest_entries() {
+        let p = ManifestPrompt::from_mcp_prompt(&json!({
+            "name": "summarize_notes", "description": "Sum", "arguments": [{"name": "style"}]
+        }))
+        .unwrap();
+        assert_eq!(p.name, "summarize_notes");
+        assert_eq!(p.arguments, Some(json!([{"name": "style"}])));
+        assert_eq!(
+            ManifestPrompt::from_mcp_prompt(&json!({"title": "x"})),
+            None
+        );
+        let r = ManifestResource::from_mcp_resource(&json!({
+            "uri": "notes://all", "name": "all", "mimeType": "application/json"
+        }))
+        .unwrap();
+        assert_eq!(r.uri, "notes://all");
+        assert_eq!(r.mime_type.as_deref(), Some("application/json"));
+        let t = ManifestResource::from_mcp_resource(&json!({
+            "uriTemplate": "notes://note/{id}", "name": "note"
+        }))
+        .unwrap();
+        assert_eq!(t.uri, "notes://note/{id}");
+        assert_eq!(
+            ManifestResource::from_mcp_resource(&json!({"name": "x"})),
+            None
+        );
     }
 
     #[test]

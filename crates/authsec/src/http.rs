@@ -34,7 +34,8 @@
 //! Exactly one `authsec::decision` event is emitted per request.
 //!
 //! In the remote policy modes, start the layer with [`AuthSecLayer::start`]: it publishes the
-//! tool manifest (when configured) and fetches the console's policy before the server serves.
+//! manifest of tools, prompts and resources (when configured) and fetches the console's
+//! policy before the server serves.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,7 +67,7 @@ use crate::error::{AuthError, InvalidRequest};
 use crate::filter::{self, Listed, SseFilter};
 use crate::mcp::{self, Inspection};
 use crate::metadata;
-use crate::policy::remote::{ManifestTool, RemotePolicy, RemotePolicyError};
+use crate::policy::remote::{Manifest, RemotePolicy, RemotePolicyError};
 use crate::policy::{ConsolePolicy, PolicyView, TargetKind, ToolRule};
 use crate::principal::Principal;
 use crate::session::SessionSeal;
@@ -118,18 +119,18 @@ impl AuthSecLayer {
         Self::build(validator, None)
     }
 
-    /// Starts a layer for `validator`'s configuration: publishes `tools` as the manifest when
-    /// `publish_manifest` is on (a failure is logged, never fatal), then, in the remote policy
-    /// modes, fetches the console's policy ([`RemotePolicy::start`]; in `remote_required` a
-    /// failed first fetch is the error returned). `tools` may be empty when no manifest is
-    /// published.
+    /// Starts a layer for `validator`'s configuration: publishes `manifest` (tools, prompts and
+    /// resources) when `publish_manifest` is on (a failure is logged, never fatal), then, in
+    /// the remote policy modes, fetches the console's policy ([`RemotePolicy::start`]; in
+    /// `remote_required` a failed first fetch is the error returned). `manifest` may be empty
+    /// (`&Manifest::default()`) when none is published.
     pub async fn start(
         validator: Validator,
-        tools: &[ManifestTool],
+        manifest: &Manifest,
     ) -> Result<Self, RemotePolicyError> {
         let config = validator.config();
         if config.publish_manifest {
-            publish_at_startup(config, tools).await;
+            publish_at_startup(config, manifest).await;
         }
         let remote = match config.policy_mode {
             PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => {
@@ -247,7 +248,7 @@ fn log_unmapped_kinds(config: &Config) {
 
 /// Publishes the manifest at start-up; failures are logged (the policy, not the manifest,
 /// decides what is allowed).
-async fn publish_at_startup(config: &Config, tools: &[ManifestTool]) {
+async fn publish_at_startup(config: &Config, manifest: &Manifest) {
     let client = match crate::policy::remote::ConsoleClient::new(config) {
         Ok(c) => c,
         Err(e) => {
@@ -255,21 +256,23 @@ async fn publish_at_startup(config: &Config, tools: &[ManifestTool]) {
             return;
         }
     };
-    if tools.is_empty() {
-        tracing::warn!(target: "authsec::policy", "publish_manifest is on but no tools were given; nothing published");
+    if manifest.is_empty() {
+        tracing::warn!(target: "authsec::policy", "publish_manifest is on but no tools, prompts or resources were given; nothing published");
         return;
     }
-    match client.publish_manifest(tools).await {
+    match client.publish_manifest(manifest).await {
         Ok(outcome) => tracing::info!(
             target: "authsec::policy",
             generation = outcome.generation,
             added = ?outcome.added,
             updated = ?outcome.updated,
             unchanged = outcome.unchanged,
-            "tool manifest published (a tool the console has no mapping for is denied until an admin maps it)"
+            prompts_added = ?outcome.prompts_added,
+            resources_added = ?outcome.resources_added,
+            "manifest published (a tool, prompt or resource the console has no mapping for is denied until an admin maps it)"
         ),
         Err(e) => {
-            tracing::warn!(target: "authsec::policy", error = %e, "tool manifest not published")
+            tracing::warn!(target: "authsec::policy", error = %e, "manifest not published")
         }
     }
 }

@@ -23,8 +23,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use authsec::http::rmcp_support::principal_from_context;
 use authsec::http::{mount_mcp, AuthSecLayer};
-use authsec::policy::remote::{manifest_from_mcp_tools, ManifestTool, RemotePolicyError};
-use authsec::policy::ToolPolicy;
+use authsec::policy::remote::{
+    manifest_from_mcp_prompts, manifest_from_mcp_resources, manifest_from_mcp_tools, Manifest,
+    RemotePolicyError,
+};
+use authsec::policy::{PromptPolicy, ResourcePolicy, ToolPolicy};
 use authsec::{Principal, Validator};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -198,6 +201,25 @@ impl NotesServer {
     }
 }
 
+/// What `prompts/list` shows.
+fn prompts() -> Vec<Prompt> {
+    vec![Prompt::new(
+        SUMMARIZE_PROMPT,
+        Some("Ask the model to summarize every note (needs notes:read)."),
+        None,
+    )]
+}
+
+/// What `resources/list` shows.
+fn resources() -> Vec<Resource> {
+    vec![Resource::new(ALL_NOTES_URI, "all notes")]
+}
+
+/// What `resources/templates/list` shows.
+fn resource_templates() -> Vec<ResourceTemplate> {
+    vec![ResourceTemplate::new(NOTE_TEMPLATE, "one note")]
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for NotesServer {
     fn get_info(&self) -> ServerConfig {
@@ -218,11 +240,7 @@ impl ServerHandler for NotesServer {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
-            SUMMARIZE_PROMPT,
-            Some("Ask the model to summarize every note (needs notes:read)."),
-            None,
-        )]))
+        Ok(ListPromptsResult::with_all_items(prompts()))
     }
 
     async fn get_prompt(
@@ -245,10 +263,7 @@ impl ServerHandler for NotesServer {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
-            ALL_NOTES_URI,
-            "all notes",
-        )]))
+        Ok(ListResourcesResult::with_all_items(resources()))
     }
 
     async fn list_resource_templates(
@@ -256,9 +271,9 @@ impl ServerHandler for NotesServer {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        Ok(ListResourceTemplatesResult::with_all_items(vec![
-            ResourceTemplate::new(NOTE_TEMPLATE, "one note"),
-        ]))
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resource_templates(),
+        ))
     }
 
     async fn read_resource(
@@ -326,23 +341,38 @@ pub fn allowed_hosts(resource_uri: Option<&str>) -> Vec<String> {
     hosts
 }
 
-/// The tool manifest (what `tools/list` shows, from rmcp's tool router), each tool
-/// suggesting the scopes `suggestions` gives it.
-pub fn manifest(suggestions: &ToolPolicy) -> Vec<ManifestTool> {
-    let tools: Vec<serde_json::Value> = NotesServer::tool_router()
-        .list_all()
-        .iter()
-        .filter_map(|t| serde_json::to_value(t).ok())
+/// The manifest: the tools (what `tools/list` shows, from rmcp's tool router), the prompt
+/// and the resources (what `prompts/list`, `resources/list` and `resources/templates/list`
+/// show), each suggesting the scopes the local maps give it.
+pub fn manifest(
+    tools: &ToolPolicy,
+    prompts: &PromptPolicy,
+    resources: &ResourcePolicy,
+) -> Manifest {
+    fn json<T: Serialize>(items: &[T]) -> Vec<serde_json::Value> {
+        items
+            .iter()
+            .filter_map(|t| serde_json::to_value(t).ok())
+            .collect()
+    }
+    let listed_resources: Vec<serde_json::Value> = json(&self::resources())
+        .into_iter()
+        .chain(json(&resource_templates()))
         .collect();
-    manifest_from_mcp_tools(&tools, suggestions)
+    Manifest {
+        tools: manifest_from_mcp_tools(&json(&NotesServer::tool_router().list_all()), tools),
+        prompts: manifest_from_mcp_prompts(&json(&self::prompts()), prompts),
+        resources: manifest_from_mcp_resources(&listed_resources, resources),
+    }
 }
 
 /// The authsec layer for `validator`'s configuration: publishes [`manifest`] (suggesting the
-/// local map's scopes) when `publish_manifest` is on, and fetches the console's policy in the
+/// local maps' scopes) when `publish_manifest` is on, and fetches the console's policy in the
 /// remote modes ([`AuthSecLayer::start`]).
 pub async fn start_layer(validator: Validator) -> Result<AuthSecLayer, RemotePolicyError> {
-    let tools = manifest(&validator.config().tool_policy);
-    AuthSecLayer::start(validator, &tools).await
+    let c = validator.config();
+    let manifest = manifest(&c.tool_policy, &c.prompt_policy, &c.resource_policy);
+    AuthSecLayer::start(validator, &manifest).await
 }
 
 /// The protected server: `/mcp` behind authsec and the protected resource metadata route.

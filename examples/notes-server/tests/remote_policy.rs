@@ -13,7 +13,8 @@ use std::time::Duration;
 use authsec::clock::{Clock, ManualClock};
 use authsec::config::{ConfigBuilder, PolicyMode};
 use authsec::http::AuthSecLayer;
-use authsec::policy::remote::{Freshness, RemotePolicyError};
+use authsec::policy::remote::{Freshness, Manifest, RemotePolicyError};
+use authsec::policy::{PromptPolicy, ResourcePolicy};
 use authsec::{Config, Validator};
 use authsec_testkit::console::{Credentials, TestConsole};
 use authsec_testkit::eventually;
@@ -351,7 +352,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_url(&dead)
         .build()
         .unwrap();
-    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
         .await
         .unwrap_err();
     assert!(
@@ -364,7 +365,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_url(&dead)
         .build()
         .unwrap();
-    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
         .await
         .unwrap();
     let status = layer.remote_policy().unwrap().status();
@@ -379,7 +380,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_credentials(&s.rs.id, "wrong-secret")
         .build()
         .unwrap();
-    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &[])
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
         .await
         .unwrap_err();
     assert!(
@@ -461,7 +462,11 @@ async fn an_admin_mapping_survives_a_later_manifest() {
     let remote = layer.remote_policy().unwrap();
     let outcome = remote
         .client()
-        .publish_manifest(&manifest(&suggestions))
+        .publish_manifest(&manifest(
+            &suggestions,
+            &PromptPolicy::new(),
+            &ResourcePolicy::new(),
+        ))
         .await
         .unwrap();
     assert_eq!(outcome.updated, ["add_note"]);
@@ -627,4 +632,215 @@ async fn introspection_only_accepts_console_tokens_and_refuses_a_revoked_one() {
     clock.advance(11);
     let (status, body) = s.call(&token, "add_note", json!({"text": "hi"})).await;
     assert_eq!((status, &body["reason"]), (401, &json!("token_revoked")));
+}
+
+/// A JSON-RPC request of the notes server's MCP endpoint: status and the JSON body (a
+/// JSON-RPC reply or a denial) with the `WWW-Authenticate` header.
+async fn rpc(s: &Setup, token: &str, method: &str, params: Value) -> (u16, Option<String>, Value) {
+    let resp = s
+        .http
+        .post(&s.mcp)
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json")
+        .bearer_auth(token)
+        .body(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string())
+        .send()
+        .await
+        .unwrap();
+    denial(resp).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_and_resources_mapped_in_the_console_are_enforced_and_the_lists_filtered() {
+    let mut s = Setup::new().await;
+    s.map_example().await;
+    let (layer, _clock) = s
+        .serve(
+            s.config(PolicyMode::RemoteRequired)
+                .publish_manifest(true)
+                .tool_scopes_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON)
+                .prompt_scopes_json(notes_server::EXAMPLE_PROMPT_SCOPES_JSON)
+                .resource_scopes_json(notes_server::EXAMPLE_RESOURCE_SCOPES_JSON),
+        )
+        .await;
+    // The manifest brought the prompt and both resources in, unmapped, with the local maps'
+    // suggestions.
+    let rs = s.rs.id.clone();
+    let (status, prompts) = s
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/resource-servers/{rs}/prompts"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            &prompts["prompts"][0]["name"],
+            &prompts["prompts"][0]["state"],
+            &prompts["prompts"][0]["suggested_scopes"]
+        ),
+        (
+            &json!("summarize_notes"),
+            &json!("unmapped"),
+            &json!(["notes:read"])
+        )
+    );
+    let (_, resources) = s
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/resource-servers/{rs}/resources"),
+            None,
+        )
+        .await;
+    let listed: Vec<(&str, &str)> = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["uri"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("notes://all", "unmapped"),
+            ("notes://note/{id}", "unmapped")
+        ]
+    );
+
+    // The admin maps the prompt and the template; notes://all stays unmapped.
+    let mapped = json!({"state": "mapped", "scopes": ["notes:read"]});
+    for path in [
+        "prompts/summarize_notes",
+        "resources/notes%3A%2F%2Fnote%2F%7Bid%7D",
+    ] {
+        let (status, body) = s
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/api/resource-servers/{rs}/{path}/mapping"),
+                Some(mapped.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, view) = s
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/resource-servers/{rs}"),
+            None,
+        )
+        .await;
+    let generation = view["generation"].as_i64().unwrap();
+    let remote = layer.remote_policy().unwrap();
+    eventually("the SDK holds the mappings", || async {
+        remote.status().generation >= Some(generation)
+    })
+    .await;
+
+    let writer = s.token("notes:write").await;
+    let (status, _) = s.call(&writer, "add_note", json!({"text": "milk"})).await;
+    assert_eq!(status, 200);
+    let reader = s.token("notes:read").await;
+
+    // Allowed with the mapped scope.
+    let (status, _, reply) = rpc(
+        &s,
+        &reader,
+        "prompts/get",
+        json!({"name": "summarize_notes"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("milk"));
+    let (status, _, reply) = rpc(
+        &s,
+        &reader,
+        "resources/read",
+        json!({"uri": "notes://note/1"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["result"]["contents"][0]["uri"], "notes://note/1");
+
+    // Denied without it, the challenge naming the scope.
+    let (status, www, body) = rpc(
+        &s,
+        &writer,
+        "prompts/get",
+        json!({"name": "summarize_notes"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        www.unwrap(),
+        format!(
+            "Bearer error=\"insufficient_scope\", error_description=\"prompt summarize_notes requires more scope\", \
+             scope=\"notes:read notes:write\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            s.origin
+        )
+    );
+    assert_eq!(
+        body,
+        json!({"error": "insufficient_scope",
+               "error_description": "prompt summarize_notes requires more scope",
+               "reason": "insufficient_scope", "prompt": "summarize_notes",
+               "required_scopes": ["notes:read"], "granted_scopes": ["notes:write"]})
+    );
+    let (status, www, body) = rpc(
+        &s,
+        &writer,
+        "resources/read",
+        json!({"uri": "notes://note/1"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(www.unwrap().contains("scope=\"notes:read notes:write\""));
+    assert_eq!(
+        (&body["reason"], &body["required_scopes"]),
+        (&json!("insufficient_scope"), &json!(["notes:read"]))
+    );
+
+    // Unmapped: denied to everyone.
+    let both = s.token("notes:read notes:write").await;
+    let (status, www, body) = rpc(&s, &both, "resources/read", json!({"uri": "notes://all"})).await;
+    assert_eq!(status, 403);
+    assert!(!www.unwrap().contains("scope="));
+    assert_eq!(
+        body,
+        json!({"error": "insufficient_scope",
+               "error_description": "resource notes://all is not mapped to any scope",
+               "reason": "resource_unmapped", "resource": "notes://all"})
+    );
+
+    // The lists show what the caller may use.
+    let names = |reply: &Value, list: &str, key: &str| -> Vec<String> {
+        reply["result"][list]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {list} in {reply}"))
+            .iter()
+            .map(|e| e[key].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, _, reply) = rpc(&s, &reader, "prompts/list", json!({})).await;
+    assert_eq!(names(&reply, "prompts", "name"), ["summarize_notes"]);
+    let (_, _, reply) = rpc(&s, &writer, "prompts/list", json!({})).await;
+    assert_eq!(names(&reply, "prompts", "name"), Vec::<String>::new());
+    let (_, _, reply) = rpc(&s, &both, "resources/list", json!({})).await;
+    assert_eq!(
+        names(&reply, "resources", "uri"),
+        Vec::<String>::new(),
+        "notes://all is unmapped"
+    );
+    let (_, _, reply) = rpc(&s, &reader, "resources/templates/list", json!({})).await;
+    assert_eq!(
+        names(&reply, "resourceTemplates", "uriTemplate"),
+        ["notes://note/{id}"]
+    );
+    let (_, _, reply) = rpc(&s, &writer, "resources/templates/list", json!({})).await;
+    assert_eq!(
+        names(&reply, "resourceTemplates", "uriTemplate"),
+        Vec::<String>::new()
+    );
 }

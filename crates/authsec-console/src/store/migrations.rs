@@ -27,6 +27,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "private_key_jwt clients",
         include_str!("../../migrations/sqlite/0003_private_key_jwt.sql"),
     ),
+    (
+        4,
+        "prompts and resources",
+        include_str!("../../migrations/sqlite/0004_prompts_and_resources.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -43,6 +48,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "private_key_jwt clients",
         include_str!("../../migrations/postgres/0003_private_key_jwt.sql"),
+    ),
+    (
+        4,
+        "prompts and resources",
+        include_str!("../../migrations/postgres/0004_prompts_and_resources.sql"),
     ),
 ];
 

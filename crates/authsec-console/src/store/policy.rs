@@ -1,4 +1,5 @@
-//! Resource servers, their scopes, tool inventory, admin decisions and manifests.
+//! Resource servers, their scopes, their tool, prompt and resource inventories, admin
+//! decisions and manifests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,9 +12,12 @@ use super::{audit_value, from_json, to_json, Store};
 use crate::auth::{self, Actor};
 use crate::error::Error;
 use crate::model::{
-    self, Decision, InventoryTool, ManifestTool, PolicyInputs, ResourceServer, ResourceServerRow,
-    Scope, ScopeMatch, SdkPolicyDocument, Tool, ToolState,
+    self, Catalog, Decision, Entry, EntryKind, InventoryItem, InventoryTool, ManifestEntry,
+    ManifestPrompt, ManifestResource, ManifestTool, PolicyInputs, ResourceServer,
+    ResourceServerRow, Scope, ScopeMatch, SdkPolicyDocument, Tool, ToolState,
 };
+use authsec_proto::uri_template::ResourceKey;
+use authsec_proto::wire::Manifest;
 
 /// A resource server to create.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,8 +62,9 @@ pub struct ResourceServerPatch {
 
 pub use authsec_proto::wire::ManifestOutcome;
 
-/// The most tools one manifest may list.
+/// The most tools one manifest may list (and, separately, the most prompts and resources).
 pub const MAX_MANIFEST_TOOLS: usize = 5000;
+const MAX_RESOURCE_URI: usize = 2048;
 
 const MAX_NAME: usize = 200;
 const MAX_TOOL_NAME: usize = 256;
@@ -132,6 +137,65 @@ pub(crate) fn check_tool_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a policy key of `kind`: a tool or prompt name (1–256 bytes, no control
+/// characters), or a resource's exact URI or URI template, with the rules the SDK matches
+/// with ([`ResourceKey::parse`]).
+pub(crate) fn check_entry_key(kind: EntryKind, key: &str) -> Result<(), Error> {
+    match kind {
+        EntryKind::Tool => check_tool_name(key),
+        EntryKind::Prompt => {
+            if key.is_empty() || key.len() > MAX_TOOL_NAME || key.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "name",
+                    format!("prompt name {key:?} must be 1–{MAX_TOOL_NAME} bytes without control characters"),
+                ));
+            }
+            Ok(())
+        }
+        EntryKind::Resource => {
+            if key.len() > MAX_RESOURCE_URI || key.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(Error::invalid(
+                    "uri",
+                    format!("resource URI {key:?} must be at most {MAX_RESOURCE_URI} bytes without spaces or control characters"),
+                ));
+            }
+            ResourceKey::parse(key).map_err(|e| Error::invalid("uri", e))?;
+            Ok(())
+        }
+    }
+}
+
+/// Where the inventory and the admin decisions of one kind are stored.
+struct Tables {
+    inventory: &'static str,
+    inventory_key: &'static str,
+    mappings: &'static str,
+    mapping_key: &'static str,
+}
+
+fn tables(kind: EntryKind) -> Tables {
+    match kind {
+        EntryKind::Tool => Tables {
+            inventory: "tools",
+            inventory_key: "name",
+            mappings: "tool_mappings",
+            mapping_key: "tool_name",
+        },
+        EntryKind::Prompt => Tables {
+            inventory: "prompts",
+            inventory_key: "name",
+            mappings: "prompt_mappings",
+            mapping_key: "prompt_name",
+        },
+        EntryKind::Resource => Tables {
+            inventory: "resources",
+            inventory_key: "uri",
+            mappings: "resource_mappings",
+            mapping_key: "uri",
+        },
+    }
+}
+
 fn bool_col(row: &AnyRow, col: &str) -> Result<bool, Error> {
     Ok(row.try_get::<i64, _>(col)? != 0)
 }
@@ -186,7 +250,7 @@ fn decision_from_row(row: &AnyRow) -> Result<(String, Decision), Error> {
     let state: String = row.try_get("state")?;
     let scope_match: String = row.try_get("scope_match")?;
     Ok((
-        row.try_get("tool_name")?,
+        row.try_get("entry_key")?,
         Decision {
             state: ToolState::parse(&state)
                 .ok_or_else(|| Error::corrupt("mapping state", &state))?,
@@ -248,18 +312,58 @@ async fn load_inventory(
 
 async fn load_decisions(
     conn: &mut AnyConnection,
+    kind: EntryKind,
     rs_id: &str,
 ) -> Result<Vec<(String, Decision)>, Error> {
-    sqlx::query(
-        "SELECT tool_name, state, scopes, scope_match, updated_at FROM tool_mappings \
-         WHERE resource_server_id = $1 ORDER BY tool_name",
-    )
+    let Tables {
+        mappings,
+        mapping_key,
+        ..
+    } = tables(kind);
+    sqlx::query(&format!(
+        "SELECT {mapping_key} AS entry_key, state, scopes, scope_match, updated_at FROM {mappings} \
+         WHERE resource_server_id = $1 ORDER BY {mapping_key}"
+    ))
     .bind(rs_id)
     .fetch_all(conn)
     .await?
     .iter()
     .map(decision_from_row)
     .collect()
+}
+
+/// The prompt or resource inventory and decisions of a resource server (their inventory rows
+/// keep the manifest entry as JSON).
+async fn load_catalog<M: ManifestEntry>(
+    conn: &mut AnyConnection,
+    rs_id: &str,
+) -> Result<Catalog<M>, Error> {
+    let Tables {
+        inventory,
+        inventory_key,
+        ..
+    } = tables(M::KIND);
+    let rows = sqlx::query(&format!(
+        "SELECT manifest, first_seen, last_seen FROM {inventory} \
+         WHERE resource_server_id = $1 ORDER BY {inventory_key}"
+    ))
+    .bind(rs_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let inventory = rows
+        .iter()
+        .map(|row| {
+            Ok(InventoryItem {
+                manifest: from_json("inventory entry", &row.try_get::<String, _>("manifest")?)?,
+                first_seen: row.try_get("first_seen")?,
+                last_seen: row.try_get("last_seen")?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(Catalog {
+        inventory,
+        decisions: load_decisions(conn, M::KIND, rs_id).await?,
+    })
 }
 
 /// Everything the rules need. The server row (with its generation) is read first, so the
@@ -272,7 +376,9 @@ async fn load_inputs(conn: &mut AnyConnection, rs_id: &str) -> Result<PolicyInpu
     Ok(PolicyInputs {
         scopes: load_scopes(conn, rs_id).await?,
         inventory: load_inventory(conn, rs_id).await?,
-        decisions: load_decisions(conn, rs_id).await?,
+        decisions: load_decisions(conn, EntryKind::Tool, rs_id).await?,
+        prompts: load_catalog(conn, rs_id).await?,
+        resources: load_catalog(conn, rs_id).await?,
         server,
     })
 }
@@ -358,6 +464,221 @@ pub(crate) async fn check_defined_scopes(
             resource_server_id: rs_id.to_owned(),
             scopes: unknown,
         });
+    }
+    Ok(())
+}
+
+/// The entries of `kind` whose admin decision names `scope`.
+async fn scope_users(
+    conn: &mut AnyConnection,
+    kind: EntryKind,
+    rs_id: &str,
+    scope: &str,
+) -> Result<Vec<String>, Error> {
+    Ok(load_decisions(conn, kind, rs_id)
+        .await?
+        .into_iter()
+        .filter(|(_, d)| d.scopes.iter().any(|s| s == scope))
+        .map(|(key, _)| key)
+        .collect())
+}
+
+/// The audit action of `verb` (`set`, `cleared`) on a mapping of `kind`: `mapping.set` for
+/// tools (as before prompts and resources existed), `prompt_mapping.set`, `resource_mapping.set`.
+fn mapping_action(kind: EntryKind, verb: &str) -> String {
+    match kind {
+        EntryKind::Tool => format!("mapping.{verb}"),
+        k => format!("{}_mapping.{verb}", k.as_str()),
+    }
+}
+
+/// A mapped entry needs scopes; public and unmapped ones take none.
+fn check_decision_shape(kind: EntryKind, state: ToolState, scopes: &[String]) -> Result<(), Error> {
+    match state {
+        ToolState::Mapped if scopes.is_empty() => Err(Error::invalid(
+            "scopes",
+            format!(
+                "a mapped {} needs at least one scope (use state \"public\" for none)",
+                kind.as_str()
+            ),
+        )),
+        ToolState::Public | ToolState::Unmapped if !scopes.is_empty() => Err(Error::invalid(
+            "scopes",
+            format!("must be empty when state is {:?}", state.as_str()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `decision` for each of `keys` (one audit entry each) and bumps the generation once.
+/// The caller has locked the resource server and checked the keys and scopes.
+async fn write_decisions(
+    tx: &mut super::WriteTx<'_>,
+    actor: &Actor,
+    kind: EntryKind,
+    rs_id: &str,
+    keys: &[String],
+    decision: &Decision,
+) -> Result<(), Error> {
+    let Tables {
+        mappings,
+        mapping_key,
+        ..
+    } = tables(kind);
+    let before: BTreeMap<String, Decision> = load_decisions(tx.conn(), kind, rs_id)
+        .await?
+        .into_iter()
+        .collect();
+    let action = mapping_action(kind, "set");
+    let mut done = BTreeSet::new();
+    for key in keys {
+        if !done.insert(key.as_str()) {
+            continue;
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {mappings} (resource_server_id, {mapping_key}, state, scopes, scope_match, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (resource_server_id, {mapping_key}) DO UPDATE SET state = excluded.state, \
+             scopes = excluded.scopes, scope_match = excluded.scope_match, updated_at = excluded.updated_at"
+        ))
+        .bind(rs_id)
+        .bind(key)
+        .bind(decision.state.as_str())
+        .bind(to_json(&decision.scopes)?)
+        .bind(decision.scope_match.as_str())
+        .bind(decision.updated_at)
+        .execute(tx.conn())
+        .await?;
+        tx.audit(
+            actor,
+            &action,
+            Some(rs_id),
+            Some(key),
+            before.get(key).and_then(audit_value),
+            audit_value(decision),
+        )
+        .await?;
+    }
+    tx.bump(rs_id).await?;
+    Ok(())
+}
+
+/// What merging a manifest's prompts or resources into the inventory changed.
+struct Merged<M> {
+    added: Vec<String>,
+    updated: Vec<String>,
+    before: Vec<M>,
+    after: Vec<M>,
+}
+
+/// Merges `listed` into the prompt or resource inventory (the JSON-column tables): new entries
+/// are added, changed ones replaced, every listed one's `last_seen` refreshed.
+async fn merge_catalog<M: ManifestEntry>(
+    tx: &mut super::WriteTx<'_>,
+    rs_id: &str,
+    listed: &[M],
+) -> Result<Merged<M>, Error> {
+    let Tables {
+        inventory,
+        inventory_key,
+        ..
+    } = tables(M::KIND);
+    let existing: BTreeMap<String, M> = load_catalog::<M>(tx.conn(), rs_id)
+        .await?
+        .inventory
+        .into_iter()
+        .map(|i| (i.manifest.key().to_owned(), i.manifest))
+        .collect();
+    let now = tx.now;
+    let mut merged = Merged {
+        added: Vec::new(),
+        updated: Vec::new(),
+        before: Vec::new(),
+        after: Vec::new(),
+    };
+    for entry in listed {
+        let key = entry.key();
+        let old = existing.get(key);
+        if old == Some(entry) {
+            sqlx::query(&format!(
+                "UPDATE {inventory} SET last_seen = $3 \
+                 WHERE resource_server_id = $1 AND {inventory_key} = $2"
+            ))
+            .bind(rs_id)
+            .bind(key)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            continue;
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {inventory} (resource_server_id, {inventory_key}, manifest, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (resource_server_id, {inventory_key}) DO UPDATE SET \
+             manifest = excluded.manifest, last_seen = excluded.last_seen"
+        ))
+        .bind(rs_id)
+        .bind(key)
+        .bind(to_json(entry)?)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        match old {
+            Some(old) => {
+                merged.updated.push(key.to_owned());
+                merged.before.push(old.clone());
+            }
+            None => merged.added.push(key.to_owned()),
+        }
+        merged.after.push(entry.clone());
+    }
+    Ok(merged)
+}
+
+/// The audit `before` of a manifest: the entries it changed, as they were (absent when it
+/// only added).
+fn manifest_audit_before(
+    tools: &[ManifestTool],
+    prompts: &[ManifestPrompt],
+    resources: &[ManifestResource],
+) -> Option<Value> {
+    if tools.is_empty() && prompts.is_empty() && resources.is_empty() {
+        return None;
+    }
+    let mut before = json!({ "tools": tools });
+    if !prompts.is_empty() {
+        before["prompts"] = json!(prompts);
+    }
+    if !resources.is_empty() {
+        before["resources"] = json!(resources);
+    }
+    Some(before)
+}
+
+/// Checks a manifest list: not too long, valid keys listed once, valid suggested scopes.
+fn check_manifest_list<M: ManifestEntry>(listed: &[M]) -> Result<(), Error> {
+    let kind = M::KIND.as_str();
+    if listed.len() > MAX_MANIFEST_TOOLS {
+        return Err(Error::invalid(
+            "manifest",
+            format!(
+                "lists {} {kind}s; at most {MAX_MANIFEST_TOOLS}",
+                listed.len()
+            ),
+        ));
+    }
+    let mut keys = BTreeSet::new();
+    for e in listed {
+        check_entry_key(M::KIND, e.key())?;
+        if !keys.insert(e.key()) {
+            return Err(Error::invalid(
+                "manifest",
+                format!("{kind} {:?} is listed twice", e.key()),
+            ));
+        }
+        for s in e.suggested_scopes() {
+            check_scope_name(s)?;
+        }
     }
     Ok(())
 }
@@ -534,7 +855,16 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found("resource_server", rs_id))?;
         // Children first: no reliance on ON DELETE CASCADE being enabled on the connection.
-        for table in ["tool_mappings", "tools", "scopes", "clients"] {
+        for table in [
+            "tool_mappings",
+            "tools",
+            "prompt_mappings",
+            "prompts",
+            "resource_mappings",
+            "resources",
+            "scopes",
+            "clients",
+        ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE resource_server_id = $1"
             ))
@@ -732,22 +1062,22 @@ impl Store {
             .into_iter()
             .find(|s| s.name == name)
             .ok_or_else(|| Error::not_found("scope", name))?;
-        let tools: Vec<String> = load_decisions(tx.conn(), rs_id)
-            .await?
-            .into_iter()
-            .filter(|(_, d)| d.scopes.iter().any(|s| s == name))
-            .map(|(t, _)| t)
-            .collect();
+        let tools = scope_users(tx.conn(), EntryKind::Tool, rs_id, name).await?;
+        let prompts = scope_users(tx.conn(), EntryKind::Prompt, rs_id, name).await?;
+        let resources = scope_users(tx.conn(), EntryKind::Resource, rs_id, name).await?;
         let clients: Vec<String> = super::tokens::load_clients(tx.conn(), rs_id)
             .await?
             .into_iter()
             .filter(|c| c.allowed_scopes.iter().any(|s| s == name))
             .map(|c| c.client_id)
             .collect();
-        if !tools.is_empty() || !clients.is_empty() {
+        if !tools.is_empty() || !prompts.is_empty() || !resources.is_empty() || !clients.is_empty()
+        {
             return Err(Error::ScopeInUse {
                 scope: name.to_owned(),
                 tools,
+                prompts,
+                resources,
                 clients,
             });
         }
@@ -769,12 +1099,22 @@ impl Store {
         tx.commit().await
     }
 
-    // ---- tools and mappings ------------------------------------------------------------
+    // ---- tools, prompts, resources and their mappings -----------------------------------
 
     /// Every tool of a resource server with its state.
     pub async fn list_tools(&self, rs_id: &str) -> Result<Vec<Tool>, Error> {
         let mut conn = self.pool().acquire().await?;
         Ok(model::tools(&load_inputs(&mut conn, rs_id).await?))
+    }
+
+    /// Every prompt (`M` = [`ManifestPrompt`]) or resource ([`ManifestResource`]) of a resource
+    /// server with its state, by key.
+    pub async fn list_entries<M: ManifestEntry>(
+        &self,
+        rs_id: &str,
+    ) -> Result<Vec<Entry<M>>, Error> {
+        let mut conn = self.pool().acquire().await?;
+        Ok(M::entries(&load_inputs(&mut conn, rs_id).await?))
     }
 
     /// A resource server's admin view, its tools and its scopes, from one read (the web
@@ -790,6 +1130,18 @@ impl Store {
         Ok((view, tools, inputs.scopes))
     }
 
+    /// A resource server's admin view, the entries of one kind and its scopes, from one read
+    /// (the web console's Prompts and Resources tabs).
+    pub async fn resource_server_entries<M: ManifestEntry>(
+        &self,
+        rs_id: &str,
+    ) -> Result<(ResourceServer, Vec<Entry<M>>, Vec<Scope>), Error> {
+        let mut conn = self.pool().acquire().await?;
+        let inputs = load_inputs(&mut conn, rs_id).await?;
+        let view = model::resource_server_view(&inputs);
+        Ok((view, M::entries(&inputs), inputs.scopes))
+    }
+
     /// One tool with its state.
     pub async fn tool(&self, rs_id: &str, name: &str) -> Result<Tool, Error> {
         self.list_tools(rs_id)
@@ -797,6 +1149,15 @@ impl Store {
             .into_iter()
             .find(|t| t.name == name)
             .ok_or_else(|| Error::not_found("tool", name))
+    }
+
+    /// One prompt or resource with its state.
+    pub async fn entry<M: ManifestEntry>(&self, rs_id: &str, key: &str) -> Result<Entry<M>, Error> {
+        self.list_entries::<M>(rs_id)
+            .await?
+            .into_iter()
+            .find(|e| e.key() == key)
+            .ok_or_else(|| Error::not_found(M::KIND.as_str(), key))
     }
 
     /// Records an admin decision for a tool (it need not be in the inventory yet). Mapped
@@ -818,6 +1179,27 @@ impl Store {
         after.pop().ok_or_else(|| Error::not_found("tool", tool))
     }
 
+    /// [`Store::set_mapping`] for a prompt (by name) or a resource (by exact URI or URI
+    /// template, checked with the SDK's rules): the same decision, generation bump and audit
+    /// entry (`prompt_mapping.set`, `resource_mapping.set`).
+    pub async fn set_entry_mapping<M: ManifestEntry>(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        key: &str,
+        state: ToolState,
+        scopes: Vec<String>,
+        scope_match: ScopeMatch,
+    ) -> Result<Entry<M>, Error> {
+        let keys = [key.to_owned()];
+        let mut after = self
+            .set_decisions::<M>(actor, rs_id, &keys, state, scopes, scope_match)
+            .await?;
+        after
+            .pop()
+            .ok_or_else(|| Error::not_found(M::KIND.as_str(), key))
+    }
+
     /// [`Store::set_mapping`] for several tools at once, in one transaction: one generation
     /// bump (so SDKs that wait for changes re-fetch once), one audit entry per tool. Returns the
     /// tools afterwards, in the order given.
@@ -830,79 +1212,52 @@ impl Store {
         scopes: Vec<String>,
         scope_match: ScopeMatch,
     ) -> Result<Vec<Tool>, Error> {
-        if tools.is_empty() {
-            return Err(Error::invalid("tools", "name at least one tool"));
+        Ok(self
+            .set_decisions::<ManifestTool>(actor, rs_id, tools, state, scopes, scope_match)
+            .await?
+            .into_iter()
+            .map(Tool::from)
+            .collect())
+    }
+
+    async fn set_decisions<M: ManifestEntry>(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        keys: &[String],
+        state: ToolState,
+        scopes: Vec<String>,
+        scope_match: ScopeMatch,
+    ) -> Result<Vec<Entry<M>>, Error> {
+        let kind = M::KIND;
+        if keys.is_empty() {
+            return Err(Error::invalid(
+                "tools",
+                format!("name at least one {}", kind.as_str()),
+            ));
         }
-        for tool in tools {
-            check_tool_name(tool)?;
+        for key in keys {
+            check_entry_key(kind, key)?;
         }
-        match state {
-            ToolState::Mapped if scopes.is_empty() => {
-                return Err(Error::invalid(
-                    "scopes",
-                    "a mapped tool needs at least one scope (use state \"public\" for none)",
-                ))
-            }
-            ToolState::Public | ToolState::Unmapped if !scopes.is_empty() => {
-                return Err(Error::invalid(
-                    "scopes",
-                    format!("must be empty when state is {:?}", state.as_str()),
-                ))
-            }
-            _ => {}
-        }
+        check_decision_shape(kind, state, &scopes)?;
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         check_defined_scopes(tx.conn(), rs_id, "scopes", &scopes).await?;
-        let before: BTreeMap<String, Decision> = load_decisions(tx.conn(), rs_id)
-            .await?
-            .into_iter()
-            .collect();
         let decision = Decision {
             state,
             scopes,
             scope_match,
             updated_at: tx.now,
         };
-        let mut done = BTreeSet::new();
-        for tool in tools {
-            if !done.insert(tool.as_str()) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO tool_mappings (resource_server_id, tool_name, state, scopes, scope_match, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (resource_server_id, tool_name) DO UPDATE SET state = excluded.state, \
-                 scopes = excluded.scopes, scope_match = excluded.scope_match, updated_at = excluded.updated_at",
-            )
-            .bind(rs_id)
-            .bind(tool)
-            .bind(decision.state.as_str())
-            .bind(to_json(&decision.scopes)?)
-            .bind(decision.scope_match.as_str())
-            .bind(decision.updated_at)
-            .execute(tx.conn())
-            .await?;
-            tx.audit(
-                actor,
-                "mapping.set",
-                Some(rs_id),
-                Some(tool),
-                before.get(tool).and_then(audit_value),
-                audit_value(&decision),
-            )
-            .await?;
-        }
-        tx.bump(rs_id).await?;
-        let all = model::tools(&load_inputs(tx.conn(), rs_id).await?);
+        write_decisions(&mut tx, actor, kind, rs_id, keys, &decision).await?;
+        let all = M::entries(&load_inputs(tx.conn(), rs_id).await?);
         tx.commit().await?;
-        tools
-            .iter()
-            .map(|name| {
+        keys.iter()
+            .map(|key| {
                 all.iter()
-                    .find(|t| &t.name == name)
+                    .find(|e| e.key() == key)
                     .cloned()
-                    .ok_or_else(|| Error::not_found("tool", name))
+                    .ok_or_else(|| Error::not_found(kind.as_str(), key))
             })
             .collect()
     }
@@ -915,63 +1270,109 @@ impl Store {
         rs_id: &str,
         tool: &str,
     ) -> Result<Tool, Error> {
+        Ok(self
+            .clear_entry_mapping::<ManifestTool>(actor, rs_id, tool)
+            .await?
+            .into())
+    }
+
+    /// [`Store::clear_mapping`] for a prompt or a resource.
+    pub async fn clear_entry_mapping<M: ManifestEntry>(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        key: &str,
+    ) -> Result<Entry<M>, Error> {
+        let Tables {
+            mappings,
+            mapping_key,
+            ..
+        } = tables(M::KIND);
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
-        let before = load_decisions(tx.conn(), rs_id)
+        let before = load_decisions(tx.conn(), M::KIND, rs_id)
             .await?
             .into_iter()
-            .find(|(n, _)| n == tool)
+            .find(|(n, _)| n == key)
             .map(|(_, d)| d)
-            .ok_or_else(|| Error::not_found("mapping", tool))?;
-        sqlx::query("DELETE FROM tool_mappings WHERE resource_server_id = $1 AND tool_name = $2")
-            .bind(rs_id)
-            .bind(tool)
-            .execute(tx.conn())
-            .await?;
+            .ok_or_else(|| Error::not_found("mapping", key))?;
+        sqlx::query(&format!(
+            "DELETE FROM {mappings} WHERE resource_server_id = $1 AND {mapping_key} = $2"
+        ))
+        .bind(rs_id)
+        .bind(key)
+        .execute(tx.conn())
+        .await?;
         tx.bump(rs_id).await?;
         tx.audit(
             actor,
-            "mapping.cleared",
+            &mapping_action(M::KIND, "cleared"),
             Some(rs_id),
-            Some(tool),
+            Some(key),
             audit_value(&before),
             None,
         )
         .await?;
-        let tools = model::tools(&load_inputs(tx.conn(), rs_id).await?);
+        let entries = M::entries(&load_inputs(tx.conn(), rs_id).await?);
         tx.commit().await?;
-        Ok(tools
+        Ok(entries
             .into_iter()
-            .find(|t| t.name == tool)
-            .unwrap_or_else(|| Tool::unlisted(tool)))
+            .find(|e| e.key() == key)
+            .unwrap_or_else(|| Entry::unlisted(key)))
     }
 
     /// Forgets a tool: its inventory entry and its admin decision.
     pub async fn delete_tool(&self, actor: &Actor, rs_id: &str, tool: &str) -> Result<(), Error> {
+        self.delete_entry::<ManifestTool>(actor, rs_id, tool).await
+    }
+
+    /// Forgets a tool, prompt or resource: its inventory entry and its admin decision
+    /// (audit `tool.deleted`, `prompt.deleted`, `resource.deleted`).
+    pub async fn delete_entry<M: ManifestEntry>(
+        &self,
+        actor: &Actor,
+        rs_id: &str,
+        key: &str,
+    ) -> Result<(), Error> {
+        let kind = M::KIND;
+        let t = tables(kind);
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         let inputs = load_inputs(tx.conn(), rs_id).await?;
-        let before = model::tools(&inputs)
+        let before = M::entries(&inputs)
             .into_iter()
-            .find(|t| t.name == tool)
-            .ok_or_else(|| Error::not_found("tool", tool))?;
+            .find(|e| e.key() == key)
+            .ok_or_else(|| Error::not_found(kind.as_str(), key))?;
         for sql in [
-            "DELETE FROM tools WHERE resource_server_id = $1 AND name = $2",
-            "DELETE FROM tool_mappings WHERE resource_server_id = $1 AND tool_name = $2",
+            format!(
+                "DELETE FROM {} WHERE resource_server_id = $1 AND {} = $2",
+                t.inventory, t.inventory_key
+            ),
+            format!(
+                "DELETE FROM {} WHERE resource_server_id = $1 AND {} = $2",
+                t.mappings, t.mapping_key
+            ),
         ] {
-            sqlx::query(sql)
+            sqlx::query(&sql)
                 .bind(rs_id)
-                .bind(tool)
+                .bind(key)
                 .execute(tx.conn())
                 .await?;
         }
         tx.bump(rs_id).await?;
+        let before = match kind {
+            // The tool's audit entry keeps the admin API's shape of a tool.
+            EntryKind::Tool => {
+                audit_value(&model::tools(&inputs).into_iter().find(|t| t.name == key))
+            }
+            _ => audit_value(&before),
+        };
         tx.audit(
             actor,
-            "tool.deleted",
+            &format!("{}.deleted", kind.as_str()),
             Some(rs_id),
-            Some(tool),
-            audit_value(&before),
+            Some(key),
+            before,
             None,
         )
         .await?;
@@ -980,38 +1381,25 @@ impl Store {
 
     // ---- manifests and the SDK policy --------------------------------------------------
 
-    /// Merges a manifest into the inventory: new tools are added (unmapped unless a decision or
-    /// an applied suggestion exists), changed ones updated, and every listed tool's `last_seen`
-    /// refreshed. Admin decisions are never touched. The generation is bumped only if the
-    /// inventory changed.
+    /// Merges a manifest into the inventories of tools, prompts and resources: new entries
+    /// are added (unmapped unless a decision or an applied suggestion exists), changed ones
+    /// updated, and every listed entry's `last_seen` refreshed. Admin decisions are never
+    /// touched. The generation is bumped only if an inventory changed.
     pub async fn apply_manifest(
         &self,
         actor: &Actor,
         rs_id: &str,
-        manifest: Vec<ManifestTool>,
+        manifest: impl Into<Manifest>,
     ) -> Result<ManifestOutcome, Error> {
-        if manifest.len() > MAX_MANIFEST_TOOLS {
-            return Err(Error::invalid(
-                "manifest",
-                format!(
-                    "lists {} tools; at most {MAX_MANIFEST_TOOLS}",
-                    manifest.len()
-                ),
-            ));
-        }
-        let mut names = BTreeSet::new();
-        for t in &manifest {
-            check_tool_name(&t.name)?;
-            if !names.insert(&t.name) {
-                return Err(Error::invalid(
-                    "manifest",
-                    format!("tool {:?} is listed twice", t.name),
-                ));
-            }
-            for s in &t.suggested_scopes {
-                check_scope_name(s)?;
-            }
-        }
+        let manifest: Manifest = manifest.into();
+        check_manifest_list(&manifest.tools)?;
+        check_manifest_list(&manifest.prompts)?;
+        check_manifest_list(&manifest.resources)?;
+        let Manifest {
+            tools: manifest,
+            prompts,
+            resources,
+        } = manifest;
         let mut tx = self.write().await?;
         tx.lock_resource_server(rs_id).await?;
         let now = tx.now;
@@ -1067,12 +1455,18 @@ impl Store {
                 }
             }
         }
+        let prompts = merge_catalog(&mut tx, rs_id, &prompts).await?;
+        let resources = merge_catalog(&mut tx, rs_id, &resources).await?;
         sqlx::query("UPDATE resource_servers SET last_manifest_at = $2 WHERE id = $1")
             .bind(rs_id)
             .bind(now)
             .execute(tx.conn())
             .await?;
-        let generation = if added.is_empty() && updated.is_empty() {
+        let changed = [&added, &updated, &prompts.added, &prompts.updated]
+            .into_iter()
+            .chain([&resources.added, &resources.updated])
+            .any(|l| !l.is_empty());
+        let generation = if !changed {
             load_server(tx.conn(), rs_id)
                 .await?
                 .map_or(0, |s| s.generation)
@@ -1083,8 +1477,14 @@ impl Store {
                 "manifest.applied",
                 Some(rs_id),
                 None,
-                (!before_changed.is_empty()).then(|| json!({ "tools": before_changed })),
-                Some(json!({ "added": added, "updated": updated, "tools": after_changed })),
+                manifest_audit_before(&before_changed, &prompts.before, &resources.before),
+                Some(json!({
+                    "added": added, "updated": updated, "tools": after_changed,
+                    "prompts_added": prompts.added, "prompts_updated": prompts.updated,
+                    "prompts": prompts.after,
+                    "resources_added": resources.added, "resources_updated": resources.updated,
+                    "resources": resources.after,
+                })),
             )
             .await?;
             g
@@ -1095,6 +1495,10 @@ impl Store {
             added,
             updated,
             unchanged,
+            prompts_added: prompts.added,
+            prompts_updated: prompts.updated,
+            resources_added: resources.added,
+            resources_updated: resources.updated,
         })
     }
 

@@ -14,6 +14,10 @@ pub enum Tab {
     Overview,
     /// Tools and their rules.
     Tools,
+    /// Prompts and their rules.
+    Prompts,
+    /// Resources (URIs and URI templates) and their rules.
+    Resources,
     /// Scopes.
     Scopes,
     /// Machine clients.
@@ -25,9 +29,11 @@ pub enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 6] = [
+    const ALL: [Tab; 8] = [
         Tab::Overview,
         Tab::Tools,
+        Tab::Prompts,
+        Tab::Resources,
         Tab::Scopes,
         Tab::Clients,
         Tab::Simulator,
@@ -38,6 +44,8 @@ impl Tab {
         match self {
             Tab::Overview => "Overview",
             Tab::Tools => "Tools",
+            Tab::Prompts => "Prompts",
+            Tab::Resources => "Resources",
             Tab::Scopes => "Scopes",
             Tab::Clients => "Clients",
             Tab::Simulator => "Access simulator",
@@ -118,9 +126,15 @@ impl<'a> Page<'a> {
                     o.raw(" aria-current=\"page\"");
                 }
                 html!(o, ">" {tab.label()});
-                if tab == Tab::Tools && rs.tool_counts.unmapped > 0 {
-                    html!(o, " <span class=\"count warn\" title=\"unmapped tools\">"
-                        {rs.tool_counts.unmapped} "<span class=\"sr\"> unmapped</span></span>");
+                let unmapped = match tab {
+                    Tab::Tools => Some((rs.tool_counts.unmapped, "unmapped tools")),
+                    Tab::Prompts => Some((rs.prompt_counts.unmapped, "unmapped prompts")),
+                    Tab::Resources => Some((rs.resource_counts.unmapped, "unmapped resources")),
+                    _ => None,
+                };
+                if let Some((n, title)) = unmapped.filter(|(n, _)| *n > 0) {
+                    html!(o, " <span class=\"count warn\" title=\"" {title} "\">"
+                        {n} "<span class=\"sr\"> unmapped</span></span>");
                 }
                 o.raw("</a></li>");
             }
@@ -163,6 +177,8 @@ pub fn tab_href(rs: &ResourceServer, tab: Tab) -> Html {
     h.raw(match tab {
         Tab::Overview => "",
         Tab::Tools => "/tools",
+        Tab::Prompts => "/prompts",
+        Tab::Resources => "/resources",
         Tab::Scopes => "/scopes",
         Tab::Clients => "/clients",
         Tab::Simulator => "/simulator",

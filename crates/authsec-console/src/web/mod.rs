@@ -24,6 +24,7 @@ pub mod html;
 mod audit;
 mod clients;
 mod console_page;
+mod entries;
 mod layout;
 mod scopes;
 mod servers;
@@ -42,6 +43,7 @@ use crate::auth;
 use crate::error::Error;
 use crate::state::AppState;
 
+pub use entries::{render_entries_page, Shown};
 pub use layout::{Notice, Page, Tab};
 pub(crate) use sign_in::create_sign_in_link;
 pub use sign_in::SIGN_IN_LINK_LIFETIME_SECS;
@@ -55,6 +57,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// The largest form body accepted (a bulk mapping of every tool of a big server fits).
 const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+type Prompts = entries::Handlers<crate::model::ManifestPrompt>;
+type Resources = entries::Handlers<crate::model::ManifestResource>;
 
 /// The web console's routes (merged into the console's router).
 pub(crate) fn router() -> Router<AppState> {
@@ -76,6 +81,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/servers/{id}/tool", get(tools::detail))
         .route("/servers/{id}/tool/clear", post(tools::clear))
         .route("/servers/{id}/tool/forget", post(tools::forget))
+        .route("/servers/{id}/prompts", get(Prompts::page))
+        .route("/servers/{id}/prompts/map", post(Prompts::map))
+        .route("/servers/{id}/prompts/clear", post(Prompts::clear))
+        .route("/servers/{id}/resources", get(Resources::page))
+        .route("/servers/{id}/resources/map", post(Resources::map))
+        .route("/servers/{id}/resources/clear", post(Resources::clear))
         .route(
             "/servers/{id}/scopes",
             get(scopes::page).post(scopes::create),

@@ -235,7 +235,7 @@ fn checklist(
     csrf: &str,
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    for (reason, met) in model::readiness_checks(row, rs.scopes.len(), rs.tool_counts) {
+    for (reason, met) in model::readiness_checks(row, rs.scopes.len(), rs.entry_counts()) {
         let mut fix = Html::default();
         let label = match reason {
             ReadinessReason::RsDisabled => {
@@ -250,7 +250,7 @@ fn checklist(
             }
             ReadinessReason::NoToolsMapped => {
                 html!(fix, "<a href=\"" [tab_href(rs, Tab::Tools)] "?state=unmapped\">Map a tool, or make one public</a>");
-                "At least one tool is mapped or public"
+                "At least one tool, prompt or resource is mapped or public"
             }
         };
         if !met {
@@ -349,6 +349,8 @@ fn render_overview(
         "<dt>Resource URI</dt><dd><code>" {rs.resource_uri} "</code></dd>"
         "<dt>Scopes</dt><dd>" {rs.scopes.len()} " (<a href=\"" [tab_href(rs, Tab::Scopes)] "\">manage</a>)</dd>"
         "<dt>Tools</dt><dd>" {rs.tool_counts.mapped} " mapped, " {rs.tool_counts.public} " public, " {rs.tool_counts.unmapped} " unmapped</dd>"
+        "<dt>Prompts</dt><dd>" {rs.prompt_counts.mapped} " mapped, " {rs.prompt_counts.public} " public, " {rs.prompt_counts.unmapped} " unmapped</dd>"
+        "<dt>Resources</dt><dd>" {rs.resource_counts.mapped} " mapped, " {rs.resource_counts.public} " public, " {rs.resource_counts.unmapped} " unmapped</dd>"
         "<dt>Apply manifest suggestions</dt><dd>" {if rs.auto_apply_suggestions { "yes" } else { "no" }} "</dd>"
         "<dt>Created</dt><dd>" {datetime(rs.created_at)} "</dd><dt>Last change</dt><dd>" {datetime(rs.updated_at)} "</dd></dl>"
         "<div class=\"actions\"><form method=\"post\" action=\"/servers/" {url_component(&rs.id)} "/enabled\">" [csrf_field(csrf)]);

@@ -1,7 +1,9 @@
-//! The access simulator: a client (or a set of scopes) against every tool, decided by the SDK's
-//! own code — the console's policy document goes through `authsec`'s
-//! [`ConsolePolicy::try_from`], [`PolicyView::decide`] and [`challenge::render`], exactly
-//! as a running SDK handles it — so each denial is the 403 the SDK would send.
+//! The access simulator: a client (or a set of scopes) against every tool, prompt and resource,
+//! decided by the SDK's own code — the console's policy document goes through `authsec`'s
+//! [`ConsolePolicy::try_from`], [`PolicyView::decide_target`] and [`challenge::render`],
+//! exactly as a running SDK handles it — so each denial is the 403 the SDK would send. A
+//! resource entry keyed by a URI template is decided for a URI spelled like the template
+//! (`notes://note/{id}`), which that template matches.
 
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
@@ -9,12 +11,12 @@ use serde_json::Value;
 
 use authsec::challenge::{self, ChallengeContext};
 use authsec::config::{ChallengeScope, ACCUMULATING_PROTOCOL};
-use authsec::policy::{ConsolePolicy, PolicyView};
+use authsec::policy::{ConsolePolicy, PolicyView, TargetKind};
 
 use super::html::{html, url_component, Html};
 use super::layout::{Page, Tab};
 use super::{SignedIn, WebError, WebResult};
-use crate::model::{SdkPolicyDocument, Tool};
+use crate::model::{Entry, ManifestEntry, SdkPolicyDocument, Tool};
 use crate::oauth::granted_scope;
 use crate::state::AppState;
 
@@ -46,6 +48,21 @@ pub fn simulate(
     granted: &[String],
     protocol: &str,
 ) -> Result<Vec<Verdict>, String> {
+    let targets: Vec<(TargetKind, &str)> = tools
+        .iter()
+        .map(|t| (TargetKind::Tool, t.name.as_str()))
+        .collect();
+    simulate_targets(policy, resource_uri, &targets, granted, protocol)
+}
+
+/// [`simulate`] for any targets: tools, prompts (by name) and resources (by URI).
+pub fn simulate_targets(
+    policy: &SdkPolicyDocument,
+    resource_uri: &str,
+    targets: &[(TargetKind, &str)],
+    granted: &[String],
+    protocol: &str,
+) -> Result<Vec<Verdict>, String> {
     // The wire document (one type on both sides), checked by the SDK's own code.
     let console_policy = ConsolePolicy::try_from(policy.clone())?;
     let view = PolicyView::Console(&console_policy);
@@ -54,28 +71,47 @@ pub fn simulate(
         scope: Vec::new(),
         challenge_scope: ChallengeScope::ByProtocol.for_protocol(Some(protocol)),
     };
-    Ok(tools
+    Ok(targets
         .iter()
-        .map(|t| match view.decide(granted, &t.name) {
-            Ok(()) => Verdict {
-                tool: t.name.clone(),
-                status: 200,
-                reason: "allowed".into(),
-                www_authenticate: None,
-                body: None,
-            },
-            Err(e) => {
-                let denial = challenge::render(&e, &ctx);
-                Verdict {
-                    tool: t.name.clone(),
-                    status: denial.status.as_u16(),
-                    reason: e.reason().to_owned(),
-                    www_authenticate: denial.www_authenticate,
-                    body: Some(denial.body),
+        .map(
+            |&(kind, name)| match view.decide_target(granted, kind, name) {
+                Ok(()) => Verdict {
+                    tool: name.to_owned(),
+                    status: 200,
+                    reason: "allowed".into(),
+                    www_authenticate: None,
+                    body: None,
+                },
+                Err(e) => {
+                    let denial = challenge::render(&e, &ctx);
+                    Verdict {
+                        tool: name.to_owned(),
+                        status: denial.status.as_u16(),
+                        reason: e.reason().to_owned(),
+                        www_authenticate: denial.www_authenticate,
+                        body: Some(denial.body),
+                    }
                 }
-            }
-        })
+            },
+        )
         .collect())
+}
+
+/// The prompts and resources to simulate, by kind and key, with whether each is public.
+fn entry_targets<M: ManifestEntry>(
+    kind: TargetKind,
+    entries: &[Entry<M>],
+) -> Vec<(TargetKind, String, bool)> {
+    entries
+        .iter()
+        .map(|e| {
+            let public = e
+                .mapping
+                .as_ref()
+                .is_some_and(|m| m.state == crate::model::ToolState::Public);
+            (kind, e.key().to_owned(), public)
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -198,23 +234,62 @@ pub(crate) async fn page(
             o.raw("<span class=\"badge ok\">allowed</span></td><td>");
             html!(*o, {allowed_reason(&tools, &v.tool)} "</td><td>200 (the tool runs)</td></tr>");
         } else {
-            html!(*o, "<span class=\"badge bad\">denied</span></td><td><code>" {v.reason} "</code><div class=\"why\">"
-                {v.body.as_ref().and_then(|b| b["error_description"].as_str()).unwrap_or("")} "</div></td><td>"
-                "<details><summary>HTTP " {v.status} "</summary>");
-            if let Some(h) = &v.www_authenticate {
-                html!(*o, "<p><code>WWW-Authenticate: " {h} "</code></p>");
-            }
-            if let Some(b) = &v.body {
-                html!(*o, "<pre>" {serde_json::to_string_pretty(b).unwrap_or_default()} "</pre>");
-            }
-            o.raw("</details></td></tr>");
+            denial_cells(o, v);
         }
+    }
+    html!(*o, "</tbody></table>");
+
+    // Prompts and resources, decided the same way.
+    let prompts = state
+        .store()
+        .list_entries::<crate::model::ManifestPrompt>(&id)
+        .await?;
+    let resources = state
+        .store()
+        .list_entries::<crate::model::ManifestResource>(&id)
+        .await?;
+    let others: Vec<(TargetKind, String, bool)> = entry_targets(TargetKind::Prompt, &prompts)
+        .into_iter()
+        .chain(entry_targets(TargetKind::Resource, &resources))
+        .collect();
+    if !others.is_empty() {
+        let targets: Vec<(TargetKind, &str)> =
+            others.iter().map(|(k, n, _)| (*k, n.as_str())).collect();
+        let verdicts = simulate_targets(&policy, &rs.resource_uri, &targets, &granted, protocol)
+            .map_err(WebError::BadRequest)?;
+        html!(*o, "<h3>Prompts and resources</h3><table class=\"list\" id=\"sim-entry-results\"><caption class=\"sr\">Decision per prompt and resource</caption><thead><tr>"
+            "<th scope=\"col\">Prompt or resource</th><th scope=\"col\">Decision</th><th scope=\"col\">Reason</th><th scope=\"col\">The SDK's answer</th></tr></thead><tbody>");
+        for (v, (kind, _, public)) in verdicts.iter().zip(&others) {
+            html!(*o, "<tr data-" {kind.as_str()} "=\"" {v.tool} "\" data-status=\"" {v.status} "\" data-reason=\"" {v.reason} "\" class=\""
+                {if v.status == 200 { "allowed" } else { "denied" }} "\"><th scope=\"row\">" {kind.as_str()} " <code>" {v.tool} "</code></th><td>");
+            if v.status == 200 {
+                html!(*o, "<span class=\"badge ok\">allowed</span></td><td>"
+                    {if *public { "public" } else { "the token has the scopes" }} "</td><td>200</td></tr>");
+            } else {
+                denial_cells(o, v);
+            }
+        }
+        o.raw("</tbody></table>");
     }
     let mut note = Html::default();
     html!(note, "<p class=\"help\">Assumes the SDK's default <code>AUTHSEC_CHALLENGE_SCOPE=by_protocol</code> and that it holds the current policy "
         "(see the <a href=\"/servers/" {url_component(&rs.id)} "\">SDK status</a>).</p>");
-    html!(*o, "</tbody></table>" [note] "</section>");
+    html!(*o, [note] "</section>");
     Ok(page.render())
+}
+
+/// The cells of a denied row: badge, reason and the SDK's exact answer.
+fn denial_cells(o: &mut Html, v: &Verdict) {
+    html!(*o, "<span class=\"badge bad\">denied</span></td><td><code>" {v.reason} "</code><div class=\"why\">"
+        {v.body.as_ref().and_then(|b| b["error_description"].as_str()).unwrap_or("")} "</div></td><td>"
+        "<details><summary>HTTP " {v.status} "</summary>");
+    if let Some(h) = &v.www_authenticate {
+        html!(*o, "<p><code>WWW-Authenticate: " {h} "</code></p>");
+    }
+    if let Some(b) = &v.body {
+        html!(*o, "<pre>" {serde_json::to_string_pretty(b).unwrap_or_default()} "</pre>");
+    }
+    o.raw("</details></td></tr>");
 }
 
 fn allowed_reason(tools: &[Tool], name: &str) -> &'static str {

@@ -12,7 +12,7 @@ use super::servers::done_notice;
 use super::{see_other, Post, SignedIn, WebError, WebResult};
 use crate::auth::Actor;
 use crate::error::Error;
-use crate::model::{MappingSource, ResourceServer, Scope, ScopeMatch, Tool, ToolState};
+use crate::model::{Mapping, MappingSource, ResourceServer, Scope, ScopeMatch, Tool, ToolState};
 use crate::state::AppState;
 
 /// The Tools tab's filters (`?q=&state=`).
@@ -59,9 +59,9 @@ fn matches(t: &Tool, search: &str, state: Option<ToolState>) -> bool {
     has(&t.name) || t.title.as_deref().is_some_and(has) || t.description.as_deref().is_some_and(has)
 }
 
-/// The rule of a tool, in words.
-fn rule_cell(o: &mut Html, t: &Tool) {
-    let Some(m) = &t.mapping else {
+/// The rule of a tool, prompt or resource (its effective mapping), in words.
+pub(super) fn rule_cell(o: &mut Html, mapping: Option<&Mapping>) {
+    let Some(m) = mapping else {
         o.raw("<span class=\"badge bad\">unmapped</span> <span class=\"why\">denied to everyone</span>");
         return;
     };
@@ -87,7 +87,7 @@ fn rule_cell(o: &mut Html, t: &Tool) {
     }
 }
 
-fn scope_list(o: &mut Html, scopes: &[String]) {
+pub(super) fn scope_list(o: &mut Html, scopes: &[String]) {
     for (i, s) in scopes.iter().enumerate() {
         if i > 0 {
             o.raw(" ");
@@ -206,7 +206,7 @@ pub fn render_tools_page(
             html!(*o, "<div class=\"title\">" {title} "</div>");
         }
         html!(*o, "</th><td class=\"desc\">" {t.description.as_deref().unwrap_or("")} "</td><td>");
-        rule_cell(o, t);
+        rule_cell(o, t.mapping.as_ref());
         o.raw("</td><td>");
         scope_list(o, &t.suggested_scopes);
         o.raw("</td><td>");
@@ -442,7 +442,7 @@ async fn tool_page(
         html!(*o, "<details><summary>Input schema</summary><pre>" {pretty(s)} "</pre></details>");
     }
     html!(*o, "</section><section class=\"card\" aria-labelledby=\"rule\"><h2 id=\"rule\">Rule</h2><p>Now: ");
-    rule_cell(o, &tool);
+    rule_cell(o, tool.mapping.as_ref());
     o.raw("</p>");
     let current = tool.mapping.as_ref();
     let cur_state = current.map_or(ToolState::Unmapped, |m| m.state);

@@ -85,6 +85,7 @@ async function startNotes(port, rsId, secret) {
       AUTHSEC_PUBLISH_MANIFEST: 'true',
       // Suggestions only: the console's mapping decides.
       AUTHSEC_TOOL_SCOPES_JSON: JSON.stringify({ list_notes: ['notes:read'], add_note: ['notes:write'], delete_note: ['notes:admin'] }),
+      AUTHSEC_PROMPT_SCOPES_JSON: JSON.stringify({ summarize_notes: ['notes:read'] }),
       AUTHSEC_LOG: 'warn',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -192,7 +193,7 @@ test('create a resource server; its credentials are shown once', async () => {
   rs = { id: await admin.locator('#rs-client-id').textContent(), secret: await admin.locator('#rs-client-secret').textContent() };
   assert.match(rs.id, /^rs-[0-9a-f]{8}$/);
   await admin.getByRole('link', { name: 'Continue to notes' }).click();
-  assert.match(await admin.locator('.checklist').textContent(), /At least one tool is mapped or public/);
+  assert.match(await admin.locator('.checklist').textContent(), /At least one tool, prompt or resource is mapped or public/);
 });
 
 test('the notes example publishes its manifest: its tools arrive unmapped in the Tools tab', async () => {
@@ -255,6 +256,40 @@ test('map add_note in the Tools tab: the running server goes from 403 tool_unmap
   assert.ok(notes.proc.exitCode === null, 'no restart');
   await admin.waitForSelector('.notice.ok');
   await shot(admin, 'console-tools.png');
+});
+
+/** A prompts/get on the live notes server: status and reason. */
+async function getPrompt(tok, name) {
+  const r = await fetch(notes.resource, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name } }),
+  });
+  const body = await r.json().catch(() => null);
+  return { status: r.status, reason: r.status === 200 ? 'allowed' : body?.reason };
+}
+
+test('map summarize_notes in the Prompts tab: the running server goes from 403 prompt_unmapped to 200', async () => {
+  const tok = await token(clients.reader);
+  assert.deepEqual(await getPrompt(tok, 'summarize_notes'), { status: 403, reason: 'prompt_unmapped' });
+  await admin.goto(`${console1.base}/servers/${rs.id}/prompts`);
+  const row = admin.locator('tr.unmapped', { has: admin.locator('code', { hasText: /^summarize_notes$/ }) });
+  assert.equal(await row.getByLabel('Scope for summarize_notes').inputValue(), 'notes:read', 'the suggested scope is preselected');
+  await row.getByRole('button', { name: 'Map summarize_notes' }).click();
+  await admin.waitForSelector('.notice.ok');
+  let after;
+  for (let i = 0; i < 400; i++) {
+    after = await getPrompt(tok, 'summarize_notes');
+    if (after.status === 200) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual(after, { status: 200, reason: 'allowed' });
+  // The resources arrived with the manifest too, unmapped.
+  await admin.goto(`${console1.base}/servers/${rs.id}/resources`);
+  assert.deepEqual(
+    (await admin.locator('tr.unmapped .tool-name').allTextContents()).sort(),
+    ['notes://all', 'notes://note/{id}'],
+  );
 });
 
 test('the tool page maps list_notes (any of notes:read)', async () => {
@@ -379,6 +414,7 @@ test('the keyboard alone signs in and maps a tool', async () => {
 test('the pages pass axe-core with no serious or critical violation', async () => {
   const client = clients.reader.id;
   const pages = ['/', `/servers/${rs.id}`, `/servers/${rs.id}/tools`, `/servers/${rs.id}/tool?name=add_note`,
+    `/servers/${rs.id}/prompts`, `/servers/${rs.id}/resources`,
     `/servers/${rs.id}/scopes`, `/servers/${rs.id}/clients`, `/servers/${rs.id}/simulator?client=${client}`, '/audit', '/console'];
   for (const p of pages) {
     await admin.goto(`${console1.base}${p}`);

@@ -45,7 +45,8 @@ use tokio::sync::{watch, Mutex as AsyncMutex};
 use url::Url;
 
 use super::{
-    is_valid_scope_token, ConsolePolicy, ResourcePolicy, TargetKind, ToolPolicy, ToolRule,
+    is_valid_scope_token, ConsolePolicy, PromptPolicy, ResourcePolicy, TargetKind, ToolPolicy,
+    ToolRule,
 };
 use crate::clock::Clock;
 use crate::config::{ClientCredentials, Config, PolicyMode};
@@ -122,8 +123,8 @@ pub enum RemotePolicyError {
 }
 
 pub use authsec_proto::wire::{
-    ManifestOutcome, ManifestTool, PromptPolicyEntry, ResourcePolicyEntry, SdkPolicyDocument,
-    ToolPolicyEntry,
+    Manifest, ManifestOutcome, ManifestPrompt, ManifestResource, ManifestTool, PromptPolicyEntry,
+    ResourcePolicyEntry, SdkPolicyDocument, ToolPolicyEntry,
 };
 
 /// One entry's rule, checked: public exactly when it names no scope, every scope a valid
@@ -253,6 +254,56 @@ pub fn manifest_from_mcp_tools<'a>(
         .collect()
 }
 
+/// The manifest entries for `prompts` (MCP `prompts/list` entries), each suggesting the scopes
+/// the local map (`AUTHSEC_PROMPT_SCOPES_JSON`) gives it.
+pub fn manifest_from_mcp_prompts<'a>(
+    prompts: impl IntoIterator<Item = &'a Value>,
+    suggestions: &PromptPolicy,
+) -> Vec<ManifestPrompt> {
+    prompts
+        .into_iter()
+        .filter_map(ManifestPrompt::from_mcp_prompt)
+        .map(|mut p| {
+            if let Some(rule) = suggestions.get(&p.name) {
+                p.suggested_scopes = rule.scopes().to_vec();
+            }
+            p
+        })
+        .collect()
+}
+
+/// The manifest entries for `resources`: MCP `resources/list` entries (`uri`) and
+/// `resources/templates/list` entries (`uriTemplate`), in any mix. Each suggests the scopes of
+/// the local map (`AUTHSEC_RESOURCE_SCOPES_JSON`): a template those of the entry for the same
+/// template, an exact URI those of the entries that decide it (all of them, sorted).
+pub fn manifest_from_mcp_resources<'a>(
+    resources: impl IntoIterator<Item = &'a Value>,
+    suggestions: &ResourcePolicy,
+) -> Vec<ManifestResource> {
+    resources
+        .into_iter()
+        .filter_map(|item| {
+            let mut r = ManifestResource::from_mcp_resource(item)?;
+            let mut scopes: Vec<String> = if item.get("uri").is_some() {
+                suggestions
+                    .rules_for(&r.uri)
+                    .into_iter()
+                    .flat_map(|(_, rule)| rule.scopes().iter().cloned())
+                    .collect()
+            } else {
+                suggestions
+                    .template_rule(&r.uri)
+                    .map(|rule| rule.scopes().to_vec())
+                    .unwrap_or_default()
+            };
+            scopes.sort();
+            scopes.dedup();
+            r.suggested_scopes = scopes;
+            Some(r)
+        })
+        .collect()
+}
+
 /// The HTTP client for one resource server's console endpoints.
 #[derive(Clone)]
 pub struct ConsoleClient {
@@ -344,15 +395,18 @@ impl ConsoleClient {
         ConsolePolicy::try_from(document).map_err(invalid)
     }
 
-    /// Publishes the tool inventory (`PUT …/sdk-manifest`).
+    /// Publishes the inventory of tools, prompts and resources (`PUT …/sdk-manifest`). A
+    /// manifest of tools alone goes out as the bare array, which every console reads; one with
+    /// prompts or resources as the object, which a console that predates them refuses (400).
     pub async fn publish_manifest(
         &self,
-        tools: &[ManifestTool],
+        manifest: &Manifest,
     ) -> Result<ManifestOutcome, RemotePolicyError> {
-        let body = serde_json::to_vec(tools).map_err(|e| RemotePolicyError::InvalidResponse {
-            url: self.manifest_url.to_string(),
-            detail: format!("cannot serialise the manifest: {e}"),
-        })?;
+        let body =
+            serde_json::to_vec(manifest).map_err(|e| RemotePolicyError::InvalidResponse {
+                url: self.manifest_url.to_string(),
+                detail: format!("cannot serialise the manifest: {e}"),
+            })?;
         let request = self
             .http
             .put(self.manifest_url.clone())

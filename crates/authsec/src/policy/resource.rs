@@ -5,7 +5,9 @@
 //! template in the RFC 6570 level-1 style, `notes://note/{id}`, where each `{name}` matches a
 //! non-empty run of characters other than `/`, `?` and `#` — one path segment, or part of one.
 //! At most one variable per segment, so a match is unambiguous and found in one pass
-//! (`notes://{a}-{b}` is refused; `notes://{a}/{b}` and `files://{name}.txt` are fine).
+//! (`notes://{a}-{b}` is refused; `notes://{a}/{b}` and `files://{name}.txt` are fine). The
+//! parser and matcher live in [`authsec_proto::uri_template`], so the console validates keys
+//! with exactly these rules.
 //!
 //! Which rule decides a URI:
 //!
@@ -21,140 +23,11 @@
 
 use std::collections::BTreeMap;
 
+use authsec_proto::uri_template::ResourceKey;
+pub use authsec_proto::uri_template::UriTemplate;
+
 use super::{RuleRepr, ToolRule};
 use crate::policy::TargetKind;
-
-/// One parsed URI template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UriTemplate {
-    text: String,
-    parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Variable,
-}
-
-/// Characters a template variable never matches: they delimit URI segments.
-const DELIMITERS: [char; 3] = ['/', '?', '#'];
-
-impl UriTemplate {
-    /// Parses `text`: literals and simple `{name}` expressions, at most one per segment.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while !rest.is_empty() {
-            match rest.find(['{', '}']) {
-                None => {
-                    parts.push(Part::Literal(rest.to_owned()));
-                    rest = "";
-                }
-                Some(i) if rest.as_bytes()[i] == b'}' => {
-                    return Err(format!("template {text:?}: `}}` without `{{`"));
-                }
-                Some(i) => {
-                    if i > 0 {
-                        parts.push(Part::Literal(rest[..i].to_owned()));
-                    }
-                    let after = &rest[i + 1..];
-                    let end = after
-                        .find('}')
-                        .ok_or_else(|| format!("template {text:?}: `{{` without `}}`"))?;
-                    let name = &after[..end];
-                    let simple = !name.is_empty()
-                        && name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-                        && !name.starts_with('.');
-                    if !simple {
-                        return Err(format!(
-                            "template {text:?}: {{{name}}} is not a simple {{name}} expression \
-                             (only RFC 6570 level 1: letters, digits and _; no operators or modifiers)"
-                        ));
-                    }
-                    if let Some(Part::Variable) = parts.last() {
-                        return Err(format!(
-                            "template {text:?}: two variables side by side cannot be told apart"
-                        ));
-                    }
-                    parts.push(Part::Variable);
-                    rest = &after[end + 1..];
-                }
-            }
-        }
-        // Between two variables there must be a delimiter, so each variable's extent is fixed.
-        for w in parts.windows(3) {
-            if let [Part::Variable, Part::Literal(l), Part::Variable] = w {
-                if !l.contains(DELIMITERS) {
-                    return Err(format!(
-                        "template {text:?}: at most one variable per segment (separate them with /)"
-                    ));
-                }
-            }
-        }
-        Ok(UriTemplate {
-            text: text.to_owned(),
-            parts,
-        })
-    }
-
-    /// The template as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// The template with variable names dropped (`notes://note/{}`): two templates with the
-    /// same shape describe the same resources.
-    pub fn shape(&self) -> String {
-        self.parts
-            .iter()
-            .map(|p| match p {
-                Part::Literal(l) => l.as_str(),
-                Part::Variable => "{}",
-            })
-            .collect()
-    }
-
-    /// Does `uri` match, byte for byte outside the variables?
-    pub fn matches(&self, uri: &str) -> bool {
-        let mut rest = uri;
-        for (i, part) in self.parts.iter().enumerate() {
-            match part {
-                Part::Literal(l) => match rest.strip_prefix(l.as_str()) {
-                    Some(r) => rest = r,
-                    None => return false,
-                },
-                Part::Variable => {
-                    let segment_end = rest.find(DELIMITERS).unwrap_or(rest.len());
-                    let take = match self.parts.get(i + 1) {
-                        None => rest.len(),
-                        // The literal after the variable reaches the segment's end: the
-                        // variable ends that many bytes before it.
-                        Some(Part::Literal(l)) => match l.find(DELIMITERS) {
-                            Some(j) => match segment_end.checked_sub(j) {
-                                Some(t) => t,
-                                None => return false,
-                            },
-                            // No delimiter after: the literal ends the template.
-                            None => match rest.len().checked_sub(l.len()) {
-                                Some(t) => t,
-                                None => return false,
-                            },
-                        },
-                        Some(Part::Variable) => return false,
-                    };
-                    if take == 0 || take > segment_end || !rest.is_char_boundary(take) {
-                        return false;
-                    }
-                    rest = &rest[take..];
-                }
-            }
-        }
-        rest.is_empty()
-    }
-}
 
 /// The resource → rule map: exact URIs and URI templates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,18 +45,17 @@ impl ResourcePolicy {
 
     /// Adds or replaces the rule for `key`, an exact URI or (with `{`) a URI template.
     pub fn insert(&mut self, key: &str, rule: ToolRule) -> Result<&mut Self, String> {
-        if key.is_empty() {
-            return Err("a resource entry has an empty URI".into());
-        }
-        if key.contains(['{', '}']) {
-            let template = UriTemplate::parse(key)?;
-            let shape = template.shape();
-            self.templates.retain(|(t, _)| t.shape() != shape);
-            self.templates.push((template, rule));
-            self.templates
-                .sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        } else {
-            self.exact.insert(key.to_owned(), rule);
+        match ResourceKey::parse(key)? {
+            ResourceKey::Template(template) => {
+                let shape = template.shape();
+                self.templates.retain(|(t, _)| t.shape() != shape);
+                self.templates.push((template, rule));
+                self.templates
+                    .sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            }
+            ResourceKey::Exact(uri) => {
+                self.exact.insert(uri, rule);
+            }
         }
         Ok(self)
     }
@@ -268,50 +140,6 @@ impl ResourcePolicy {
 mod tests {
     use super::*;
     use crate::error::ScopeMatch;
-
-    fn t(s: &str) -> UriTemplate {
-        UriTemplate::parse(s).unwrap()
-    }
-
-    #[test]
-    fn a_variable_matches_one_non_empty_segment_or_part_of_one() {
-        let note = t("notes://note/{id}");
-        assert!(note.matches("notes://note/7"));
-        assert!(note.matches("notes://note/%2F"));
-        assert!(!note.matches("notes://note/"));
-        assert!(!note.matches("notes://note/7/edit"));
-        assert!(!note.matches("notes://note/7?x=1"));
-        assert!(!note.matches("notes://note/7#top"));
-        assert!(!note.matches("NOTES://note/7"));
-        let file = t("files://{dir}/{name}.txt");
-        assert!(file.matches("files://a/b.txt"));
-        assert!(file.matches("files://a/b.c.txt"));
-        assert!(!file.matches("files://a/.txt"));
-        assert!(!file.matches("files://a/b/c.txt"));
-        assert!(!file.matches("files://a/b.md"));
-        let mid = t("db://{table}/rows");
-        assert!(mid.matches("db://users/rows"));
-        assert!(!mid.matches("db://users/cols"));
-        assert!(!mid.matches("db:///rows"));
-    }
-
-    #[test]
-    fn templates_beyond_level_one_or_ambiguous_are_refused() {
-        for bad in [
-            "x://{+path}",
-            "x://{#f}",
-            "x://{a,b}",
-            "x://{a*}",
-            "x://{a:3}",
-            "x://{}",
-            "x://{a}{b}",
-            "x://{a}-{b}",
-            "x://{a",
-            "x://a}",
-        ] {
-            assert!(UriTemplate::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     fn scoped(s: &str) -> ToolRule {
         ToolRule::Scoped {
