@@ -557,9 +557,14 @@ pub(super) fn unmapped(target: &Target, names: &[&str]) -> String {
         hint.push('.');
     }
     let (_, upper) = operation(kind);
+    let tab = match target.kind {
+        TargetKind::Tool => "Tools",
+        TargetKind::Prompt => "Prompts",
+        TargetKind::Resource => "Resources",
+    };
     hint.push_str(&format!(
         " Map it in AUTHSEC_{upper}_SCOPES_JSON or [{kind}_scopes] ([] for public), or in the \
-         console's Tools tab: the mapping may have changed since the test was set up"
+         console's {tab} tab: the mapping may have changed since the test was set up"
     ));
     hint
 }
