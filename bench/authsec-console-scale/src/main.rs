@@ -16,6 +16,7 @@
 //!
 //! usage: authsec-console-scale --authsec BIN --work-dir DIR [--servers 100] [--waiters 100]
 //!        [--instances 1] [--database-url URL] [--changes 10] [--all-at-once] [--source-addrs 4]
+//!        [--hold SECS (keep every waiter held this long before the changes, for a profiler)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
@@ -38,6 +39,7 @@ struct Args {
     changes: usize,
     all_at_once: bool,
     source_addrs: u8,
+    hold: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         changes: 10,
         all_at_once: false,
         source_addrs: 4,
+        hold: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--instances" => a.instances = num(&value)?.max(1),
             "--database-url" => a.database_url = Some(value),
             "--changes" => a.changes = num(&value)?,
+            "--hold" => a.hold = num(&value)? as u64,
             "--source-addrs" => {
                 a.source_addrs = u8::try_from(num(&value)?.clamp(1, 250)).unwrap_or(1)
             }
@@ -440,6 +444,11 @@ async fn run(args: Args) -> Result<bool, String> {
         mib(held_total),
         (held_total.saturating_sub(idle_total)) as f64 / total as f64
     );
+
+    if args.hold > 0 {
+        println!("holding for {} s", args.hold);
+        tokio::time::sleep(Duration::from_secs(args.hold)).await;
+    }
 
     // ---- changes
     let change_http = reqwest::Client::new();
