@@ -519,22 +519,23 @@ async fn run(args: Args) -> Result<bool, String> {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let mut a = answers.lock().unwrap_or_else(|e| e.into_inner());
-        for (s, t0) in t0s {
-            let mut last = 0.0f64;
-            let mut newest = generations[s];
-            for (g, at) in a[s].drain(..) {
-                if g > generations[s] {
-                    let ms = at.saturating_duration_since(t0).as_secs_f64() * 1000.0;
-                    per_waiter.push(ms);
-                    last = last.max(ms);
-                    newest = newest.max(g);
+        {
+            let mut a = answers.lock().unwrap_or_else(|e| e.into_inner());
+            for (s, t0) in t0s {
+                let mut last = 0.0f64;
+                let mut newest = generations[s];
+                for (g, at) in a[s].drain(..) {
+                    if g > generations[s] {
+                        let ms = at.saturating_duration_since(t0).as_secs_f64() * 1000.0;
+                        per_waiter.push(ms);
+                        last = last.max(ms);
+                        newest = newest.max(g);
+                    }
                 }
+                per_change.push(last);
+                generations[s] = newest;
             }
-            per_change.push(last);
-            generations[s] = newest;
         }
-        drop(a);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let (after_total, after) = rss_line(&consoles);
