@@ -59,6 +59,31 @@ REQUEST = json.dumps(
     separators=(",", ":"),
 )
 ACCEPT = "application/json, text/event-stream"
+# The stateless era (MCP 2026-07-28): no initialize and no session; every request carries the
+# revision in `Mcp-Protocol-Version` and in `_meta`, and its method and tool name in the
+# `Mcp-Method` / `Mcp-Name` routing headers.
+PROTOCOL_2026 = "2026-07-28"
+REQUEST_2026 = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "echo",
+            "arguments": {"text": MARKER},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": PROTOCOL_2026,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    },
+    separators=(",", ":"),
+)
+# Per era: (body, headers beside Content-Type, Accept and Authorization).
+ERAS = {
+    "2025": (REQUEST, {"MCP-Protocol-Version": PROTOCOL_VERSION}),
+    "2026": (REQUEST_2026, {"Mcp-Protocol-Version": PROTOCOL_2026, "Mcp-Method": "tools/call", "Mcp-Name": "echo"}),
+}
 
 
 class BenchError(Exception):
@@ -78,8 +103,9 @@ def free_port() -> int:
 class Server:
     """One benchmarked server: how to start it and what it is."""
 
-    def __init__(self, key, label, argv, env=None, protected=False, cwd=None):
+    def __init__(self, key, label, argv, env=None, protected=False, cwd=None, era="2025"):
         self.key = key
+        self.era = era
         self.label = label
         self.argv = argv
         self.env = env or {}
@@ -179,16 +205,13 @@ def tail(path, lines=20) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
-def post(url: str, token, timeout=10.0):
-    """The benchmark request; returns (status, headers, body text)."""
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": ACCEPT,
-        "MCP-Protocol-Version": PROTOCOL_VERSION,
-    }
+def post(url: str, token, era="2025", timeout=10.0):
+    """The benchmark request of `era`; returns (status, headers, body text)."""
+    body, era_headers = ERAS[era]
+    headers = {"Content-Type": "application/json", "Accept": ACCEPT, **era_headers}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=REQUEST.encode(), headers=headers, method="POST")
+    req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.headers, resp.read().decode(errors="replace")
@@ -208,7 +231,7 @@ def json_rpc_messages(content_type: str, body: str):
 
 
 def check_echo(server: Server, token: str) -> None:
-    status, headers, body = post(server.url, token)
+    status, headers, body = post(server.url, token, server.era)
     if status != 200:
         raise BenchError(f"{server.label}: the benchmark request got {status}, not 200: {body[:300]}")
     try:
@@ -225,7 +248,7 @@ def check_echo(server: Server, token: str) -> None:
 
 
 def check_refused(server: Server, token, what: str) -> None:
-    status, _, body = post(server.url, token)
+    status, _, body = post(server.url, token, server.era)
     if status != 401:
         raise BenchError(f"{server.label}: {what} got {status}, not 401: {body[:300]}")
 
@@ -246,7 +269,7 @@ wrk.method = "POST"
 wrk.body = [[{body}]]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "{accept}"
-wrk.headers["MCP-Protocol-Version"] = "{version}"
+{era_headers}
 wrk.headers["Authorization"] = "Bearer {token}"
 bad = 0
 local threads = {{}}
@@ -401,7 +424,8 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
         key: {m: statistics.median(r[m] for r in runs) for m in ("rps", "p50", "p99")}
         for key, runs in results.items()
     }
-    baseline = {"ts-auth": "ts-bare", "py-auth": "py-bare", "authsec": "authsec-bare", "gateway": "ts-bare"}
+    baseline = {"ts-auth": "ts-bare", "py-auth": "py-bare", "authsec": "authsec-bare", "gateway": "ts-bare",
+                "authsec-2026": "authsec-bare-2026"}
     ts_auth = med.get("ts-auth", {}).get("rps")
     py_auth = med.get("py-auth", {}).get("rps")
 
@@ -413,7 +437,7 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
         m = med[s.key]
         base = baseline.get(s.key)
         ratio = m["rps"] / med[base]["rps"] if base in med else None
-        name = f"**{s.label}**" if s.key == "authsec" else s.label
+        name = f"**{s.label}**" if s.key in ("authsec", "authsec-2026") else s.label
         add(
             f"| {name} | {fmt_rps(m['rps'])} | {fmt_ms(m['p50'])} | {fmt_ms(m['p99'])} | {fmt_ratio(ratio)} "
             f"| {fmt_ratio(m['rps'] / ts_auth) if ts_auth else '—'}× | {fmt_ratio(m['rps'] / py_auth) if py_auth else '—'}× |"
@@ -430,6 +454,10 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
     # second can be favoured on a shared machine; the geometric mean of the two orders' medians
     # cancels that bias.
     bare_first, auth_first = paired[0::2], paired[1::2]
+    paired_2026 = (
+        [results["authsec-2026"][i]["rps"] / results["authsec-bare-2026"][i]["rps"] for i in range(rounds)]
+        if "authsec-2026" in results else []
+    )
     balanced = (
         (statistics.median(bare_first) * statistics.median(auth_first)) ** 0.5 if auth_first else None
     )
@@ -440,6 +468,8 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
         ("authsec protected ÷ authsec bare (median of the per-round ratios)", statistics.median(paired), 0.95),
         ("authsec protected ÷ authsec bare (order-balanced: geometric mean of the bare-first and "
          "authsec-first medians)", balanced, 0.95),
+        ("2026-07-28 stateless: authsec protected ÷ rmcp bare (median of the per-round ratios)",
+         statistics.median(paired_2026) if paired_2026 else None, 0.95),
     ):
         if value is None:
             goals.append(f"| {label} | not measured in this run | ≥ {goal:g}× | |")
@@ -450,7 +480,8 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
     per_round = []
     for i in range(rounds):
         cells = " | ".join(fmt_rps(results[s.key][i]["rps"]) for s in servers)
-        per_round.append(f"| {i + 1} | {cells} | {paired[i]:.3f} |")
+        era_cell = f" | {paired_2026[i]:.3f}" if paired_2026 else ""
+        per_round.append(f"| {i + 1} | {cells} | {paired[i]:.3f}{era_cell} |")
 
     v = vers
     out = [
@@ -472,7 +503,10 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
         f"Every request is the same `tools/call` of `echo` with the same RS256 bearer token (issuer, audience, scope "
         f"`{SCOPE}`, 1 h lifetime) from one loopback JWKS; the bare servers ignore it. Before any load, each server must "
         f"answer it with 200 and the echoed text, and each protected server must answer 401 without a token and 401 for "
-        f"a token minted for another audience; under load, any response that is not 200 with the echoed text aborts the run.",
+        f"a token minted for another audience; under load, any response that is not 200 with the echoed text aborts the run. "
+        f"The rows marked 2026-07-28 send the stateless revision's request instead (`Mcp-Protocol-Version: {PROTOCOL_2026}`, "
+        f"`Mcp-Method: tools/call`, `Mcp-Name: echo`, the revision in `params._meta`; no initialize, no session) to the same "
+        f"two authsec-echo builds; the other rows send `MCP-Protocol-Version: {PROTOCOL_VERSION}` without `_meta`.",
         "",
         f"`{v['wrk']}`: `wrk -t1 -c{args.connections}`, {args.warmup:g} s warm-up then {args.duration:g} s measured per run, "
         f"{rounds} round(s); each protected server runs next to its bare baseline, the groups rotate each round and the "
@@ -490,8 +524,9 @@ def report(args, servers, results, gateway_note, mach_before, mach_after, vers) 
         "",
         "Requests per second in each round:",
         "",
-        "| round | " + " | ".join(s.label for s in servers) + " | authsec ÷ bare |",
-        "|---|" + "---:|" * (len(servers) + 1),
+        "| round | " + " | ".join(s.label for s in servers) + " | authsec ÷ bare |"
+        + (" 2026-07-28: authsec ÷ bare |" if paired_2026 else ""),
+        "|---|" + "---:|" * (len(servers) + 1 + (1 if paired_2026 else 0)),
         *per_round,
         "",
         "## Servers and versions",
@@ -620,6 +655,10 @@ def run(args, bin_dir: Path, procs: Processes, tmp: Path) -> int:
         Server("authsec-bare", "rmcp (bare)", [str(bin_dir / "authsec-echo"), "--bare"], env={"AUTHSEC_LOG": "warn"}),
         Server("authsec", "authsec (AuthSecLayer on rmcp)", [str(bin_dir / "authsec-echo")], env=authsec_env,
                protected=True),
+        Server("authsec-bare-2026", "rmcp (bare), 2026-07-28 stateless", [str(bin_dir / "authsec-echo"), "--bare"],
+               env={"AUTHSEC_LOG": "warn"}, era="2026"),
+        Server("authsec-2026", "authsec (AuthSecLayer on rmcp), 2026-07-28 stateless", [str(bin_dir / "authsec-echo")],
+               env=authsec_env, protected=True, era="2026"),
     ]
 
     if args.authsec_only:
@@ -658,23 +697,28 @@ def run(args, bin_dir: Path, procs: Processes, tmp: Path) -> int:
     log("== correctness gate")
     correctness_gate(servers, token, wrong_aud_token)
 
-    script = tmp / "echo.lua"
-    script.write_text(WRK_SCRIPT.format(body=REQUEST, accept=ACCEPT, version=PROTOCOL_VERSION, token=token,
-                                        expect=f'"text":"{MARKER}"'))
+    scripts = {}
+    for era, (body, era_headers) in ERAS.items():
+        scripts[era] = tmp / f"echo-{era}.lua"
+        scripts[era].write_text(WRK_SCRIPT.format(
+            body=body, accept=ACCEPT, token=token, expect=f'"text":"{MARKER}"',
+            era_headers="\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in era_headers.items()),
+        ))
     results = {s.key: [] for s in servers}
     log(f"== load: wrk -t1 -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s measured, "
         f"{args.rounds} round(s), servers on CPU {args.server_cpu}, wrk on CPU {args.load_cpu}")
     # Each protected server runs next to its bare baseline, so a ratio compares runs made under
     # the same conditions; the groups rotate each round and the order inside a group alternates.
-    families = (("ts-bare", "ts-auth", "gateway"), ("py-bare", "py-auth"), ("authsec-bare", "authsec"))
+    families = (("ts-bare", "ts-auth", "gateway"), ("py-bare", "py-auth"), ("authsec-bare", "authsec"),
+                ("authsec-bare-2026", "authsec-2026"))
     groups = [[s for s in servers if s.key in family] for family in families]
     for r in range(args.rounds):
         rotated = groups[r % len(groups):] + groups[:r % len(groups)]
         order = [s for g in rotated for s in (g if r % 2 == 0 else reversed(g))]
         for s in order:
             if args.warmup > 0:
-                run_wrk(s, script, args.warmup, args.connections, args.load_cpu)
-            res = run_wrk(s, script, args.duration, args.connections, args.load_cpu)
+                run_wrk(s, scripts[s.era], args.warmup, args.connections, args.load_cpu)
+            res = run_wrk(s, scripts[s.era], args.duration, args.connections, args.load_cpu)
             results[s.key].append(res)
             log(f"  round {r + 1}: {s.label:45} {fmt_rps(res['rps']):>9} req/s  p50 {fmt_ms(res['p50']):>9}  "
                 f"p99 {fmt_ms(res['p99']):>9}")

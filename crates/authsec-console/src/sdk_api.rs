@@ -138,6 +138,8 @@ pub(crate) async fn sdk_policy(
     headers: HeaderMap,
 ) -> Result<Response, SdkError> {
     authenticate(&state, &headers, &rs_id).await?;
+    // The header values share hyper's read buffer (8 KB): a waiter must not keep it.
+    drop(headers);
     let wait_for = parse_wait(query.as_deref())?;
     let Some(known) = wait_for else {
         let policy = state.store().sdk_policy(&rs_id).await?;
@@ -153,6 +155,8 @@ pub(crate) async fn sdk_policy(
         if policy.generation != known || *shutdown.borrow() {
             return Ok(policy_response(&state, &rs_id, policy));
         }
+        // Not held while waiting: it is read again when woken.
+        drop(policy);
         tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {

@@ -618,10 +618,15 @@ where
         }
     }
 
+    // The verified sealed id and its inner id, to answer an echo of the same id without
+    // sealing it again.
+    let mut presented = None;
     match shared.sessions.open(&parts.headers, principal.as_ref()) {
         Ok(Some(inner_id)) => match HeaderValue::from_str(&inner_id) {
             Ok(v) => {
-                parts.headers.insert(mcp::SESSION_HEADER, v);
+                if let Some(sealed) = parts.headers.insert(mcp::SESSION_HEADER, v) {
+                    presented = Some((inner_id, sealed));
+                }
             }
             Err(_) => {
                 return Ok(attempt.deny(AuthError::InvalidRequest(
@@ -652,9 +657,11 @@ where
         .call(Request::from_parts(parts, Full::new(bytes)))
         .await?;
     let (mut rparts, rbody) = response.into_parts();
-    shared
-        .sessions
-        .seal_response(&mut rparts.headers, principal.as_ref());
+    shared.sessions.seal_response(
+        &mut rparts.headers,
+        principal.as_ref(),
+        presented.as_ref().map(|(id, sealed)| (id.as_str(), sealed)),
+    );
 
     if !filtering {
         return Ok(Response::from_parts(rparts, ResponseBody::inner(rbody)));

@@ -120,15 +120,28 @@ impl SessionSeal {
     }
 
     /// Replaces the response's `Mcp-Session-Id` (the inner server's) with the sealed one.
-    pub(crate) fn seal_response(&self, headers: &mut HeaderMap, owner: Option<&Principal>) {
+    ///
+    /// `presented`: the inner id and the sealed value the request carried, which [`Self::open`]
+    /// verified for `owner`. When the response echoes that inner id, the presented value is
+    /// what [`Self::seal`] would compute (same key, inner id and owner): it is reused, which
+    /// saves two HMACs on every request of a session.
+    pub(crate) fn seal_response(
+        &self,
+        headers: &mut HeaderMap,
+        owner: Option<&Principal>,
+        presented: Option<(&str, &HeaderValue)>,
+    ) {
         let Some(inner) = headers.get(SESSION_HEADER) else {
             return;
         };
-        let sealed = inner
-            .to_str()
-            .ok()
-            .map(|inner| self.seal(inner, owner))
-            .and_then(|s| HeaderValue::from_str(&s).ok());
+        let sealed = match presented {
+            Some((id, sealed)) if inner.as_bytes() == id.as_bytes() => Some(sealed.clone()),
+            _ => inner
+                .to_str()
+                .ok()
+                .map(|inner| self.seal(inner, owner))
+                .and_then(|s| HeaderValue::from_str(&s).ok()),
+        };
         match sealed {
             Some(v) => {
                 headers.insert(SESSION_HEADER, v);
@@ -315,12 +328,33 @@ mod tests {
         let s = seal();
         let alice = user("alice");
         let mut h = with_session("inner-1");
-        s.seal_response(&mut h, Some(&alice));
+        s.seal_response(&mut h, Some(&alice), None);
         let sealed = h[SESSION_HEADER].to_str().unwrap().to_owned();
         assert_eq!(sealed, s.seal("inner-1", Some(&alice)));
         assert_eq!(
             s.open(&with_session(&sealed), Some(&alice)),
             Ok(Some("inner-1".into()))
+        );
+    }
+
+    #[test]
+    fn an_echo_of_the_presented_id_gets_the_presented_sealed_value_which_seal_would_compute() {
+        let s = seal();
+        let alice = user("alice");
+        let presented = HeaderValue::from_str(&s.seal("inner-1", Some(&alice))).unwrap();
+        let mut h = with_session("inner-1");
+        s.seal_response(&mut h, Some(&alice), Some(("inner-1", &presented)));
+        assert_eq!(h[SESSION_HEADER], presented);
+        assert_eq!(
+            h[SESSION_HEADER].to_str().unwrap(),
+            s.seal("inner-1", Some(&alice))
+        );
+        // Another inner id in the response is sealed afresh, never given the presented value.
+        let mut other = with_session("inner-2");
+        s.seal_response(&mut other, Some(&alice), Some(("inner-1", &presented)));
+        assert_eq!(
+            other[SESSION_HEADER].to_str().unwrap(),
+            s.seal("inner-2", Some(&alice))
         );
     }
 }
