@@ -727,9 +727,22 @@ def run(args, bin_dir: Path, procs: Processes, tmp: Path) -> int:
     md = report(args, servers, results, gateway_note, mach_before, mach_after, versions(bin_dir))
     print(md)
     if args.out:
-        args.out.write_text(md)
+        args.out.write_text(keep_other_sections(md, args.out))
         log(f"== wrote {args.out}")
     return 0
+
+
+# Sections of the report file below this line come from other measurements (the gateway vs
+# nginx run, the stateless-era pair) and survive a new run of this script.
+KEPT = "<!-- Sections below are written by hand from other scripts' runs; bench/run.py keeps them. -->"
+
+
+def keep_other_sections(md: str, out: Path) -> str:
+    """The new report, followed by what the old file kept below KEPT."""
+    old = out.read_text() if out.exists() else ""
+    if KEPT not in old:
+        return md
+    return md.rstrip("\n") + "\n\n" + old[old.index(KEPT):]
 
 
 if __name__ == "__main__":
