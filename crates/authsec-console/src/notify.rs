@@ -23,6 +23,9 @@ pub(crate) const PG_CHANNEL: &str = "authsec_generation";
 #[derive(Debug, Default)]
 pub(crate) struct GenerationHub {
     senders: Mutex<HashMap<String, watch::Sender<i64>>>,
+    /// Bumped by [`GenerationHub::wake_all`] before it wakes anyone: a waiter woken by it
+    /// must not share a read made before (see `Store::sdk_policy_after`).
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl GenerationHub {
@@ -47,8 +50,14 @@ impl GenerationHub {
         }
     }
 
+    /// How many times [`GenerationHub::wake_all`] has run.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Wakes every waiter (after a lost `LISTEN` connection: they re-read the database).
     pub(crate) fn wake_all(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
         for tx in senders.values() {
             tx.send_modify(|_| {});

@@ -150,8 +150,8 @@ pub(crate) async fn sdk_policy(
     let mut changes = state.store().subscribe(&rs_id);
     let mut shutdown = state.shutdown_signal();
     let deadline = Instant::now() + state.long_poll_timeout();
+    let mut policy = state.store().sdk_policy(&rs_id).await?;
     loop {
-        let policy = state.store().sdk_policy(&rs_id).await?;
         if policy.generation != known || *shutdown.borrow() {
             return Ok(policy_response(&state, &rs_id, policy));
         }
@@ -171,6 +171,9 @@ pub(crate) async fn sdk_policy(
                 return Ok(policy_response(&state, &rs_id, policy));
             }
         }
+        // Every waiter this notification woke shares one read.
+        let seen = *changes.borrow_and_update();
+        policy = SdkPolicyDocument::clone(&*state.store().sdk_policy_after(&rs_id, seen).await?);
     }
 }
 

@@ -405,6 +405,66 @@ async fn wait_for_generation_wakes_on_a_change(db: &TestDb) {
     c.stop().await;
 }
 
+/// Waiters woken by one change share one read of the policy; the next change is read afresh.
+async fn every_waiter_woken_by_a_change_gets_that_change_and_the_next_one_too(db: &TestDb) {
+    let c = TestConsole::start_with(
+        db,
+        Options {
+            long_poll_timeout: Duration::from_secs(60),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (rs, secret) = setup(&c).await;
+    for (known, tool) in [(1, "list_notes"), (2, "add_note")] {
+        let url = c.url(&format!(
+            "/authsec/resource-servers/{rs}/sdk-policy?wait_for_generation={known}"
+        ));
+        let waiters: Vec<_> = (0..20)
+            .map(|_| {
+                let (http, url) = (c.http.clone(), url.clone());
+                let (rs, secret) = (rs.clone(), secret.clone());
+                tokio::spawn(async move {
+                    let resp = http
+                        .get(url)
+                        .basic_auth(&rs, Some(&secret))
+                        .send()
+                        .await
+                        .unwrap();
+                    resp.json::<Value>().await.unwrap()
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            waiters.iter().all(|w| !w.is_finished()),
+            "answered before the change"
+        );
+        c.map(
+            &rs,
+            tool,
+            json!({"state": "mapped", "scopes": ["notes:read"]}),
+        )
+        .await;
+        for w in waiters {
+            // The long-poll timeout is 60 s; a waiter the change did not wake would hang here.
+            let body = tokio::time::timeout(Duration::from_secs(20), w)
+                .await
+                .expect("the change woke every waiter")
+                .unwrap();
+            assert_eq!(body["generation"], known + 1);
+            let names: Vec<&str> = body["tool_policy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
+            assert!(names.contains(&tool), "{names:?}");
+        }
+    }
+    c.stop().await;
+}
+
 async fn wait_for_generation_times_out_with_the_unchanged_policy(db: &TestDb) {
     let c = TestConsole::start_with(
         db,
@@ -502,6 +562,7 @@ backend_tests!(
     every_change_bumps_the_generation,
     wait_for_generation_answers_at_once_when_it_differs,
     wait_for_generation_wakes_on_a_change,
+    every_waiter_woken_by_a_change_gets_that_change_and_the_next_one_too,
     wait_for_generation_times_out_with_the_unchanged_policy,
     shutdown_ends_pending_long_polls,
     malformed_requests_are_400,

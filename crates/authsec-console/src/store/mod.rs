@@ -17,6 +17,7 @@ mod policy;
 mod sessions;
 mod tokens;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -81,7 +82,16 @@ struct Inner {
     write_lock: Mutex<()>,
     hub: Arc<GenerationHub>,
     listener: Option<JoinHandle<()>>,
+    /// Per resource server: the notification value (and wake-all epoch) the last woken
+    /// waiters saw, and the one policy read they share ([`Store::sdk_policy_after`]).
+    shared_reads: std::sync::Mutex<HashMap<String, (Wake, SharedRead)>>,
 }
+
+/// A notification value and the wake-all epoch it was seen in.
+type Wake = (i64, u64);
+
+/// One policy read shared by every waiter woken by the same notification.
+type SharedRead = Arc<tokio::sync::OnceCell<Arc<crate::model::SdkPolicyDocument>>>;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -181,6 +191,7 @@ impl Store {
                 write_lock: Mutex::new(()),
                 hub,
                 listener,
+                shared_reads: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -232,6 +243,37 @@ impl Store {
     /// A receiver that changes when `rs_id`'s generation changes (see [`crate::notify`]).
     pub(crate) fn subscribe(&self, rs_id: &str) -> watch::Receiver<i64> {
         self.inner.hub.subscribe(rs_id)
+    }
+
+    /// `rs_id`'s SDK policy for a waiter that saw notification value `seen` (from
+    /// [`Store::subscribe`]): every waiter that saw the same value, woken in the same wake-all
+    /// epoch, shares one read, which started after that notification (so after the change it
+    /// announces). 10,000 waiters woken by one change cost one read, not 10,000. A failed read
+    /// is not shared.
+    pub(crate) async fn sdk_policy_after(
+        &self,
+        rs_id: &str,
+        seen: i64,
+    ) -> Result<Arc<crate::model::SdkPolicyDocument>, Error> {
+        let seen = (seen, self.inner.hub.epoch());
+        let cell = {
+            let mut reads = self
+                .inner
+                .shared_reads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match reads.get(rs_id) {
+                Some((value, cell)) if *value == seen => cell.clone(),
+                _ => {
+                    let cell = SharedRead::default();
+                    reads.insert(rs_id.to_owned(), (seen, cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| async { self.sdk_policy(rs_id).await.map(Arc::new) })
+            .await
+            .cloned()
     }
 
     /// Starts a write transaction (serialised with other writers on SQLite).
