@@ -11,10 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::html::{ago, datetime, html, url_component, Html};
+use super::html::{html, url_component, Html};
 use super::layout::{csrf_field, tab_href, Notice, Page, Tab};
 use super::servers::done_notice;
-use super::tools::{rule_cell, scope_list};
+use super::tools::{last_seen_cell, rule_cell, scope_list};
 use super::{see_other, Post, SignedIn, WebError, WebResult};
 use crate::auth::Actor;
 use crate::error::Error;
@@ -116,17 +116,7 @@ pub fn render_entries_page<M: Shown>(
         o.raw("</td><td>");
         scope_list(o, m.suggested_scopes());
         o.raw("</td><td>");
-        match e.last_seen {
-            Some(at) => {
-                html!(*o, "<time datetime=\"" {at} "\" title=\"" {datetime(at)} "\">" {ago(at, now)} "</time>");
-                if !e.in_latest_manifest {
-                    o.raw(" <span class=\"why\">(not in the latest manifest)</span>");
-                }
-            }
-            None => {
-                o.raw("<span class=\"why\">never published</span>");
-            }
-        }
+        last_seen_cell(o, e.last_seen, e.in_latest_manifest, now);
         o.raw("</td><td>");
         if unmapped && !scopes.is_empty() {
             let preselect = m

@@ -87,6 +87,21 @@ pub(super) fn rule_cell(o: &mut Html, mapping: Option<&Mapping>) {
     }
 }
 
+/// When a tool, prompt or resource was last published, and whether the latest manifest has it.
+pub(super) fn last_seen_cell(o: &mut Html, last_seen: Option<i64>, in_latest: bool, now: i64) {
+    match last_seen {
+        Some(at) => {
+            html!(*o, "<time datetime=\"" {at} "\" title=\"" {datetime(at)} "\">" {ago(at, now)} "</time>");
+            if !in_latest {
+                o.raw(" <span class=\"why\">(not in the latest manifest)</span>");
+            }
+        }
+        None => {
+            o.raw("<span class=\"why\">never published</span>");
+        }
+    }
+}
+
 pub(super) fn scope_list(o: &mut Html, scopes: &[String]) {
     for (i, s) in scopes.iter().enumerate() {
         if i > 0 {
@@ -210,17 +225,7 @@ pub fn render_tools_page(
         o.raw("</td><td>");
         scope_list(o, &t.suggested_scopes);
         o.raw("</td><td>");
-        match t.last_seen {
-            Some(at) => {
-                html!(*o, "<time datetime=\"" {at} "\" title=\"" {datetime(at)} "\">" {ago(at, now)} "</time>");
-                if !t.in_latest_manifest {
-                    o.raw(" <span class=\"why\">(not in the latest manifest)</span>");
-                }
-            }
-            None => {
-                o.raw("<span class=\"why\">never published</span>");
-            }
-        }
+        last_seen_cell(o, t.last_seen, t.in_latest_manifest, now);
         o.raw("</td><td>");
         if unmapped && !scopes.is_empty() {
             let preselect = t
