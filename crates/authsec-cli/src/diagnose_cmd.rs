@@ -157,11 +157,11 @@ fn gather(config: &Config, args: &DiagnoseArgs, token: &str) -> Result<Evidence,
 async fn fetch_keys(
     config: &Config,
     discovery: &Result<keys::ServerMetadata, keys::DiscoveryError>,
-    http: &reqwest::Client,
+    http: &authsec::fetch::HttpClient,
 ) -> KeyEvidence {
     let url = match (&config.jwks_url, discovery) {
         (Some(u), _) => u.clone(),
-        (None, Ok(meta)) => match meta.jwks_uri.as_deref().map(url::Url::parse) {
+        (None, Ok(meta)) => match meta.jwks_uri.as_deref().map(absolute_uri) {
             Some(Ok(u)) => u,
             Some(Err(e)) => {
                 return KeyEvidence::Unavailable {
@@ -196,12 +196,23 @@ async fn fetch_keys(
     }
 }
 
+/// `value` as an absolute `http::Uri` (the URL crate's parsing, then the SDK's type).
+fn absolute_uri(value: &str) -> Result<http::Uri, String> {
+    let url = url::Url::parse(value).map_err(|e| e.to_string())?;
+    url.as_str()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())
+}
+
 /// Reads the authorization server's `Date` header and compares it with this machine's clock
 /// at the middle of the request. One-second resolution.
-async fn measure_skew(http: &reqwest::Client, urls: &[String]) -> Option<ClockSkew> {
+async fn measure_skew(http: &authsec::fetch::HttpClient, urls: &[String]) -> Option<ClockSkew> {
     for url in urls {
+        let Ok(uri) = url.parse::<http::Uri>() else {
+            continue;
+        };
         let before = unix_millis();
-        let Ok(resp) = http.get(url).send().await else {
+        let Ok(resp) = http.get(uri).send().await else {
             continue;
         };
         let after = unix_millis();

@@ -212,6 +212,18 @@ fn well_known(url: &url::Url) -> (String, String) {
     )
 }
 
+/// The probe's client, with the settings of the SDK's (10 s timeout, 5 s to connect, no
+/// redirects, the authsec user agent); the probe speaks MCP, which the SDK's client is not for.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("authsec/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("the HTTP client cannot start: {e}"))
+}
+
 /// Runs every check against `url`.
 pub async fn probe(
     url: &str,
@@ -224,7 +236,7 @@ pub async fn probe(
         return Err(format!("{url:?} is not an http(s) URL"));
     }
     let mut p = Prober {
-        http: authsec::validate::http_client(),
+        http: http_client()?,
         url: url.to_owned(),
         checks: Vec::new(),
     };

@@ -19,8 +19,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use http::Uri;
 use serde::Deserialize;
-use url::Url;
 
 use crate::clock::Clock;
 use crate::policy::{PromptPolicy, ResourcePolicy, RuleRepr, TargetKind, ToolPolicy};
@@ -149,7 +149,7 @@ keyword_enum!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntrospectionConfig {
     /// The introspection endpoint.
-    pub url: Url,
+    pub url: Uri,
     /// Client id used to authenticate to the endpoint.
     pub client_id: String,
     /// Client secret used to authenticate to the endpoint.
@@ -187,7 +187,7 @@ pub struct Config {
     /// Authorization servers advertised in the protected resource metadata (defaults to the issuer).
     pub authorization_servers: Vec<String>,
     /// JWKS location; when absent it is discovered from the issuer (RFC 8414, then OIDC).
-    pub jwks_url: Option<Url>,
+    pub jwks_url: Option<Uri>,
     /// RFC 7662 settings, when an introspection endpoint is configured.
     pub introspection: Option<IntrospectionConfig>,
     /// This server's resource identifier; `aud` must contain it byte for byte.
@@ -993,18 +993,14 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// True for loopback hosts, where plain `http` is acceptable (local development and tests).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+/// True for loopback hosts, where plain `http` is acceptable (local development and tests):
+/// `localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`.
+pub fn is_loopback(url: &Uri) -> bool {
+    crate::uri::is_loopback(url)
 }
 
-fn parse_endpoint(field: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| {
+fn parse_endpoint(field: &'static str, value: &str) -> Result<Uri, ConfigError> {
+    let url = crate::uri::parse_absolute(value).map_err(|e| {
         err(
             field,
             Some(value),
@@ -1012,7 +1008,7 @@ fn parse_endpoint(field: &'static str, value: &str) -> Result<Url, ConfigError> 
             "give the full URL including https://",
         )
     })?;
-    match url.scheme() {
+    match url.scheme_str().unwrap_or_default() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         "http" => Err(err(
@@ -1032,7 +1028,7 @@ fn parse_endpoint(field: &'static str, value: &str) -> Result<Url, ConfigError> 
 
 fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
     let url = parse_endpoint("issuer", issuer)?;
-    if url.query().is_some() || url.fragment().is_some() {
+    if url.query().is_some() || issuer.contains('#') {
         return Err(err(
             "issuer",
             Some(issuer),
@@ -1044,7 +1040,7 @@ fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
 }
 
 fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
-    let url = Url::parse(value).map_err(|e| {
+    let url = crate::uri::parse_absolute(value).map_err(|e| {
         err(
             "resource_uri",
             Some(value),
@@ -1052,7 +1048,7 @@ fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
             "use the full public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp",
         )
     })?;
-    if url.host().is_none() || !matches!(url.scheme(), "https" | "http") {
+    if !matches!(url.scheme_str(), Some("https" | "http")) {
         return Err(err(
             "resource_uri",
             Some(value),
@@ -1060,7 +1056,7 @@ fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
             "use the full public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp",
         ));
     }
-    if url.scheme() == "http" && !is_loopback(&url) {
+    if url.scheme_str() == Some("http") && !is_loopback(&url) {
         return Err(err(
             "resource_uri",
             Some(value),
@@ -1068,7 +1064,7 @@ fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
             "use the https URL clients reach this server at",
         ));
     }
-    if url.fragment().is_some() {
+    if value.contains('#') {
         return Err(err(
             "resource_uri",
             Some(value),

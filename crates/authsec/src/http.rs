@@ -956,7 +956,7 @@ where
 {
     let layer = layer.into();
     let config = layer.config().clone();
-    let resource_path = url::Url::parse(&config.resource_uri)
+    let resource_path = crate::uri::parse_absolute(&config.resource_uri)
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
     if resource_path != path {

@@ -38,6 +38,7 @@ use crate::cache::DigestCache;
 use crate::clock::Clock;
 use crate::config::{ClientAuthMethod, IntrospectionConfig};
 use crate::error::Part;
+use crate::fetch::{FetchError, HttpClient};
 use crate::token::{self, CacheKey, Claims};
 
 /// The most distinct tokens introspected concurrently.
@@ -108,7 +109,7 @@ type Flight = watch::Receiver<Option<Outcome>>;
 /// The RFC 7662 client with its cache. Shared by every request of a validator.
 pub struct Introspector {
     config: IntrospectionConfig,
-    http: reqwest::Client,
+    http: HttpClient,
     clock: Clock,
     cache: DigestCache<Introspection>,
     in_flight: Mutex<HashMap<CacheKey, Flight>>,
@@ -118,7 +119,7 @@ pub struct Introspector {
 impl fmt::Debug for Introspector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Introspector")
-            .field("url", &self.config.url.as_str())
+            .field("url", &self.config.url.to_string())
             .field("client_id", &self.config.client_id)
             .field("auth_method", &self.config.auth_method)
             .finish()
@@ -130,7 +131,7 @@ impl Introspector {
     /// calls are still merged). Cache deadlines are judged by `clock`.
     pub fn new(
         config: IntrospectionConfig,
-        http: reqwest::Client,
+        http: HttpClient,
         clock: Clock,
         cache_entries: usize,
     ) -> Self {
@@ -255,41 +256,46 @@ impl Introspector {
     pub async fn call(&self, token: &str) -> Result<Introspection, IntrospectionError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let cfg = &self.config;
-        let url = cfg.url.as_str();
+        let url = cfg.url.to_string();
         let mut request = self
             .http
             .post(cfg.url.clone())
             .timeout(cfg.timeout)
             .header(
                 http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
+                http::HeaderValue::from_static("application/x-www-form-urlencoded"),
             )
-            .header(http::header::ACCEPT, "application/json");
+            .header(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("application/json"),
+            );
         if cfg.auth_method == ClientAuthMethod::ClientSecretBasic {
             request = request.header(
                 http::header::AUTHORIZATION,
                 basic_authorization(&cfg.client_id, cfg.client_secret.expose()),
             );
         }
-        let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
-                IntrospectionError::Timeout {
-                    url: url.to_owned(),
-                    timeout: cfg.timeout,
-                }
-            } else {
-                IntrospectionError::Unreachable {
-                    url: url.to_owned(),
-                    // Without the URL (already named) and never with the body.
-                    detail: error_chain(&e.without_url()),
-                }
-            }
+        let invalid = |detail: String| IntrospectionError::InvalidResponse {
+            url: url.clone(),
+            detail,
         };
-        let mut response = request
+        let failed = |e: FetchError| match e {
+            FetchError::Timeout(_) => IntrospectionError::Timeout {
+                url: url.clone(),
+                timeout: cfg.timeout,
+            },
+            FetchError::TooLarge(limit) => invalid(format!("larger than {limit} bytes")),
+            // Without the URL (already named) and never with the body.
+            FetchError::Transport(detail) => IntrospectionError::Unreachable {
+                url: url.clone(),
+                detail,
+            },
+        };
+        let response = request
             .body(form_body(token, cfg))
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(failed)?;
         let status = response.status();
         if !status.is_success() {
             if matches!(status.as_u16(), 401 | 403) {
@@ -303,27 +309,11 @@ impl Introspector {
                 );
             }
             return Err(IntrospectionError::Status {
-                url: url.to_owned(),
+                url,
                 status: status.as_u16(),
             });
         }
-        let invalid = |detail: String| IntrospectionError::InvalidResponse {
-            url: url.to_owned(),
-            detail,
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(invalid(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(invalid(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = response.bytes(MAX_RESPONSE_BYTES).await.map_err(failed)?;
         parse_response(&body).map_err(invalid)
     }
 }
@@ -342,7 +332,7 @@ impl Drop for FlightGuard {
 
 /// `token=…&token_type_hint=access_token`, plus the client credentials for `client_secret_post`.
 fn form_body(token: &str, cfg: &IntrospectionConfig) -> String {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token)
         .append_pair("token_type_hint", "access_token");
     if cfg.auth_method == ClientAuthMethod::ClientSecretPost {
@@ -358,24 +348,13 @@ fn secs(d: Duration) -> i64 {
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1), marked sensitive.
 pub(crate) fn basic_authorization(client_id: &str, secret: &str) -> http::HeaderValue {
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let credentials = STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)));
     // Base64 output is always a valid header value.
     let mut value = http::HeaderValue::try_from(format!("Basic {credentials}"))
         .unwrap_or_else(|_| http::HeaderValue::from_static("Basic"));
     value.set_sensitive(true);
     value
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// Types an introspection response body (RFC 7662 §2.2).

@@ -12,8 +12,10 @@
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
+use http::Uri;
 use serde::Deserialize;
-use url::Url;
+
+use crate::fetch::HttpClient;
 
 pub use authsec_proto::jws::{Algorithm, Jwk, KeySet, VerifyKey};
 
@@ -30,7 +32,7 @@ pub enum KeyLookupError {
 #[derive(Debug, Clone)]
 pub enum KeySource {
     /// A JWKS URL.
-    Url(Url),
+    Url(Uri),
     /// Discover `jwks_uri` from the issuer's metadata on first use.
     Discover {
         /// The configured issuer.
@@ -45,7 +47,7 @@ struct State {
     loaded: bool,
     last_fetch: Option<Instant>,
     last_error: Option<String>,
-    jwks_url: Option<Url>,
+    jwks_url: Option<Uri>,
     /// When the periodic refresh fetches next, as the last fetch said.
     next_refresh: Duration,
 }
@@ -53,7 +55,8 @@ struct State {
 /// The JWKS cache shared by every request.
 pub struct KeyCache {
     source: KeySource,
-    http: reqwest::Client,
+    /// `None` for a fixed key set, which fetches nothing.
+    http: Option<HttpClient>,
     min_refresh: Duration,
     state: RwLock<State>,
     refresh: tokio::sync::Mutex<()>,
@@ -77,7 +80,11 @@ struct Fetched {
 
 impl KeyCache {
     /// A cache over `source`; nothing is fetched until [`KeyCache::refresh`] or a lookup.
-    pub fn new(source: KeySource, http: reqwest::Client, min_refresh: Duration) -> Self {
+    pub fn new(source: KeySource, http: HttpClient, min_refresh: Duration) -> Self {
+        Self::with_client(source, Some(http), min_refresh)
+    }
+
+    fn with_client(source: KeySource, http: Option<HttpClient>, min_refresh: Duration) -> Self {
         let jwks_url = match &source {
             KeySource::Url(u) => Some(u.clone()),
             _ => None,
@@ -102,7 +109,7 @@ impl KeyCache {
 
     /// A cache holding a fixed key set.
     pub fn fixed(keys: KeySet) -> Self {
-        let cache = Self::new(KeySource::Static, reqwest::Client::new(), Duration::MAX);
+        let cache = Self::with_client(KeySource::Static, None, Duration::MAX);
         {
             let mut st = cache.state.write().unwrap_or_else(|e| e.into_inner());
             st.keys = Arc::new(keys);
@@ -137,7 +144,7 @@ impl KeyCache {
     }
 
     /// The resolved JWKS URL (after discovery).
-    pub fn jwks_url(&self) -> Option<Url> {
+    pub fn jwks_url(&self) -> Option<Uri> {
         self.read().jwks_url.clone()
     }
 
@@ -221,19 +228,21 @@ impl KeyCache {
     }
 
     async fn fetch(&self) -> Result<Fetched, String> {
+        let Some(http) = &self.http else {
+            return Err("no JWKS source".into());
+        };
         let url = match self.jwks_url() {
             Some(u) => u,
             None => {
                 let KeySource::Discover { issuer } = &self.source else {
                     return Err("no JWKS source".into());
                 };
-                let meta = discover(&self.http, issuer)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let meta = discover(http, issuer).await.map_err(|e| e.to_string())?;
                 let url = meta.jwks_uri.ok_or_else(|| {
                     format!("the metadata at {} has no jwks_uri", meta.source_url)
                 })?;
-                let url = Url::parse(&url).map_err(|e| format!("jwks_uri {url:?}: {e}"))?;
+                let url = crate::uri::parse_absolute(&url)
+                    .map_err(|e| format!("jwks_uri {url:?}: {e}"))?;
                 self.state
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
@@ -241,12 +250,11 @@ impl KeyCache {
                 url
             }
         };
-        let resp = self
-            .http
+        let resp = http
             .get(url.clone())
             .header(
                 http::header::ACCEPT,
-                "application/jwk-set+json, application/json",
+                http::HeaderValue::from_static("application/jwk-set+json, application/json"),
             )
             .send()
             .await
@@ -259,7 +267,10 @@ impl KeyCache {
             .get(http::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_max_age);
-        let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+        let body = resp
+            .bytes(MAX_DOCUMENT_BYTES)
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
         let keys = KeySet::from_json(&body).map_err(|e| format!("{url}: {e}"))?;
         if keys.is_empty() {
             return Err(format!("{url}: no usable signing keys"));
@@ -296,6 +307,9 @@ impl KeyCache {
         });
     }
 }
+
+/// The largest JWKS or metadata document read (real ones are a few kilobytes).
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
 /// How soon the periodic refresh tries again after a failed fetch.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
@@ -371,10 +385,10 @@ pub enum DiscoveryError {
 /// The metadata URLs to try for an issuer: RFC 8414 (well-known inserted before the path),
 /// then OpenID Discovery (appended).
 pub fn metadata_urls(issuer: &str) -> Vec<String> {
-    let Ok(url) = Url::parse(issuer) else {
+    let Ok(url) = crate::uri::parse_absolute(issuer) else {
         return Vec::new();
     };
-    let origin = url.origin().ascii_serialization();
+    let origin = crate::uri::origin(&url);
     let path = url.path().trim_end_matches('/');
     vec![
         format!("{origin}/.well-known/oauth-authorization-server{path}"),
@@ -386,13 +400,25 @@ pub fn metadata_urls(issuer: &str) -> Vec<String> {
 }
 
 /// Fetches the issuer's metadata and checks that its `issuer` equals `issuer` byte for byte.
-pub async fn discover(
-    http: &reqwest::Client,
-    issuer: &str,
-) -> Result<ServerMetadata, DiscoveryError> {
+pub async fn discover(http: &HttpClient, issuer: &str) -> Result<ServerMetadata, DiscoveryError> {
     let mut attempts = Vec::new();
     for url in metadata_urls(issuer) {
-        let resp = match http.get(&url).send().await {
+        let uri = match url.parse::<Uri>() {
+            Ok(u) => u,
+            Err(e) => {
+                attempts.push(format!("{url}: {e}"));
+                continue;
+            }
+        };
+        let resp = match http
+            .get(uri)
+            .header(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("application/json"),
+            )
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 attempts.push(format!("{url}: {e}"));
@@ -403,7 +429,15 @@ pub async fn discover(
             attempts.push(format!("{url}: HTTP {}", resp.status()));
             continue;
         }
-        let mut meta: ServerMetadata = match resp.json().await {
+        let parsed = resp
+            .bytes(MAX_DOCUMENT_BYTES)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|body| {
+                serde_json::from_slice::<ServerMetadata>(&body)
+                    .map_err(|e| format!("not authorization server metadata ({e})"))
+            });
+        let mut meta = match parsed {
             Ok(m) => m,
             Err(e) => {
                 attempts.push(format!("{url}: {e}"));

@@ -36,6 +36,7 @@ pub mod decision;
 pub mod diagnose;
 pub mod error;
 pub mod explain;
+pub mod fetch;
 pub mod filter;
 pub mod http;
 pub mod introspect;
@@ -47,6 +48,7 @@ pub mod principal;
 mod session;
 pub mod telemetry;
 pub mod token;
+mod uri;
 pub mod validate;
 
 pub use config::Config;

@@ -1,7 +1,6 @@
 //! RFC 9728 protected resource metadata: the document and where it is served.
 
 use serde_json::{json, Value};
-use url::Url;
 
 use crate::config::Config;
 
@@ -11,7 +10,7 @@ const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 /// (`/.well-known/oauth-protected-resource/mcp` for `https://host/mcp`), or the root form for
 /// an origin.
 pub fn well_known_path(resource_uri: &str) -> String {
-    let path = Url::parse(resource_uri)
+    let path = crate::uri::parse_absolute(resource_uri)
         .map(|u| u.path().to_owned())
         .unwrap_or_default();
     if path.is_empty() || path == "/" {
@@ -23,10 +22,10 @@ pub fn well_known_path(resource_uri: &str) -> String {
 
 /// The absolute URL of the metadata document, as named by `resource_metadata` in challenges.
 pub fn metadata_url(resource_uri: &str) -> String {
-    match Url::parse(resource_uri) {
+    match crate::uri::parse_absolute(resource_uri) {
         Ok(u) => format!(
             "{}{}",
-            u.origin().ascii_serialization(),
+            crate::uri::origin(&u),
             well_known_path(resource_uri)
         ),
         Err(_) => String::new(),

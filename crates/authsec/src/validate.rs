@@ -44,11 +44,11 @@
 pub mod pipeline;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::cache::DigestCache;
 use crate::config::{Config, ConfigError, TypPolicy};
 use crate::error::AuthError;
+use crate::fetch::{ClientStartError, HttpClient};
 use crate::introspect::{Introspection, IntrospectionError, Introspector};
 use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, KeySet, KeySource};
 use crate::principal::Principal;
@@ -84,7 +84,7 @@ pub enum StartupError {
     Discovery(#[from] DiscoveryError),
     /// The HTTP client cannot start (its TLS backend failed).
     #[error("the HTTP client cannot start: {0}")]
-    Http(String),
+    Http(#[from] ClientStartError),
 }
 
 /// A verified JWT as cached: the principal plus the times re-checked on every request, and
@@ -104,7 +104,7 @@ struct Inner {
     verified: DigestCache<Verified>,
     /// The introspection client, when the effective mode uses one.
     introspector: Option<Arc<Introspector>>,
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 /// Sizes of a validator's caches (for tests and metrics).
@@ -169,24 +169,20 @@ impl std::fmt::Debug for Validator {
     }
 }
 
-/// The one HTTP client configuration of the SDK — JWKS, discovery, introspection and the
-/// console: a 10 s timeout (a request may set its own, as the console's long polls do), 5 s to
-/// connect, no redirects, rustls. Fails only when the TLS backend cannot start; the SDK then
-/// refuses to start rather than fall back to a client without these settings.
-pub fn try_http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("authsec/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// The one HTTP client of the SDK — JWKS, discovery, introspection and the console: a 10 s
+/// timeout (a request may set its own, as the console's long polls do), 5 s to connect, no
+/// redirects, rustls, the environment's proxies ([`crate::fetch`]). Fails only when TLS cannot
+/// start; the SDK then refuses to start rather than fall back to a client without these
+/// settings.
+pub fn try_http_client() -> Result<HttpClient, ClientStartError> {
+    HttpClient::new()
 }
 
 /// [`try_http_client`] for callers that cannot fail (tests, offline tools).
 ///
 /// # Panics
-/// When the TLS backend cannot start.
-pub fn http_client() -> reqwest::Client {
+/// When TLS cannot start.
+pub fn http_client() -> HttpClient {
     try_http_client().expect("the HTTP client's TLS backend failed to start")
 }
 
@@ -196,13 +192,13 @@ impl Validator {
     /// keys and starts their background refresh. An unreachable JWKS does not fail start-up:
     /// requests get 503 until keys load.
     pub async fn new(config: Config) -> Result<Self, StartupError> {
-        let http = try_http_client().map_err(|e| StartupError::Http(e.to_string()))?;
+        let http = try_http_client()?;
         let source = match &config.jwks_url {
             Some(url) => KeySource::Url(url.clone()),
             None => match keys::discover(&http, &config.issuer).await {
                 Ok(meta) => {
                     note_advertised_introspection(&config, &meta);
-                    match meta.jwks_uri.as_deref().map(url::Url::parse) {
+                    match meta.jwks_uri.as_deref().map(crate::uri::parse_absolute) {
                         Some(Ok(u)) => KeySource::Url(u),
                         _ => KeySource::Discover {
                             issuer: config.issuer.clone(),
@@ -240,7 +236,7 @@ impl Validator {
         Self::assemble(config, keys, http_client())
     }
 
-    fn assemble(config: Config, keys: Arc<KeyCache>, http: reqwest::Client) -> Self {
+    fn assemble(config: Config, keys: Arc<KeyCache>, http: HttpClient) -> Self {
         config.clock.warn_if_not_system();
         if !config.legacy_client_id_audiences.is_empty() {
             tracing::warn!(
@@ -273,7 +269,7 @@ impl Validator {
     }
 
     /// The HTTP client used for the authorization server.
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &HttpClient {
         &self.0.http
     }
 
@@ -383,7 +379,7 @@ impl pipeline::Env for Validator {
 
 /// Builds the introspection client the effective mode needs; logs what an operator must know
 /// about the mode. (Which checks a token meets is [`route`]'s to say.)
-fn resolve_mode(config: &Config, http: &reqwest::Client) -> Option<Arc<Introspector>> {
+fn resolve_mode(config: &Config, http: &HttpClient) -> Option<Arc<Introspector>> {
     let mode = config.effective_validation_mode();
     let introspector = config.introspection.clone().map(|i| {
         Arc::new(Introspector::new(

@@ -292,7 +292,7 @@ pub(super) fn audience(resource: &str, claims: &Claims) -> String {
                 ),
             });
         } else if claims.client_id.as_deref() == Some(a.as_str())
-            || (url::Url::parse(a).is_err() && !a.contains('/'))
+            || (!crate::uri::has_scheme(a) && !a.contains('/'))
         {
             notes.push(format!(
                 "aud {a:?} is an OAuth client id, not a resource (Hydra's long-time default): aud \
@@ -722,7 +722,7 @@ fn trailing_slash(configured: &str, token: &str) -> Option<Side> {
 }
 
 fn host_of(u: &str) -> Option<String> {
-    url::Url::parse(u).ok()?.host_str().map(str::to_owned)
+    crate::uri::host(&crate::uri::parse_absolute(u).ok()?)
 }
 
 /// The closest candidate by edit distance, with its distance.

@@ -40,9 +40,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use http::Uri;
 use serde_json::Value;
 use tokio::sync::{watch, Mutex as AsyncMutex};
-use url::Url;
 
 use super::{
     is_valid_scope_token, ConsolePolicy, PromptPolicy, ResourcePolicy, TargetKind, ToolPolicy,
@@ -50,6 +50,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::config::{ClientCredentials, Config, PolicyMode};
+use crate::fetch::{FetchError, HttpClient, RequestBuilder};
 
 /// After a failed fetch, none is attempted for this long.
 pub const RETRY_BACKOFF: Duration = Duration::from_secs(10);
@@ -307,16 +308,16 @@ pub fn manifest_from_mcp_resources<'a>(
 /// The HTTP client for one resource server's console endpoints.
 #[derive(Clone)]
 pub struct ConsoleClient {
-    policy_url: Url,
-    manifest_url: Url,
+    policy_url: Uri,
+    manifest_url: Uri,
     credentials: ClientCredentials,
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 impl std::fmt::Debug for ConsoleClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsoleClient")
-            .field("policy_url", &self.policy_url.as_str())
+            .field("policy_url", &self.policy_url.to_string())
             .field("client_id", &self.credentials.client_id)
             .finish_non_exhaustive()
     }
@@ -337,19 +338,12 @@ impl ConsoleClient {
         let credentials = config.console_credentials.clone().ok_or_else(|| {
             missing("AUTHSEC_INTROSPECTION_CLIENT_ID and _CLIENT_SECRET (the resource server's credentials) are not set")
         })?;
-        let endpoint = |last: &str| -> Result<Url, RemotePolicyError> {
-            let mut url = Url::parse(base).map_err(|e| {
-                RemotePolicyError::NotConfigured(format!("console URL {base:?}: {e}"))
-            })?;
-            url.path_segments_mut()
-                .map_err(|()| {
-                    RemotePolicyError::NotConfigured(format!(
-                        "console URL {base:?} cannot have a path"
-                    ))
-                })?
-                .pop_if_empty()
-                .extend(["authsec", "resource-servers", id, last]);
-            Ok(url)
+        let endpoint = |last: &str| -> Result<Uri, RemotePolicyError> {
+            let not_configured =
+                |e| RemotePolicyError::NotConfigured(format!("console URL {base:?}: {e}"));
+            let url = crate::uri::parse_absolute(base).map_err(not_configured)?;
+            crate::uri::join_segments(&url, &["authsec", "resource-servers", id, last])
+                .map_err(not_configured)
         };
         Ok(ConsoleClient {
             policy_url: endpoint("sdk-policy")?,
@@ -362,7 +356,7 @@ impl ConsoleClient {
     }
 
     /// The policy endpoint.
-    pub fn policy_url(&self) -> &Url {
+    pub fn policy_url(&self) -> &Uri {
         &self.policy_url
     }
 
@@ -372,19 +366,22 @@ impl ConsoleClient {
         &self,
         wait_for_generation: Option<i64>,
     ) -> Result<ConsolePolicy, RemotePolicyError> {
-        let mut url = self.policy_url.clone();
-        let timeout = match wait_for_generation {
+        let (url, timeout) = match wait_for_generation {
             Some(generation) => {
-                url.query_pairs_mut()
-                    .append_pair("wait_for_generation", &generation.to_string());
-                WAIT_TIMEOUT
+                let url = crate::uri::with_query_pair(
+                    &self.policy_url,
+                    "wait_for_generation",
+                    &generation.to_string(),
+                )
+                .map_err(|e| RemotePolicyError::NotConfigured(format!("policy URL: {e}")))?;
+                (url, WAIT_TIMEOUT)
             }
-            None => FETCH_TIMEOUT,
+            None => (self.policy_url.clone(), FETCH_TIMEOUT),
         };
-        let request = self
-            .http
-            .get(url)
-            .header(http::header::ACCEPT, "application/json");
+        let request = self.http.get(url).header(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
         let body = self.send(&self.policy_url, request, timeout).await?;
         let invalid = |detail: String| RemotePolicyError::InvalidResponse {
             url: self.policy_url.to_string(),
@@ -410,8 +407,14 @@ impl ConsoleClient {
         let request = self
             .http
             .put(self.manifest_url.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            )
+            .header(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("application/json"),
+            )
             .body(body);
         let body = self
             .send(&self.manifest_url, request, FETCH_TIMEOUT)
@@ -425,25 +428,26 @@ impl ConsoleClient {
     /// Sends with Basic credentials; returns the body of a 2xx answer.
     async fn send(
         &self,
-        endpoint: &Url,
-        request: reqwest::RequestBuilder,
+        endpoint: &Uri,
+        request: RequestBuilder<'_>,
         timeout: Duration,
     ) -> Result<Vec<u8>, RemotePolicyError> {
-        let url = endpoint.as_str();
-        let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
-                RemotePolicyError::Timeout {
-                    url: url.to_owned(),
-                    timeout,
-                }
-            } else {
-                RemotePolicyError::Unreachable {
-                    url: url.to_owned(),
-                    detail: crate::introspect::error_chain(&e.without_url()),
-                }
-            }
+        let url = endpoint.to_string();
+        let failed = |e: FetchError| match e {
+            FetchError::Timeout(_) => RemotePolicyError::Timeout {
+                url: url.clone(),
+                timeout,
+            },
+            FetchError::TooLarge(limit) => RemotePolicyError::InvalidResponse {
+                url: url.clone(),
+                detail: format!("larger than {limit} bytes"),
+            },
+            FetchError::Transport(detail) => RemotePolicyError::Unreachable {
+                url: url.clone(),
+                detail,
+            },
         };
-        let mut response = request
+        let response = request
             .timeout(timeout)
             .header(
                 http::header::AUTHORIZATION,
@@ -454,18 +458,13 @@ impl ConsoleClient {
             )
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(failed)?;
         let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > MAX_POLICY_BYTES {
-                return Err(RemotePolicyError::InvalidResponse {
-                    url: url.to_owned(),
-                    detail: format!("larger than {MAX_POLICY_BYTES} bytes"),
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = response
+            .bytes(MAX_POLICY_BYTES)
+            .await
+            .map_err(failed)?
+            .to_vec();
         if matches!(status.as_u16(), 401 | 403) {
             return Err(RemotePolicyError::Unauthorized {
                 url: url.to_owned(),
@@ -1033,7 +1032,7 @@ mod tests {
             .unwrap();
         let c = ConsoleClient::new(&config).unwrap();
         assert_eq!(
-            c.policy_url().as_str(),
+            c.policy_url().to_string(),
             "https://console.example/base/authsec/resource-servers/rs-525da3b4/sdk-policy"
         );
         assert!(!format!("{c:?}").contains("s3cret"));
