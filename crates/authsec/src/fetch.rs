@@ -141,7 +141,7 @@ impl HttpClient {
     }
 
     /// A client that sends through the proxies `proxy` names (instead of the environment's).
-    pub fn with_proxy(proxy: Matcher) -> Result<Self, ClientStartError> {
+    pub(crate) fn with_proxy(proxy: Matcher) -> Result<Self, ClientStartError> {
         let tls = tls_config()?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
