@@ -142,7 +142,10 @@ impl HttpClient {
 
     /// A client that sends through the proxies `proxy` names (instead of the environment's).
     pub(crate) fn with_proxy(proxy: Matcher) -> Result<Self, ClientStartError> {
-        let tls = tls_config()?;
+        Ok(Self::build(proxy, tls_config()?))
+    }
+
+    fn build(proxy: Matcher, tls: Arc<rustls::ClientConfig>) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -157,7 +160,7 @@ impl HttpClient {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(connector);
-        Ok(HttpClient { client, proxy })
+        HttpClient { client, proxy }
     }
 
     /// A `GET` of `uri`.
@@ -357,6 +360,14 @@ fn build_tls_config() -> Result<Arc<rustls::ClientConfig>, ClientStartError> {
             errors: native.errors.iter().map(ToString::to_string).collect(),
         });
     }
+    client_config(roots)
+}
+
+/// TLS 1.2 and 1.3 with the aws-lc-rs provider, server certificates checked against `roots`,
+/// HTTP/1.1 by ALPN.
+fn client_config(
+    roots: rustls::RootCertStore,
+) -> Result<Arc<rustls::ClientConfig>, ClientStartError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -705,6 +716,76 @@ mod tests {
             head.contains("proxy-authorization: basic dxnlcjpwdw==\r\n"),
             "{head}"
         );
+    }
+
+    const CA: &[u8] = include_bytes!("../tests/fixtures/loopback-tls/ca.der");
+    const LOCALHOST: &[u8] = include_bytes!("../tests/fixtures/loopback-tls/localhost.der");
+    const LOCALHOST_KEY: &[u8] = include_bytes!("../tests/fixtures/loopback-tls/localhost.key.der");
+
+    /// A one-connection HTTPS server with the `localhost` test certificate; answers `response`.
+    async fn tls_server(response: &'static [u8]) -> SocketAddr {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(LOCALHOST)],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(LOCALHOST_KEY)),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            // A client that refuses the certificate ends the handshake: nothing to answer.
+            let Ok(mut tls) = acceptor.accept(socket).await else {
+                return;
+            };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = tls.write_all(response).await;
+            let _ = tls.flush().await;
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn https_is_verified_against_the_trusted_roots() {
+        let addr = tls_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CA.into()).unwrap();
+        let client = HttpClient::build(Matcher::builder().build(), client_config(roots).unwrap());
+        let response = client
+            .get(uri(format!("https://localhost:{}/jwks", addr.port())))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.bytes(10).await.unwrap(), "{}");
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_an_untrusted_issuer_is_refused() {
+        let addr = tls_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").await;
+        // The system's roots: the test CA is not among them.
+        let err = direct()
+            .get(uri(format!("https://localhost:{}/jwks", addr.port())))
+            .send()
+            .await
+            .unwrap_err();
+        let FetchError::Transport(detail) = err else {
+            panic!("{err:?}");
+        };
+        assert!(detail.contains("UnknownIssuer"), "{detail}");
     }
 
     #[tokio::test]
