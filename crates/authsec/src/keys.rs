@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use url::Url;
 
-pub use authsec_proto::jws::{Algorithm, Jwk, KeySet, VerifyKey};
+pub use authsec_proto::jws::{Algorithm, Jwk, JwkError, JwksError, KeySet, VerifyKey};
 
 /// Why a key lookup did not produce a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
