@@ -457,7 +457,7 @@ impl ToolPolicy {
             .map(|k| {
                 let near = served
                     .iter()
-                    .map(|n| (*n, crate::diagnose::hints::edit_distance(k, n)))
+                    .map(|n| (*n, edit_distance(k, n)))
                     .filter(|(n, d)| *d <= 3.max(n.len() / 3))
                     .min_by_key(|(_, d)| *d)
                     .map(|(n, _)| n.to_owned());
@@ -736,6 +736,23 @@ impl ConsolePolicy {
     }
 }
 
+/// Levenshtein distance over chars: how near a policy entry is to a served name (and, in
+/// diagnoses, a scope or tool to the ones that exist).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 /// Decides with the rules that map a target: none is unmapped, and each must hold.
 fn decide_rules(
     rules: &[&ToolRule],
@@ -932,6 +949,14 @@ mod tests {
                 && text.ends_with(r#"example: {"add_note":["notes:write"],"server_time":[]}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("tools:write", "tools:Write"), 1);
+        assert_eq!(edit_distance("add_note", "add_notes"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]
