@@ -486,6 +486,82 @@ mod tests {
         );
     }
 
+    fn jwk(v: serde_json::Value) -> Jwk {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn each_unusable_jwk_is_refused_with_the_condition_and_its_values() {
+        use serde_json::json;
+        let b64 = |n: usize| URL_SAFE_NO_PAD.encode(vec![7u8; n]);
+        for (value, expected) in [
+            (
+                json!({"kty": "EC", "crv": "P-256", "alg": "HS256", "x": b64(32), "y": b64(32)}),
+                JwkError::UnsupportedAlgorithm {
+                    alg: "HS256".into(),
+                },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "alg": "ES384", "x": b64(32), "y": b64(32)}),
+                JwkError::AlgorithmMismatch {
+                    alg: Algorithm::ES384,
+                    key_type: "EC P-256".into(),
+                },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-521", "x": b64(66), "y": b64(66)}),
+                JwkError::UnsupportedKeyType {
+                    kty: "EC".into(),
+                    crv: Some("P-521".into()),
+                },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": b64(32)}),
+                JwkError::MissingMember { member: "y" },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": b64(32), "y": "not base64!"}),
+                JwkError::NotBase64Url { member: "y" },
+            ),
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(31)}),
+                JwkError::WrongLength {
+                    member: "x",
+                    expected: 32,
+                    actual: 31,
+                },
+            ),
+            (
+                json!({"kty": "RSA", "n": b64(128), "e": "AQAB"}),
+                JwkError::RsaModulusTooSmall { bits: 1024 },
+            ),
+            (
+                json!({"kty": "RSA", "key_ops": ["encrypt"], "n": b64(256), "e": "AQAB"}),
+                JwkError::NoVerifyOperation {
+                    key_ops: vec!["encrypt".into()],
+                },
+            ),
+        ] {
+            assert_eq!(
+                VerifyKey::from_jwk(&jwk(value.clone())).unwrap_err(),
+                expected,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            JwkError::RsaModulusTooSmall { bits: 1024 }.to_string(),
+            "RSA modulus is 1024 bits; at least 2048 are required"
+        );
+    }
+
+    #[test]
+    fn a_document_without_keys_is_not_a_jwks() {
+        assert!(matches!(
+            KeySet::from_json(br#"{"kids": []}"#),
+            Err(JwksError::NotAJwks { .. })
+        ));
+    }
+
     #[test]
     fn alg_names_are_case_sensitive() {
         assert_eq!(Algorithm::from_name("RS256"), Some(Algorithm::RS256));
