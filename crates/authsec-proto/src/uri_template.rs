@@ -17,8 +17,53 @@
 //! assert!(!t.matches("notes://note/7/edit"));
 //! assert!(matches!(ResourceKey::parse("notes://all")?, ResourceKey::Exact(_)));
 //! assert!(ResourceKey::parse("x://{a}{b}").is_err());
-//! # Ok::<(), String>(())
+//! # Ok::<(), authsec_proto::uri_template::ResourceKeyError>(())
 //! ```
+
+/// Why a resource policy key or URI template is refused. Each template variant carries the
+/// template as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResourceKeyError {
+    /// The key is empty.
+    #[error("a resource entry has an empty URI")]
+    Empty,
+    /// A `}` with no `{` before it.
+    #[error("template {template:?}: `}}` without `{{`")]
+    UnopenedBrace {
+        /// The template.
+        template: String,
+    },
+    /// A `{` with no `}` after it.
+    #[error("template {template:?}: `{{` without `}}`")]
+    UnclosedBrace {
+        /// The template.
+        template: String,
+    },
+    /// An expression other than a simple `{name}` (operators, modifiers, lists, empty).
+    #[error(
+        "template {template:?}: {{{expression}}} is not a simple {{name}} expression \
+         (only RFC 6570 level 1: letters, digits and _; no operators or modifiers)"
+    )]
+    NotSimple {
+        /// The template.
+        template: String,
+        /// The text between the braces.
+        expression: String,
+    },
+    /// Two variables with nothing between them.
+    #[error("template {template:?}: two variables side by side cannot be told apart")]
+    AdjacentVariables {
+        /// The template.
+        template: String,
+    },
+    /// Two variables in one segment (no `/`, `?` or `#` between them).
+    #[error("template {template:?}: at most one variable per segment (separate them with /)")]
+    VariablesShareSegment {
+        /// The template.
+        template: String,
+    },
+}
 
 /// A resource policy key, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +76,9 @@ pub enum ResourceKey {
 
 impl ResourceKey {
     /// Parses `key`: empty is refused, a key with `{` or `}` must be a valid template.
-    pub fn parse(key: &str) -> Result<Self, String> {
+    pub fn parse(key: &str) -> Result<Self, ResourceKeyError> {
         if key.is_empty() {
-            return Err("a resource entry has an empty URI".into());
+            return Err(ResourceKeyError::Empty);
         }
         if key.contains(['{', '}']) {
             UriTemplate::parse(key).map(ResourceKey::Template)
@@ -61,7 +106,8 @@ const DELIMITERS: [char; 3] = ['/', '?', '#'];
 
 impl UriTemplate {
     /// Parses `text`: literals and simple `{name}` expressions, at most one per segment.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ResourceKeyError> {
+        let template = || text.to_owned();
         let mut parts = Vec::new();
         let mut rest = text;
         while !rest.is_empty() {
@@ -71,7 +117,9 @@ impl UriTemplate {
                     rest = "";
                 }
                 Some(i) if rest.as_bytes()[i] == b'}' => {
-                    return Err(format!("template {text:?}: `}}` without `{{`"));
+                    return Err(ResourceKeyError::UnopenedBrace {
+                        template: template(),
+                    });
                 }
                 Some(i) => {
                     if i > 0 {
@@ -80,7 +128,9 @@ impl UriTemplate {
                     let after = &rest[i + 1..];
                     let end = after
                         .find('}')
-                        .ok_or_else(|| format!("template {text:?}: `{{` without `}}`"))?;
+                        .ok_or_else(|| ResourceKeyError::UnclosedBrace {
+                            template: template(),
+                        })?;
                     let name = &after[..end];
                     let simple = !name.is_empty()
                         && name
@@ -88,15 +138,15 @@ impl UriTemplate {
                             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
                         && !name.starts_with('.');
                     if !simple {
-                        return Err(format!(
-                            "template {text:?}: {{{name}}} is not a simple {{name}} expression \
-                             (only RFC 6570 level 1: letters, digits and _; no operators or modifiers)"
-                        ));
+                        return Err(ResourceKeyError::NotSimple {
+                            template: template(),
+                            expression: name.to_owned(),
+                        });
                     }
                     if let Some(Part::Variable) = parts.last() {
-                        return Err(format!(
-                            "template {text:?}: two variables side by side cannot be told apart"
-                        ));
+                        return Err(ResourceKeyError::AdjacentVariables {
+                            template: template(),
+                        });
                     }
                     parts.push(Part::Variable);
                     rest = &after[end + 1..];
@@ -107,9 +157,9 @@ impl UriTemplate {
         for w in parts.windows(3) {
             if let [Part::Variable, Part::Literal(l), Part::Variable] = w {
                 if !l.contains(DELIMITERS) {
-                    return Err(format!(
-                        "template {text:?}: at most one variable per segment (separate them with /)"
-                    ));
+                    return Err(ResourceKeyError::VariablesShareSegment {
+                        template: template(),
+                    });
                 }
             }
         }
@@ -207,20 +257,53 @@ mod tests {
 
     #[test]
     fn templates_beyond_level_one_or_ambiguous_are_refused() {
-        for bad in [
-            "x://{+path}",
-            "x://{#f}",
-            "x://{a,b}",
-            "x://{a*}",
-            "x://{a:3}",
-            "x://{}",
-            "x://{a}{b}",
-            "x://{a}-{b}",
-            "x://{a",
-            "x://a}",
+        let template = |t: &str| t.to_owned();
+        for (bad, expression) in [
+            ("x://{+path}", "+path"),
+            ("x://{#f}", "#f"),
+            ("x://{a,b}", "a,b"),
+            ("x://{a*}", "a*"),
+            ("x://{a:3}", "a:3"),
+            ("x://{}", ""),
         ] {
-            assert!(UriTemplate::parse(bad).is_err(), "{bad}");
+            assert_eq!(
+                UriTemplate::parse(bad),
+                Err(ResourceKeyError::NotSimple {
+                    template: template(bad),
+                    expression: expression.into()
+                }),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            UriTemplate::parse("x://{a}{b}"),
+            Err(ResourceKeyError::AdjacentVariables {
+                template: template("x://{a}{b}")
+            })
+        );
+        assert_eq!(
+            UriTemplate::parse("x://{a}-{b}"),
+            Err(ResourceKeyError::VariablesShareSegment {
+                template: template("x://{a}-{b}")
+            })
+        );
+        assert_eq!(
+            UriTemplate::parse("x://{a"),
+            Err(ResourceKeyError::UnclosedBrace {
+                template: template("x://{a")
+            })
+        );
+        assert_eq!(
+            UriTemplate::parse("x://a}"),
+            Err(ResourceKeyError::UnopenedBrace {
+                template: template("x://a}")
+            })
+        );
+        assert_eq!(
+            UriTemplate::parse("x://{+p}").unwrap_err().to_string(),
+            "template \"x://{+p}\": {+p} is not a simple {name} expression (only RFC 6570 \
+             level 1: letters, digits and _; no operators or modifiers)"
+        );
     }
 
     #[test]
@@ -233,10 +316,12 @@ mod tests {
             ResourceKey::parse("notes://note/{id}"),
             Ok(ResourceKey::Template(_))
         ));
+        assert_eq!(ResourceKey::parse(""), Err(ResourceKeyError::Empty));
         assert_eq!(
-            ResourceKey::parse(""),
-            Err("a resource entry has an empty URI".into())
+            ResourceKey::parse("notes://a}"),
+            Err(ResourceKeyError::UnopenedBrace {
+                template: "notes://a}".into()
+            })
         );
-        assert!(ResourceKey::parse("notes://a}").is_err());
     }
 }

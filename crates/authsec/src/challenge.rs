@@ -7,10 +7,29 @@
 //! | token problems | 401 | `error="invalid_token", error_description, resource_metadata, scope` |
 //! | scope missing | 403 | `error="insufficient_scope", scope, resource_metadata` |
 //! | unmapped tool, prompt or resource | 403 | `error="insufficient_scope"` without `scope` |
+//! | backend down | 503 | none |
 //!
 //! A policy denial's body names its target in a member of its kind: `tool`, `prompt` or
 //! `resource` (the URI).
-//! | backend down | 503 | none |
+//!
+//! ```
+//! use authsec::{challenge, AuthError, Config};
+//!
+//! let config = Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+//!     .build()
+//!     .unwrap();
+//! let ctx = challenge::ChallengeContext::for_request(&config, None);
+//! let denial = challenge::render(
+//!     &AuthError::AudienceMismatch { expected: vec![config.resource_uri.clone()], actual: vec![] },
+//!     &ctx,
+//! );
+//! assert_eq!(denial.status, 401);
+//! assert_eq!(
+//!     denial.www_authenticate.unwrap(),
+//!     "Bearer error=\"invalid_token\", error_description=\"audience mismatch\", \
+//!      resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\""
+//! );
+//! ```
 
 use serde_json::{json, Value};
 

@@ -23,7 +23,7 @@ use http::Uri;
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::policy::{PromptPolicy, ResourcePolicy, RuleRepr, TargetKind, ToolPolicy};
+use crate::policy::{PolicyError, PromptPolicy, ResourcePolicy, RuleRepr, TargetKind, ToolPolicy};
 
 pub use crate::challenge::{ChallengeScope, ACCUMULATING_PROTOCOL};
 pub use crate::policy::PolicyMode;
@@ -71,17 +71,28 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
+/// A configuration keyword (`AUTHSEC_POLICY_MODE`, `AUTHSEC_VALIDATION_MODE`, …) that is
+/// none of its setting's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not one of {}", expected.join(" | "))]
+pub struct UnknownKeyword {
+    /// The text as given (trimmed).
+    pub value: String,
+    /// The keywords the setting accepts.
+    pub expected: &'static [&'static str],
+}
+
 macro_rules! keyword_enum {
     ($ty:ty, $field:literal, [$(($text:literal, $variant:expr)),+ $(,)?]) => {
         impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            type Err = UnknownKeyword;
+            fn from_str(s: &str) -> Result<Self, UnknownKeyword> {
                 match s.trim() {
                     $($text => Ok($variant),)+
-                    other => Err(format!(
-                        "{other:?} is not one of {}",
-                        [$($text),+].join(" | ")
-                    )),
+                    other => Err(UnknownKeyword {
+                        value: other.to_owned(),
+                        expected: &[$($text),+],
+                    }),
                 }
             }
         }
@@ -262,7 +273,19 @@ pub struct Config {
 /// The shortest accepted [`Config::session_key`].
 pub const MIN_SESSION_KEY_BYTES: usize = 32;
 
-/// A configuration error: which field, what value, what is wrong, how to fix it.
+/// A configuration error: which field, what value, what is wrong, how to fix it, and
+/// ([`ConfigError::kind`]) what sort of mistake it is.
+///
+/// ```
+/// use authsec::config::{Config, ConfigErrorKind};
+///
+/// let err = Config::builder("https://auth.example.com", "http://mcp.example.com/mcp")
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.kind(), ConfigErrorKind::Insecure);
+/// assert_eq!(err.field, "resource_uri");
+/// assert_eq!(err.env, "AUTHSEC_RESOURCE_URI");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field} ({env}){}: {problem}. Fix: {fix}", value.as_ref().map(|v| format!(" = {v:?}")).unwrap_or_default())]
 pub struct ConfigError {
@@ -276,9 +299,57 @@ pub struct ConfigError {
     pub problem: String,
     /// How to fix it.
     pub fix: String,
+    // Boxed: configuration errors travel in `Result`s that must stay small.
+    cause: Box<Cause>,
+}
+
+/// What a [`ConfigError`] knows beyond its public fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cause {
+    kind: ConfigErrorKind,
+    policy: Option<PolicyError>,
+}
+
+/// What sort of mistake a [`ConfigError`] is, for callers that branch on it (an operator
+/// tool that prompts for a missing setting, a test that expects a refusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// A required setting is absent: `issuer`, `resource_uri`, or one another setting needs
+    /// (the introspection client id and secret with `introspection_url`, `resource_server_id`
+    /// in the remote policy modes).
+    Missing,
+    /// A value does not parse or is out of range: not a URL, boolean, number, keyword or scope
+    /// token; a query or fragment where none is allowed; a limit too small or too large.
+    Invalid,
+    /// A well-formed value that would weaken protection: plain `http` to a non-loopback host,
+    /// a session key shorter than [`MIN_SESSION_KEY_BYTES`].
+    Insecure,
+    /// Settings that contradict each other, e.g. a validation mode that introspects without
+    /// an introspection endpoint.
+    Conflict,
+    /// A tool, prompt or resource policy is refused; [`ConfigError::policy_error`] says how.
+    Policy,
+    /// The configuration file cannot be read.
+    Io,
+    /// The configuration file is not TOML, has an unknown key or a value of the wrong type.
+    Parse,
+}
+
+impl ConfigError {
+    /// What sort of mistake this is.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.cause.kind
+    }
+
+    /// The policy error behind a [`ConfigErrorKind::Policy`] error.
+    pub fn policy_error(&self) -> Option<&PolicyError> {
+        self.cause.policy.as_ref()
+    }
 }
 
 fn err(
+    kind: ConfigErrorKind,
     field: &'static str,
     value: Option<&str>,
     problem: impl Into<String>,
@@ -290,7 +361,15 @@ fn err(
         value: value.map(str::to_owned),
         problem: problem.into(),
         fix: fix.into(),
+        cause: Box::new(Cause { kind, policy: None }),
     }
+}
+
+/// A refused tool, prompt or resource map, named by its TOML key.
+fn policy_err(field: &'static str, error: PolicyError, fix: &str) -> ConfigError {
+    let mut e = err(ConfigErrorKind::Policy, field, None, error.to_string(), fix);
+    e.cause.policy = Some(error);
+    e
 }
 
 fn env_suffix(field: &str) -> &'static str {
@@ -344,7 +423,15 @@ impl FromVar for Vec<String> {
 
 impl FromVar for bool {
     fn from_var(field: &'static str, v: String) -> Result<Self, ConfigError> {
-        parse_bool(&v).ok_or_else(|| err(field, Some(&v), "not a boolean", "use true or false"))
+        parse_bool(&v).ok_or_else(|| {
+            err(
+                ConfigErrorKind::Invalid,
+                field,
+                Some(&v),
+                "not a boolean",
+                "use true or false",
+            )
+        })
     }
 }
 
@@ -370,7 +457,7 @@ macro_rules! from_var_number {
                     .ok()
                     .and_then(|n| <$t>::try_from(n).ok())
                     .ok_or_else(|| {
-                        err(field, Some(&v), "not a non-negative integer", "give a whole number")
+                        err(ConfigErrorKind::Invalid, field, Some(&v), "not a non-negative integer", "give a whole number")
                     })
             }
         }
@@ -659,6 +746,10 @@ impl RawConfig {
             env: "--config".into(),
             value: None,
             problem: e.message().to_string(),
+            cause: Box::new(Cause {
+                kind: ConfigErrorKind::Parse,
+                policy: None,
+            }),
             fix: format!(
                 "correct the TOML{}; keys are the snake_case names in the README",
                 e.span()
@@ -681,6 +772,10 @@ impl RawConfig {
             value: Some(path.display().to_string()),
             problem: format!("cannot read the file: {e}"),
             fix: "check the path and permissions".into(),
+            cause: Box::new(Cause {
+                kind: ConfigErrorKind::Io,
+                policy: None,
+            }),
         })?;
         Self::from_toml_str(&text)
     }
@@ -688,7 +783,7 @@ impl RawConfig {
     /// Validates and converts.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let issuer = self.issuer.ok_or_else(|| {
-            err(
+            err(ConfigErrorKind::Missing,
                 "issuer",
                 None,
                 "is required",
@@ -698,6 +793,7 @@ impl RawConfig {
         check_issuer(&issuer)?;
         let resource_uri = self.resource_uri.ok_or_else(|| {
             err(
+                ConfigErrorKind::Missing,
                 "resource_uri",
                 None,
                 "is required",
@@ -718,6 +814,7 @@ impl RawConfig {
                 let url = parse_endpoint("introspection_url", u)?;
                 let client_id = self.introspection_client_id.clone().ok_or_else(|| {
                     err(
+                        ConfigErrorKind::Missing,
                         "introspection_client_id",
                         None,
                         "is required when introspection_url is set",
@@ -726,6 +823,7 @@ impl RawConfig {
                 })?;
                 let client_secret = self.introspection_client_secret.clone().ok_or_else(|| {
                     err(
+                        ConfigErrorKind::Missing,
                         "introspection_client_secret",
                         None,
                         "is required when introspection_url is set",
@@ -734,7 +832,7 @@ impl RawConfig {
                 })?;
                 let negative_ttl = self.introspection_negative_cache_ttl_secs.unwrap_or(5);
                 if negative_ttl > 60 {
-                    return Err(err(
+                    return Err(err(ConfigErrorKind::Invalid,
                         "introspection_negative_cache_ttl_secs",
                         Some(&negative_ttl.to_string()),
                         "must be at most 60",
@@ -767,6 +865,7 @@ impl RawConfig {
         );
         if needs_introspection && introspection.is_none() {
             return Err(err(
+                ConfigErrorKind::Conflict,
                 "validation_mode",
                 Some(validation_mode.as_str()),
                 "needs an introspection endpoint",
@@ -782,11 +881,10 @@ impl RawConfig {
             (None, Some(json)) => ToolPolicy::from_json(&json),
             (None, None) => Ok(ToolPolicy::new()),
         }
-        .map_err(|problem| {
-            err(
+        .map_err(|e| {
+            policy_err(
                 "tool_scopes",
-                None,
-                problem,
+                e,
                 "write {\"tool\": [\"scope\", …]} ([] for a public tool)",
             )
         })?;
@@ -798,11 +896,10 @@ impl RawConfig {
             (None, Some(json)) => ToolPolicy::prompts_from_json(&json),
             (None, None) => Ok(ToolPolicy::new()),
         }
-        .map_err(|problem| {
-            err(
+        .map_err(|e| {
+            policy_err(
                 "prompt_scopes",
-                None,
-                problem,
+                e,
                 "write {\"prompt\": [\"scope\", …]} ([] for a public prompt)",
             )
         })?;
@@ -813,11 +910,10 @@ impl RawConfig {
             (None, Some(json)) => ResourcePolicy::from_json(&json),
             (None, None) => Ok(ResourcePolicy::new()),
         }
-        .map_err(|problem| {
-            err(
+        .map_err(|e| {
+            policy_err(
                 "resource_scopes",
-                None,
-                problem,
+                e,
                 "write {\"notes://all\": [\"scope\", …], \"notes://note/{id}\": [\"scope\"]} ([] for a public resource)",
             )
         })?;
@@ -832,6 +928,7 @@ impl RawConfig {
                 .find(|s| !crate::policy::is_valid_scope_token(s))
             {
                 return Err(err(
+                    ConfigErrorKind::Invalid,
                     field,
                     Some(bad),
                     "is not a valid scope token",
@@ -843,6 +940,7 @@ impl RawConfig {
         let clock_skew_secs = self.clock_skew_secs.unwrap_or(60);
         if !(0..=3600).contains(&clock_skew_secs) {
             return Err(err(
+                ConfigErrorKind::Invalid,
                 "clock_skew_secs",
                 Some(&clock_skew_secs.to_string()),
                 "must be between 0 and 3600",
@@ -852,6 +950,7 @@ impl RawConfig {
         let max_token_bytes = self.max_token_bytes.unwrap_or(16 * 1024);
         if max_token_bytes < 64 {
             return Err(err(
+                ConfigErrorKind::Invalid,
                 "max_token_bytes",
                 Some(&max_token_bytes.to_string()),
                 "is too small for any real token",
@@ -861,6 +960,7 @@ impl RawConfig {
         let max_body_bytes = self.max_body_bytes.unwrap_or(4 * 1024 * 1024);
         if max_body_bytes < 1024 {
             return Err(err(
+                ConfigErrorKind::Invalid,
                 "max_body_bytes",
                 Some(&max_body_bytes.to_string()),
                 "is too small for MCP requests",
@@ -884,6 +984,7 @@ impl RawConfig {
         );
         if remote && self.resource_server_id.is_none() {
             return Err(err(
+                ConfigErrorKind::Missing,
                 "resource_server_id",
                 None,
                 "is required for remote policy modes",
@@ -905,6 +1006,7 @@ impl RawConfig {
         let policy_cache_ttl_secs = self.policy_cache_ttl_secs.unwrap_or(30);
         if policy_cache_ttl_secs == 0 {
             return Err(err(
+                ConfigErrorKind::Invalid,
                 "policy_cache_ttl_secs",
                 Some("0"),
                 "must be at least 1",
@@ -914,7 +1016,7 @@ impl RawConfig {
 
         if let Some(key) = &self.session_key {
             if key.expose().len() < MIN_SESSION_KEY_BYTES {
-                return Err(err(
+                return Err(err(ConfigErrorKind::Insecure,
                     "session_key",
                     None,
                     format!(
@@ -966,14 +1068,20 @@ impl RawConfig {
     }
 }
 
-fn parse_keyword<T: FromStr<Err = String> + Default>(
+fn parse_keyword<T: FromStr<Err = UnknownKeyword> + Default>(
     field: &'static str,
     v: Option<&str>,
 ) -> Result<T, ConfigError> {
     match v {
         None => Ok(T::default()),
-        Some(s) => s.parse().map_err(|problem: String| {
-            err(field, Some(s), problem, "use one of the listed values")
+        Some(s) => s.parse().map_err(|problem: UnknownKeyword| {
+            err(
+                ConfigErrorKind::Invalid,
+                field,
+                Some(s),
+                problem.to_string(),
+                "use one of the listed values",
+            )
         }),
     }
 }
@@ -1002,6 +1110,7 @@ pub fn is_loopback(url: &Uri) -> bool {
 fn parse_endpoint(field: &'static str, value: &str) -> Result<Uri, ConfigError> {
     let url = crate::uri::parse_absolute(value).map_err(|e| {
         err(
+            ConfigErrorKind::Invalid,
             field,
             Some(value),
             format!("is not an absolute URL ({e})"),
@@ -1012,12 +1121,14 @@ fn parse_endpoint(field: &'static str, value: &str) -> Result<Uri, ConfigError> 
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         "http" => Err(err(
+            ConfigErrorKind::Insecure,
             field,
             Some(value),
             "uses plain http on a non-loopback host",
             "use https (http is accepted only for localhost / 127.0.0.1 / [::1])",
         )),
         other => Err(err(
+            ConfigErrorKind::Invalid,
             field,
             Some(value),
             format!("has scheme {other:?}"),
@@ -1030,6 +1141,7 @@ fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
     let url = parse_endpoint("issuer", issuer)?;
     if url.query().is_some() || issuer.contains('#') {
         return Err(err(
+            ConfigErrorKind::Invalid,
             "issuer",
             Some(issuer),
             "has a query or fragment, which RFC 8414 forbids",
@@ -1042,6 +1154,7 @@ fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
 fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
     let url = crate::uri::parse_absolute(value).map_err(|e| {
         err(
+            ConfigErrorKind::Invalid,
             "resource_uri",
             Some(value),
             format!("is not an absolute URI ({e})"),
@@ -1050,6 +1163,7 @@ fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
     })?;
     if !matches!(url.scheme_str(), Some("https" | "http")) {
         return Err(err(
+            ConfigErrorKind::Invalid,
             "resource_uri",
             Some(value),
             "has no http(s) scheme and host",
@@ -1058,6 +1172,7 @@ fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
     }
     if url.scheme_str() == Some("http") && !is_loopback(&url) {
         return Err(err(
+            ConfigErrorKind::Insecure,
             "resource_uri",
             Some(value),
             "uses plain http on a non-loopback host",
@@ -1066,6 +1181,7 @@ fn check_resource_uri(value: &str) -> Result<(), ConfigError> {
     }
     if value.contains('#') {
         return Err(err(
+            ConfigErrorKind::Invalid,
             "resource_uri",
             Some(value),
             "has a fragment, which RFC 8707 forbids",
@@ -1455,6 +1571,111 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.field, "issuer");
         assert_eq!(e.problem, "is required");
+        assert_eq!(e.kind(), ConfigErrorKind::Missing);
+    }
+
+    #[test]
+    fn a_setting_another_one_needs_is_missing() {
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .policy_mode(PolicyMode::RemoteRequired)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field),
+            (ConfigErrorKind::Missing, "resource_server_id")
+        );
+        let e = Config::from_vars(
+            "AUTHSEC_",
+            vars(&[
+                ("AUTHSEC_ISSUER", "https://a.example"),
+                ("AUTHSEC_RESOURCE_URI", "https://r.example/mcp"),
+                ("AUTHSEC_INTROSPECTION_URL", "https://a.example/introspect"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field),
+            (ConfigErrorKind::Missing, "introspection_client_id")
+        );
+    }
+
+    #[test]
+    fn unparsable_and_out_of_range_values_are_invalid() {
+        let base = [
+            ("AUTHSEC_ISSUER", "https://a.example"),
+            ("AUTHSEC_RESOURCE_URI", "https://r.example/mcp"),
+        ];
+        for (var, value, field) in [
+            ("AUTHSEC_CLOCK_SKEW_SECS", "soon", "clock_skew_secs"),
+            ("AUTHSEC_CLOCK_SKEW_SECS", "7200", "clock_skew_secs"),
+            ("AUTHSEC_FILTER_TOOLS_LIST", "maybe", "filter_tools_list"),
+            ("AUTHSEC_VALIDATION_MODE", "jwt", "validation_mode"),
+            ("AUTHSEC_JWKS_URL", "jwks.json", "jwks_url"),
+            ("AUTHSEC_BASE_SCOPES", "a\"b", "base_scopes"),
+        ] {
+            let mut v = base.to_vec();
+            v.push((var, value));
+            let e = Config::from_vars("AUTHSEC_", vars(&v)).unwrap_err();
+            assert_eq!(
+                (e.kind(), e.field),
+                (ConfigErrorKind::Invalid, field),
+                "{e}"
+            );
+            assert_eq!(e.policy_error(), None);
+        }
+    }
+
+    #[test]
+    fn weakening_values_are_insecure() {
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .jwks_url("http://a.example/jwks")
+            .build()
+            .unwrap_err();
+        assert_eq!((e.kind(), e.field), (ConfigErrorKind::Insecure, "jwks_url"));
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .session_key("short")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field),
+            (ConfigErrorKind::Insecure, "session_key")
+        );
+        // The secret itself is never part of the error.
+        assert!(!e.to_string().contains("short"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_policy_map_carries_its_policy_error() {
+        let e = Config::builder("https://a.example", "https://r.example/mcp")
+            .tool_scopes_json(r#"{"add":{"any":["a"],"all":["b"]}}"#)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ConfigErrorKind::Policy);
+        assert_eq!(e.field, "tool_scopes");
+        assert_eq!(
+            e.policy_error(),
+            Some(&PolicyError::AnyAndAll {
+                target: crate::policy::Target::tool("add")
+            })
+        );
+        assert_eq!(e.problem, e.policy_error().unwrap().to_string());
+    }
+
+    #[test]
+    fn an_unknown_keyword_names_the_value_and_the_choices() {
+        assert_eq!(
+            "remote".parse::<PolicyMode>(),
+            Err(UnknownKeyword {
+                value: "remote".into(),
+                expected: &[
+                    "remote_required",
+                    "remote_with_local_fallback",
+                    "local_only",
+                    "open"
+                ],
+            })
+        );
+        assert_eq!(" open ".parse::<PolicyMode>(), Ok(PolicyMode::Open));
     }
 
     #[test]
@@ -1463,6 +1684,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(e.field, "issuer");
+        assert_eq!(e.kind(), ConfigErrorKind::Insecure);
         Config::builder("http://127.0.0.1:9000", "http://localhost:8080/mcp")
             .build()
             .unwrap();
@@ -1475,6 +1697,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(e.field, "validation_mode");
+        assert_eq!(e.kind(), ConfigErrorKind::Conflict);
     }
 
     #[test]
@@ -1533,6 +1756,15 @@ mod tests {
             (e.field, e.env.as_str()),
             ("resource_scopes", "AUTHSEC_RESOURCE_SCOPES_JSON")
         );
+        assert_eq!(
+            e.policy_error(),
+            Some(&PolicyError::ResourceKey(
+                crate::policy::ResourceKeyError::NotSimple {
+                    template: "n://{+rest}".into(),
+                    expression: "+rest".into()
+                }
+            ))
+        );
         assert!(e.problem.contains("level 1"), "{e}");
         let e = Config::builder("https://a.example", "https://r.example/mcp")
             .prompt_scopes_json(r#"{"sum":["a b"]}"#)
@@ -1563,8 +1795,19 @@ mod tests {
         assert_eq!(c.clock_skew_secs, 5);
         assert_eq!(c.tool_policy.len(), 3);
         let e = Config::from_toml_str("isuer = \"x\"").unwrap_err();
+        assert_eq!(e.kind(), ConfigErrorKind::Parse);
         assert!(e.problem.contains("isuer"), "{e}");
         assert!(e.fix.contains("line 1"), "{e}");
+        let e = Config::from_toml_str("issuer = ").unwrap_err();
+        assert_eq!(e.kind(), ConfigErrorKind::Parse);
+    }
+
+    #[cfg(feature = "toml")]
+    #[test]
+    fn an_unreadable_config_file_is_an_io_error() {
+        let e = Config::from_toml_file("/nonexistent/authsec.toml").unwrap_err();
+        assert_eq!(e.kind(), ConfigErrorKind::Io);
+        assert_eq!(e.value.as_deref(), Some("/nonexistent/authsec.toml"));
     }
 
     #[test]
@@ -1646,6 +1889,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "policy_mode");
+        assert_eq!(e.kind(), ConfigErrorKind::Invalid);
         assert!(e
             .problem
             .contains("remote_required | remote_with_local_fallback | local_only | open"));

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use crate::cache::DigestCache;
 use crate::clock::Clock;
 use crate::config::{ClientAuthMethod, IntrospectionConfig};
-use crate::error::Part;
+use crate::error::{Malformed, Part};
 use crate::fetch::{FetchError, HttpClient};
 use crate::token::{self, CacheKey, Claims};
 
@@ -101,6 +101,19 @@ pub enum IntrospectionError {
     /// The introspection task ended without an answer (it panicked or the runtime shut down).
     #[error("introspection call ended without an answer")]
     Aborted,
+}
+
+/// Why an introspection response body is unusable ([`parse_response`]): a backend failure,
+/// never "inactive".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The body is not one JSON object without duplicate members.
+    #[error("body is not a JSON object ({0})")]
+    NotAnObject(Malformed),
+    /// An active answer has a member of the wrong type (e.g. `"exp": "soon"`).
+    #[error("member {0}")]
+    Member(Malformed),
 }
 
 type Outcome = Result<Introspection, IntrospectionError>;
@@ -314,7 +327,7 @@ impl Introspector {
             });
         }
         let body = response.bytes(MAX_RESPONSE_BYTES).await.map_err(failed)?;
-        parse_response(&body).map_err(invalid)
+        parse_response(&body).map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -360,11 +373,10 @@ pub(crate) fn basic_authorization(client_id: &str, secret: &str) -> http::Header
 /// Types an introspection response body (RFC 7662 §2.2).
 ///
 /// A JSON object without duplicate members is required; then only `"active": true` is active,
-/// and an active answer's members must be well-typed claims. Anything else is an error string
-/// (a backend failure).
-pub fn parse_response(body: &[u8]) -> Result<Introspection, String> {
-    let object = token::parse_object(body, Part::Payload)
-        .map_err(|m| format!("body is not a JSON object ({m})"))?;
+/// and an active answer's members must be well-typed claims. Anything else is a
+/// [`ResponseError`] (a backend failure).
+pub fn parse_response(body: &[u8]) -> Result<Introspection, ResponseError> {
+    let object = token::parse_object(body, Part::Payload).map_err(ResponseError::NotAnObject)?;
     match object.get("active") {
         Some(Value::Bool(true)) => {}
         Some(Value::Bool(false)) => return Ok(Introspection::Inactive),
@@ -378,7 +390,7 @@ pub fn parse_response(body: &[u8]) -> Result<Introspection, String> {
             return Ok(Introspection::Inactive);
         }
     }
-    let claims = Claims::from_map(object).map_err(|m| format!("member {m}"))?;
+    let claims = Claims::from_map(object).map_err(ResponseError::Member)?;
     Ok(Introspection::Active(Arc::new(claims)))
 }
 
@@ -426,15 +438,26 @@ mod tests {
 
     #[test]
     fn unusable_bodies_are_errors_not_inactive() {
-        for body in [
-            "not json",
-            "[]",
-            "",
-            r#"{"active":true,"exp":"soon"}"#,
-            r#"{"active":true,"aud":7}"#,
-            r#"{"active":false,"active":true}"#,
+        for body in ["not json", "[]", "", r#"{"active":false,"active":true}"#] {
+            assert!(
+                matches!(
+                    parse_response(body.as_bytes()),
+                    Err(ResponseError::NotAnObject(_))
+                ),
+                "{body}"
+            );
+        }
+        for (body, claim) in [
+            (r#"{"active":true,"exp":"soon"}"#, "exp"),
+            (r#"{"active":true,"aud":7}"#, "aud"),
         ] {
-            assert!(parse_response(body.as_bytes()).is_err(), "{body}");
+            assert!(
+                matches!(
+                    parse_response(body.as_bytes()),
+                    Err(ResponseError::Member(Malformed::Claim { ref name, .. })) if name == claim
+                ),
+                "{body}"
+            );
         }
     }
 

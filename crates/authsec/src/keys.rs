@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::fetch::HttpClient;
 
-pub use authsec_proto::jws::{Algorithm, Jwk, KeySet, VerifyKey};
+pub use authsec_proto::jws::{Algorithm, Jwk, JwkError, JwksError, KeySet, VerifyKey};
 
 /// Why a key lookup did not produce a key.
 #[derive(Debug, Clone, PartialEq, Eq)]

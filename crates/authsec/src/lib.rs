@@ -1,30 +1,104 @@
 //! # authsec
 //!
 //! OAuth 2.1 protection for MCP (Model Context Protocol) servers: bearer-token validation
-//! (JWT via JWKS), per-tool scope policy, RFC 9728 protected resource metadata, precise
-//! RFC 6750 challenges and structured decision logs.
+//! (JWT via JWKS, or RFC 7662 introspection), per-tool, per-prompt and per-resource scope
+//! policy, RFC 9728 protected resource metadata, precise RFC 6750 challenges and one structured
+//! decision log line per request.
 //!
-//! Data flows one way: request → [`token`] → [`validate`] (uses [`keys`], [`introspect`], [`clock`]) →
-//! [`Principal`] → [`policy`] decides → [`challenge`] renders a denial.
+//! ## Protect an rmcp server
 //!
+//! [`mount_mcp`] puts an [`AuthSecLayer`] in front of an rmcp Streamable HTTP service and serves
+//! the protected resource metadata at the well-known path of the resource URI. Every request's
+//! token is validated by the [`Validator`] and every `tools/call` decided by the policy before
+//! rmcp sees it; `tools/list` answers list only what the caller may call. With the `rmcp`
+//! feature a tool handler takes the caller as a [`Principal`] argument.
+//!
+//! ```no_run
+//! # #[cfg(feature = "rmcp")]
+//! # {
+//! use std::sync::Arc;
+//!
+//! use authsec::{mount_mcp, Config, Principal, Validator};
+//! use rmcp::handler::server::router::tool::ToolRouter;
+//! use rmcp::model::{ServerCapabilities, ServerConfig};
+//! use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+//! use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+//! use rmcp::{tool, tool_handler, tool_router, ServerHandler};
+//!
+//! #[derive(Clone)]
+//! struct Hello {
+//!     tool_router: ToolRouter<Self>,
+//! }
+//!
+//! #[tool_router]
+//! impl Hello {
+//!     #[tool(description = "The caller's subject")]
+//!     async fn whoami(&self, principal: Principal) -> String {
+//!         // authsec has validated the token and decided this call before the handler runs.
+//!         principal.subject().unwrap_or_default().to_owned()
+//!     }
+//!
+//!     #[tool(description = "The server's time")]
+//!     async fn server_time(&self) -> String {
+//!         format!("{:?}", std::time::SystemTime::now())
+//!     }
+//! }
+//!
+//! #[tool_handler(router = self.tool_router)]
+//! impl ServerHandler for Hello {
+//!     fn get_info(&self) -> ServerConfig {
+//!         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+//!     }
+//! }
+//!
+//! async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//!     // `Config::from_env()` reads the same from AUTHSEC_ISSUER, AUTHSEC_RESOURCE_URI and
+//!     // AUTHSEC_TOOL_SCOPES_JSON.
+//!     let config = Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
+//!         .tool_scopes_json(r#"{"whoami": ["profile:read", "admin"], "server_time": []}"#)
+//!         .build()?;
+//!     let validator = Validator::new(config).await?;
+//!     let service = StreamableHttpService::new(
+//!         || Ok(Hello { tool_router: Hello::tool_router() }),
+//!         Arc::new(LocalSessionManager::default()),
+//!         StreamableHttpServerConfig::default(),
+//!     );
+//!     let app = mount_mcp(axum::Router::new(), "/mcp", service, validator);
+//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! # }
 //! ```
-//! use authsec::{challenge, config::Config, error::AuthError};
 //!
-//! let config = Config::builder("https://auth.example.com", "https://mcp.example.com/mcp")
-//!     .build()
-//!     .unwrap();
-//! let ctx = challenge::ChallengeContext::for_request(&config, None);
-//! let denial = challenge::render(
-//!     &AuthError::AudienceMismatch { expected: vec![config.resource_uri.clone()], actual: vec![] },
-//!     &ctx,
-//! );
-//! assert_eq!(denial.status, 401);
-//! assert_eq!(
-//!     denial.www_authenticate.unwrap(),
-//!     "Bearer error=\"invalid_token\", error_description=\"audience mismatch\", \
-//!      resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\""
-//! );
-//! ```
+//! The tool policy (`AUTHSEC_TOOL_SCOPES_JSON`, or [`ConfigBuilder::tool_scopes_json`] /
+//! [`ConfigBuilder::tool_policy`] in code) maps each tool to the scopes it needs:
+//! `["a","b"]` means **any one** of `a` or `b`, `{"all":["a","b"]}` both, `[]` any valid token.
+//! A tool that is not listed is denied to everyone. A caller without the scope gets a 403 whose
+//! `WWW-Authenticate` names the scopes to ask for; an invalid token a 401 that says why
+//! ([`AuthError`] lists every reason). Prompts and resources have the same rules
+//! (`AUTHSEC_PROMPT_SCOPES_JSON`, `AUTHSEC_RESOURCE_SCOPES_JSON`), and
+//! `AUTHSEC_POLICY_MODE` takes the policy from the authsec console instead.
+//!
+//! The guide in the repository (`docs/src/guide/rmcp.md`) covers what the layer does with each
+//! request, axum and plain tower services, CORS, sessions and in-band denials; the
+//! configuration reference (`docs/src/reference/configuration.md`) lists every setting.
+//!
+//! ## What is where
+//!
+//! The crate root holds what a protected server uses: [`Config`] and its errors, [`Validator`],
+//! [`Principal`], [`AuthError`], [`mount_mcp`] and [`AuthSecLayer`], the policy types
+//! ([`ToolPolicy`], [`ToolRule`], [`PolicyMode`]) and the errors parsing them can return. A
+//! request flows one way: [`token`] → [`validate`] (with [`keys`], [`introspect`], [`clock`]) →
+//! [`Principal`] → [`mcp`] finds the tool → [`policy`] decides → [`challenge`] renders a denial.
+//!
+//! ## Features
+//!
+//! * `toml` (default): [`Config::from_toml_file`] and [`Config::from_toml_str`].
+//! * `diagnose` (default): the explainers — `diagnose` runs every check on a token and says
+//!   what was expected, what the token carries and how to fix it; `explain` reads a denial back
+//!   into a typed error and the client's next step. A server needs neither to be protected.
+//! * `rmcp`: [`Principal`] as an rmcp tool-handler argument, and `http::rmcp_support`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -33,8 +107,10 @@ pub mod challenge;
 pub mod clock;
 pub mod config;
 pub mod decision;
+#[cfg(feature = "diagnose")]
 pub mod diagnose;
 pub mod error;
+#[cfg(feature = "diagnose")]
 pub mod explain;
 pub mod fetch;
 pub mod filter;
@@ -51,7 +127,15 @@ pub mod token;
 mod uri;
 pub mod validate;
 
-pub use config::Config;
+pub use config::{
+    Config, ConfigBuilder, ConfigError, ConfigErrorKind, UnknownKeyword, ValidationMode,
+};
 pub use error::AuthError;
+pub use http::{mount_mcp, AuthSec, AuthSecLayer, MissingPrincipal};
+pub use keys::{JwkError, JwksError, KeySet};
+pub use policy::remote::{Manifest, RemotePolicy, RemotePolicyError};
+pub use policy::{
+    PolicyError, PolicyMode, PromptPolicy, ResourceKeyError, ResourcePolicy, ToolPolicy, ToolRule,
+};
 pub use principal::Principal;
-pub use validate::Validator;
+pub use validate::{StartupError, Validator};

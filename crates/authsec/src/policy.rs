@@ -17,6 +17,7 @@
 pub mod remote;
 pub mod resource;
 
+pub use authsec_proto::uri_template::ResourceKeyError;
 pub use resource::{ResourcePolicy, UriTemplate};
 
 use std::collections::BTreeMap;
@@ -81,6 +82,91 @@ impl Target {
     /// A resource, by URI.
     pub fn resource(uri: impl Into<String>) -> Self {
         Self::new(TargetKind::Resource, uri)
+    }
+}
+
+/// Why a policy is refused: a local map (`AUTHSEC_TOOL_SCOPES_JSON`, `…_PROMPT_…`,
+/// `…_RESOURCE_…`, TOML tables) or the console's `sdk-policy` document. Variants name the
+/// entry and carry the offending value. A refused policy is never partly used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The text is not a JSON object of name (or URI) → rule.
+    #[error("not a JSON object of {} → scope list ({detail}); example: {}", kind.map_description(), kind.map_example())]
+    NotJson {
+        /// Which map: tools, prompts or resources.
+        kind: TargetKind,
+        /// The parser's message.
+        detail: String,
+    },
+    /// An entry gives both `any` and `all`, or neither.
+    #[error("{} {:?}: give exactly one of \"any\" or \"all\", e.g. {{\"all\": [\"notes:read\", \"notes:write\"]}}", target.kind.as_str(), target.name)]
+    AnyAndAll {
+        /// The entry.
+        target: Target,
+    },
+    /// A scope is not an RFC 6749 §3.3 scope token.
+    #[error("{} {:?}: scope {scope:?} is not a valid OAuth scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)", target.kind.as_str(), target.name)]
+    InvalidScope {
+        /// The entry naming it.
+        target: Target,
+        /// The scope as written.
+        scope: String,
+    },
+    /// A resource key is neither an exact URI nor a valid URI template.
+    #[error(transparent)]
+    ResourceKey(#[from] ResourceKeyError),
+    /// A console document entry has an empty name.
+    #[error("a {} entry has an empty name", kind.as_str())]
+    EmptyName {
+        /// Tool or prompt.
+        kind: TargetKind,
+    },
+    /// A console document entry is public and names required scopes.
+    #[error("{} {:?} is public but names required scopes {scopes:?}", target.kind.as_str(), target.name)]
+    PublicWithScopes {
+        /// The entry.
+        target: Target,
+        /// The scopes it names.
+        scopes: Vec<String>,
+    },
+    /// A console document entry is not public and names no scope.
+    #[error("{} {:?} is neither public nor requires a scope", target.kind.as_str(), target.name)]
+    NoScopes {
+        /// The entry.
+        target: Target,
+    },
+    /// A console document lists an entry twice (for resources: two templates of one shape).
+    #[error("{} {:?} is listed twice", target.kind.as_str(), target.name)]
+    Duplicate {
+        /// The second entry.
+        target: Target,
+    },
+    /// A console document's `scopes_supported` holds something that is not a scope token.
+    #[error("scopes_supported: {scope:?} is not a valid scope token")]
+    InvalidSupportedScope {
+        /// The value as sent.
+        scope: String,
+    },
+}
+
+impl TargetKind {
+    fn map_description(self) -> &'static str {
+        match self {
+            TargetKind::Tool => "tool name",
+            TargetKind::Prompt => "prompt name",
+            TargetKind::Resource => "resource URI or URI template",
+        }
+    }
+
+    fn map_example(self) -> &'static str {
+        match self {
+            TargetKind::Tool => r#"{"add_note":["notes:write"],"server_time":[]}"#,
+            TargetKind::Prompt => r#"{"summarize_notes":["notes:read"]}"#,
+            TargetKind::Resource => {
+                r#"{"notes://all":["notes:read"],"notes://note/{id}":["notes:read"]}"#
+            }
+        }
     }
 }
 
@@ -241,8 +327,7 @@ impl std::fmt::Display for Coverage {
 }
 
 impl RuleRepr {
-    fn into_rule(self, kind: TargetKind, tool: &str) -> Result<ToolRule, String> {
-        let kind = kind.as_str();
+    fn into_rule(self, kind: TargetKind, name: &str) -> Result<ToolRule, PolicyError> {
         let (scopes, scope_match) = match self {
             RuleRepr::AnyOf(s) => (s, ScopeMatch::Any),
             RuleRepr::Explicit {
@@ -254,15 +339,16 @@ impl RuleRepr {
                 all: Some(s),
             } => (s, ScopeMatch::All),
             RuleRepr::Explicit { .. } => {
-                return Err(format!(
-                    "{kind} {tool:?}: give exactly one of \"any\" or \"all\", e.g. {{\"all\": [\"notes:read\", \"notes:write\"]}}"
-                ))
+                return Err(PolicyError::AnyAndAll {
+                    target: Target::new(kind, name),
+                })
             }
         };
         if let Some(bad) = scopes.iter().find(|s| !is_valid_scope_token(s)) {
-            return Err(format!(
-                "{kind} {tool:?}: scope {bad:?} is not a valid OAuth scope token (RFC 6749 §3.3: no spaces, quotes or backslashes)"
-            ));
+            return Err(PolicyError::InvalidScope {
+                target: Target::new(kind, name),
+                scope: bad.clone(),
+            });
         }
         Ok(if scopes.is_empty() {
             ToolRule::Public
@@ -371,7 +457,7 @@ impl ToolPolicy {
             .map(|k| {
                 let near = served
                     .iter()
-                    .map(|n| (*n, crate::diagnose::hints::edit_distance(k, n)))
+                    .map(|n| (*n, edit_distance(k, n)))
                     .filter(|(n, d)| *d <= 3.max(n.len() / 3))
                     .min_by_key(|(_, d)| *d)
                     .map(|(n, _)| n.to_owned());
@@ -383,26 +469,20 @@ impl ToolPolicy {
 
     /// Parses `AUTHSEC_TOOL_SCOPES_JSON`: `{"tool": ["scope", …]}`, `[]` = public,
     /// `{"tool": {"all": [...]}}` for all-of.
-    pub fn from_json(json: &str) -> Result<Self, String> {
-        let raw: BTreeMap<String, RuleRepr> = serde_json::from_str(json).map_err(|e| {
-            format!("not a JSON object of tool name → scope list ({e}); example: {{\"add_note\":[\"notes:write\"],\"server_time\":[]}}")
-        })?;
-        Self::from_repr(raw, TargetKind::Tool)
+    pub fn from_json(json: &str) -> Result<Self, PolicyError> {
+        Self::from_repr(parse_map(json, TargetKind::Tool)?, TargetKind::Tool)
     }
 
     /// Parses `AUTHSEC_PROMPT_SCOPES_JSON`: `{"prompt": ["scope", …]}`, the shapes of
     /// [`ToolPolicy::from_json`].
-    pub fn prompts_from_json(json: &str) -> Result<Self, String> {
-        let raw: BTreeMap<String, RuleRepr> = serde_json::from_str(json).map_err(|e| {
-            format!("not a JSON object of prompt name → scope list ({e}); example: {{\"summarize_notes\":[\"notes:read\"]}}")
-        })?;
-        Self::from_repr(raw, TargetKind::Prompt)
+    pub fn prompts_from_json(json: &str) -> Result<Self, PolicyError> {
+        Self::from_repr(parse_map(json, TargetKind::Prompt)?, TargetKind::Prompt)
     }
 
     pub(crate) fn from_repr(
         raw: BTreeMap<String, RuleRepr>,
         kind: TargetKind,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PolicyError> {
         let mut policy = ToolPolicy::new();
         for (name, repr) in raw {
             let rule = repr.into_rule(kind, &name)?;
@@ -410,6 +490,17 @@ impl ToolPolicy {
         }
         Ok(policy)
     }
+}
+
+/// The name → rule object of a `…_SCOPES_JSON` setting, unchecked.
+pub(crate) fn parse_map(
+    json: &str,
+    kind: TargetKind,
+) -> Result<BTreeMap<String, RuleRepr>, PolicyError> {
+    serde_json::from_str(json).map_err(|e| PolicyError::NotJson {
+        kind,
+        detail: e.to_string(),
+    })
 }
 
 /// The console's policy for this resource server, checked and ready to decide with (the
@@ -645,6 +736,23 @@ impl ConsolePolicy {
     }
 }
 
+/// Levenshtein distance over chars: how near a policy entry is to a served name (and, in
+/// diagnoses, a scope or tool to the ones that exist).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
 /// Decides with the rules that map a target: none is unmapped, and each must hold.
 fn decide_rules(
     rules: &[&ToolRule],
@@ -794,16 +902,61 @@ mod tests {
     #[test]
     fn invalid_scope_token_is_rejected_with_the_tool_name() {
         let err = ToolPolicy::from_json(r#"{"add":["has space"]}"#).unwrap_err();
-        assert!(
-            err.contains("\"add\"") && err.contains("has space"),
-            "{err}"
+        assert_eq!(
+            err,
+            PolicyError::InvalidScope {
+                target: Target::tool("add"),
+                scope: "has space".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "tool \"add\": scope \"has space\" is not a valid OAuth scope token \
+             (RFC 6749 §3.3: no spaces, quotes or backslashes)"
         );
     }
 
     #[test]
     fn both_any_and_all_is_rejected() {
-        let err = ToolPolicy::from_json(r#"{"x":{"any":["a"],"all":["b"]}}"#).unwrap_err();
-        assert!(err.contains("exactly one"), "{err}");
+        let err = ToolPolicy::prompts_from_json(r#"{"x":{"any":["a"],"all":["b"]}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            PolicyError::AnyAndAll {
+                target: Target::prompt("x")
+            }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("prompt \"x\": give exactly one of"));
+    }
+
+    #[test]
+    fn text_that_is_not_a_json_map_is_refused_with_an_example() {
+        let err = ToolPolicy::from_json(r#"["add_note"]"#).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                PolicyError::NotJson {
+                    kind: TargetKind::Tool,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("not a JSON object of tool name → scope list (")
+                && text.ends_with(r#"example: {"add_note":["notes:write"],"server_time":[]}"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("tools:write", "tools:Write"), 1);
+        assert_eq!(edit_distance("add_note", "add_notes"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]

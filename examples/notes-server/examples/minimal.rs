@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use authsec::{http::mount_mcp, Config, Principal, Validator};
+use authsec::{mount_mcp, Config, Principal, Validator};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;

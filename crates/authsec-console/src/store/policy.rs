@@ -159,7 +159,7 @@ pub(crate) fn check_entry_key(kind: EntryKind, key: &str) -> Result<(), Error> {
                     format!("resource URI {key:?} must be at most {MAX_RESOURCE_URI} bytes without spaces or control characters"),
                 ));
             }
-            ResourceKey::parse(key).map_err(|e| Error::invalid("uri", e))?;
+            ResourceKey::parse(key).map_err(|e| Error::invalid("uri", e.to_string()))?;
             Ok(())
         }
     }

@@ -153,7 +153,7 @@ pub(crate) fn check_client_keys(keys: &ClientKeys) -> Result<(), Error> {
                 ));
             }
             let set = authsec_proto::jws::KeySet::from_json(text.as_bytes())
-                .map_err(|e| Error::invalid("jwks", e))?;
+                .map_err(|e| Error::invalid("jwks", e.to_string()))?;
             if let Some((kid, why)) = set.rejected.first() {
                 let kid = kid.as_deref().unwrap_or("(no kid)");
                 return Err(Error::invalid("jwks", format!("key {kid}: {why}")));

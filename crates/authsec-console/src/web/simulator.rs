@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use authsec::challenge::{self, ChallengeContext};
 use authsec::config::{ChallengeScope, ACCUMULATING_PROTOCOL};
-use authsec::policy::{ConsolePolicy, PolicyView, TargetKind};
+use authsec::policy::{ConsolePolicy, PolicyError, PolicyView, TargetKind};
 
 use super::html::{html, url_component, Html};
 use super::layout::{Page, Tab};
@@ -47,7 +47,7 @@ pub fn simulate(
     tools: &[Tool],
     granted: &[String],
     protocol: &str,
-) -> Result<Vec<Verdict>, String> {
+) -> Result<Vec<Verdict>, PolicyError> {
     let targets: Vec<(TargetKind, &str)> = tools
         .iter()
         .map(|t| (TargetKind::Tool, t.name.as_str()))
@@ -62,7 +62,7 @@ pub fn simulate_targets(
     targets: &[(TargetKind, &str)],
     granted: &[String],
     protocol: &str,
-) -> Result<Vec<Verdict>, String> {
+) -> Result<Vec<Verdict>, PolicyError> {
     // The wire document (one type on both sides), checked by the SDK's own code.
     let console_policy = ConsolePolicy::try_from(policy.clone())?;
     let view = PolicyView::Console(&console_policy);
@@ -217,6 +217,7 @@ pub(crate) async fn page(
     let verdicts = match simulate(&policy, &rs.resource_uri, &tools, &granted, protocol) {
         Ok(v) => v,
         Err(why) => {
+            let why = why.to_string();
             html!(*o, "<div class=\"notice error\" role=\"alert\">The SDK would refuse this policy document and keep its previous one: " {why} "</div>");
             return Ok(page.render());
         }
@@ -256,7 +257,7 @@ pub(crate) async fn page(
         let targets: Vec<(TargetKind, &str)> =
             others.iter().map(|(k, n, _)| (*k, n.as_str())).collect();
         let verdicts = simulate_targets(&policy, &rs.resource_uri, &targets, &granted, protocol)
-            .map_err(WebError::BadRequest)?;
+            .map_err(|e| WebError::BadRequest(e.to_string()))?;
         html!(*o, "<h3>Prompts and resources</h3><table class=\"list\" id=\"sim-entry-results\"><caption class=\"sr\">Decision per prompt and resource</caption><thead><tr>"
             "<th scope=\"col\">Prompt or resource</th><th scope=\"col\">Decision</th><th scope=\"col\">Reason</th><th scope=\"col\">The SDK's answer</th></tr></thead><tbody>");
         for (v, (kind, _, public)) in verdicts.iter().zip(&others) {

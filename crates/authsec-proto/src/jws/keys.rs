@@ -14,6 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::{JwkError, JwksError};
+
 /// A JWS algorithm authsec verifies. Symmetric algorithms and `none` are not representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -123,65 +125,70 @@ impl VerifyKey {
     }
 
     /// Builds a key from one JWK object.
-    pub fn from_jwk(jwk: &Jwk) -> Result<Self, String> {
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JwkError> {
         if jwk.kty == "oct" {
-            return Err(
-                "symmetric (oct) keys are never used: only asymmetric signatures are accepted"
-                    .into(),
-            );
+            return Err(JwkError::Symmetric);
         }
         if jwk.has_private_members() {
-            return Err("contains private key material".into());
+            return Err(JwkError::PrivateKeyMaterial);
         }
-        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
-            return Err(format!(
-                "use is {:?}, not \"sig\"",
-                jwk.use_.as_deref().unwrap_or("")
-            ));
+        if let Some(use_) = jwk.use_.as_deref().filter(|u| *u != "sig") {
+            return Err(JwkError::NotForSignatures {
+                use_: use_.to_owned(),
+            });
         }
         if let Some(ops) = &jwk.key_ops {
             if !ops.iter().any(|o| o == "verify") {
-                return Err("key_ops does not include \"verify\"".into());
+                return Err(JwkError::NoVerifyOperation {
+                    key_ops: ops.clone(),
+                });
             }
         }
         let declared =
             match jwk.alg.as_deref() {
                 None => None,
                 Some(name) => Some(Algorithm::from_name(name).ok_or_else(|| {
-                    format!("alg {name:?} is not a supported signature algorithm")
+                    JwkError::UnsupportedAlgorithm {
+                        alg: name.to_owned(),
+                    }
                 })?),
             };
-        let b = |field: &str, v: &Option<String>| -> Result<Vec<u8>, String> {
-            let s = v.as_deref().ok_or_else(|| format!("missing {field}"))?;
+        let b = |member: &'static str, v: &Option<String>| -> Result<Vec<u8>, JwkError> {
+            let s = v.as_deref().ok_or(JwkError::MissingMember { member })?;
             URL_SAFE_NO_PAD
                 .decode(s)
-                .map_err(|_| format!("{field} is not unpadded base64url"))
+                .map_err(|_| JwkError::NotBase64Url { member })
         };
-        let (family, pinned_to): (Vec<Algorithm>, String) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-            ("RSA", _) => (
-                vec![
-                    Algorithm::RS256,
-                    Algorithm::RS384,
-                    Algorithm::RS512,
-                    Algorithm::PS256,
-                    Algorithm::PS384,
-                    Algorithm::PS512,
-                ],
-                "RSA".into(),
-            ),
-            ("EC", Some("P-256")) => (vec![Algorithm::ES256], "EC P-256".into()),
-            ("EC", Some("P-384")) => (vec![Algorithm::ES384], "EC P-384".into()),
-            ("OKP", Some("Ed25519")) => (vec![Algorithm::EdDSA], "OKP Ed25519".into()),
-            (kty, crv) => {
-                return Err(format!(
-                    "unsupported key type kty={kty:?} crv={crv:?} (supported: RSA, EC P-256/P-384, OKP Ed25519)"
-                ))
-            }
-        };
+        let (family, pinned_to): (Vec<Algorithm>, String) =
+            match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+                ("RSA", _) => (
+                    vec![
+                        Algorithm::RS256,
+                        Algorithm::RS384,
+                        Algorithm::RS512,
+                        Algorithm::PS256,
+                        Algorithm::PS384,
+                        Algorithm::PS512,
+                    ],
+                    "RSA".into(),
+                ),
+                ("EC", Some("P-256")) => (vec![Algorithm::ES256], "EC P-256".into()),
+                ("EC", Some("P-384")) => (vec![Algorithm::ES384], "EC P-384".into()),
+                ("OKP", Some("Ed25519")) => (vec![Algorithm::EdDSA], "OKP Ed25519".into()),
+                (kty, crv) => {
+                    return Err(JwkError::UnsupportedKeyType {
+                        kty: kty.to_owned(),
+                        crv: crv.map(str::to_owned),
+                    })
+                }
+            };
         let algorithms = match declared {
             Some(a) if family.contains(&a) => vec![a],
-            Some(a) => {
-                return Err(format!("alg {} does not match kty {pinned_to}", a.name()));
+            Some(alg) => {
+                return Err(JwkError::AlgorithmMismatch {
+                    alg,
+                    key_type: pinned_to,
+                });
             }
             None => family,
         };
@@ -191,8 +198,14 @@ impl VerifyKey {
                 Algorithm::ES256 | Algorithm::ES384 => {
                     let (x, y) = (b("x", &jwk.x)?, b("y", &jwk.y)?);
                     let len = if alg == Algorithm::ES256 { 32 } else { 48 };
-                    if x.len() != len || y.len() != len {
-                        return Err(format!("EC coordinates must be {len} bytes"));
+                    for (member, value) in [("x", &x), ("y", &y)] {
+                        if value.len() != len {
+                            return Err(JwkError::WrongLength {
+                                member,
+                                expected: len,
+                                actual: value.len(),
+                            });
+                        }
                     }
                     let mut point = Vec::with_capacity(1 + 2 * len);
                     point.push(4);
@@ -203,37 +216,46 @@ impl VerifyKey {
                     } else {
                         &sig::ECDSA_P384_SHA384_FIXED
                     };
-                    ParsedPublicKey::new(a, point).map_err(|e| format!("invalid EC key: {e}"))?
+                    ParsedPublicKey::new(a, point).map_err(|e| JwkError::Rejected {
+                        key_type: "EC",
+                        detail: e.to_string(),
+                    })?
                 }
                 Algorithm::EdDSA => {
                     let x = b("x", &jwk.x)?;
                     if x.len() != 32 {
-                        return Err("Ed25519 x must be 32 bytes".into());
+                        return Err(JwkError::WrongLength {
+                            member: "x",
+                            expected: 32,
+                            actual: x.len(),
+                        });
                     }
-                    ParsedPublicKey::new(&sig::ED25519, x)
-                        .map_err(|e| format!("invalid Ed25519 key: {e}"))?
+                    ParsedPublicKey::new(&sig::ED25519, x).map_err(|e| JwkError::Rejected {
+                        key_type: "Ed25519",
+                        detail: e.to_string(),
+                    })?
                 }
                 rsa => {
                     let (n, e) = (b("n", &jwk.n)?, b("e", &jwk.e)?);
                     let n = strip_leading_zeros(&n);
                     let e = strip_leading_zeros(&e);
                     if n.len() < 256 {
-                        return Err(format!(
-                            "RSA modulus is {} bits; at least 2048 are required",
-                            n.len() * 8
-                        ));
+                        return Err(JwkError::RsaModulusTooSmall { bits: n.len() * 8 });
                     }
                     if has_roca_fingerprint(n) {
-                        return Err(
-                            "RSA modulus has the ROCA fingerprint (CVE-2017-15361): its \
-                                    private key can be recovered; regenerate the key"
-                                .into(),
-                        );
+                        return Err(JwkError::RocaModulus);
                     }
-                    let params = rsa.rsa_params().ok_or("not an RSA algorithm")?;
+                    // Only RSA algorithms reach this arm: the families above are per kty.
+                    let params = rsa.rsa_params().ok_or(JwkError::AlgorithmMismatch {
+                        alg: rsa,
+                        key_type: "RSA".into(),
+                    })?;
                     RsaPublicKeyComponents { n, e }
                         .to_parsed_public_key(params)
-                        .map_err(|e| format!("invalid RSA key: {e}"))?
+                        .map_err(|e| JwkError::Rejected {
+                            key_type: "RSA",
+                            detail: e.to_string(),
+                        })?
                 }
             };
             verifiers.push((alg, parsed));
@@ -328,20 +350,21 @@ impl Jwk {
 pub struct KeySet {
     by_kid: HashMap<String, Arc<VerifyKey>>,
     without_kid: Vec<Arc<VerifyKey>>,
-    /// Keys skipped while parsing, with why (for logs and `diagnose`).
-    pub rejected: Vec<(Option<String>, String)>,
+    /// Keys skipped while parsing, each with its `kid` and why (for logs and `diagnose`).
+    pub rejected: Vec<(Option<String>, JwkError)>,
 }
 
 impl KeySet {
     /// Parses a JWKS document. Unusable keys are skipped and listed in `rejected`;
     /// a `kid` that appears twice is dropped entirely (which key was meant is ambiguous).
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, JwksError> {
         #[derive(Deserialize)]
         struct Doc {
             keys: Vec<serde_json::Value>,
         }
-        let doc: Doc = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a JWKS document ({{\"keys\": [...]}}): {e}"))?;
+        let doc: Doc = serde_json::from_slice(bytes).map_err(|e| JwksError::NotAJwks {
+            detail: e.to_string(),
+        })?;
         let mut set = KeySet::default();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut parsed = Vec::new();
@@ -349,7 +372,12 @@ impl KeySet {
             let jwk: Jwk = match serde_json::from_value(value) {
                 Ok(j) => j,
                 Err(e) => {
-                    set.rejected.push((None, format!("not a JWK: {e}")));
+                    set.rejected.push((
+                        None,
+                        JwkError::NotAJwk {
+                            detail: e.to_string(),
+                        },
+                    ));
                     continue;
                 }
             };
@@ -357,10 +385,9 @@ impl KeySet {
                 *seen.entry(kid.clone()).or_default() += 1;
             }
             if jwk.has_private_members() && jwk.kty != "oct" {
-                return Err(format!(
-                    "key {:?} contains private key material; a JWKS must publish public keys only",
-                    jwk.kid
-                ));
+                return Err(JwksError::PrivateKeyMaterial {
+                    kid: jwk.kid.clone(),
+                });
             }
             match VerifyKey::from_jwk(&jwk) {
                 Ok(k) => parsed.push(k),
@@ -369,10 +396,9 @@ impl KeySet {
         }
         for key in parsed {
             match &key.kid {
-                Some(kid) if seen.get(kid).copied().unwrap_or(0) > 1 => set.rejected.push((
-                    Some(kid.clone()),
-                    "kid appears more than once in the JWKS".into(),
-                )),
+                Some(kid) if seen.get(kid).copied().unwrap_or(0) > 1 => set
+                    .rejected
+                    .push((Some(kid.clone()), JwkError::DuplicateKid)),
                 Some(kid) => {
                     set.by_kid.insert(kid.clone(), Arc::new(key));
                 }
@@ -429,7 +455,16 @@ mod tests {
             br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AA","y":"AA","d":"AA"}]}"#,
         )
         .unwrap_err();
-        assert!(e.contains("private key material"), "{e}");
+        assert_eq!(
+            e,
+            JwksError::PrivateKeyMaterial {
+                kid: Some("a".into())
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "key \"a\" contains private key material; a JWKS must publish public keys only"
+        );
     }
 
     #[test]
@@ -439,7 +474,92 @@ mod tests {
         )
         .unwrap();
         assert!(set.is_empty());
-        assert_eq!(set.rejected.len(), 2);
+        assert_eq!(
+            set.rejected,
+            [
+                (Some("h".into()), JwkError::Symmetric),
+                (
+                    Some("enc".into()),
+                    JwkError::NotForSignatures { use_: "enc".into() }
+                ),
+            ]
+        );
+    }
+
+    fn jwk(v: serde_json::Value) -> Jwk {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn each_unusable_jwk_is_refused_with_the_condition_and_its_values() {
+        use serde_json::json;
+        let b64 = |n: usize| URL_SAFE_NO_PAD.encode(vec![7u8; n]);
+        for (value, expected) in [
+            (
+                json!({"kty": "EC", "crv": "P-256", "alg": "HS256", "x": b64(32), "y": b64(32)}),
+                JwkError::UnsupportedAlgorithm {
+                    alg: "HS256".into(),
+                },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "alg": "ES384", "x": b64(32), "y": b64(32)}),
+                JwkError::AlgorithmMismatch {
+                    alg: Algorithm::ES384,
+                    key_type: "EC P-256".into(),
+                },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-521", "x": b64(66), "y": b64(66)}),
+                JwkError::UnsupportedKeyType {
+                    kty: "EC".into(),
+                    crv: Some("P-521".into()),
+                },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": b64(32)}),
+                JwkError::MissingMember { member: "y" },
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": b64(32), "y": "not base64!"}),
+                JwkError::NotBase64Url { member: "y" },
+            ),
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(31)}),
+                JwkError::WrongLength {
+                    member: "x",
+                    expected: 32,
+                    actual: 31,
+                },
+            ),
+            (
+                json!({"kty": "RSA", "n": b64(128), "e": "AQAB"}),
+                JwkError::RsaModulusTooSmall { bits: 1024 },
+            ),
+            (
+                json!({"kty": "RSA", "key_ops": ["encrypt"], "n": b64(256), "e": "AQAB"}),
+                JwkError::NoVerifyOperation {
+                    key_ops: vec!["encrypt".into()],
+                },
+            ),
+        ] {
+            assert_eq!(
+                VerifyKey::from_jwk(&jwk(value.clone())).unwrap_err(),
+                expected,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            JwkError::RsaModulusTooSmall { bits: 1024 }.to_string(),
+            "RSA modulus is 1024 bits; at least 2048 are required"
+        );
+    }
+
+    #[test]
+    fn a_document_without_keys_is_not_a_jwks() {
+        assert!(matches!(
+            KeySet::from_json(br#"{"kids": []}"#),
+            Err(JwksError::NotAJwks { .. })
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod parse;
 mod sign;
 mod verify;
 
-pub use error::{JwsError, Malformed, Part};
+pub use error::{JwkError, JwksError, JwsError, Malformed, Part};
 pub use keys::{Algorithm, Jwk, KeySet, VerifyKey};
 pub use parse::{
     parse_compact, parse_jws, parse_object, Claims, CompactJws, Header, Jws, RawClaims,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::config::TypPolicy;
 use crate::error::{AuthError, Malformed, ScopeMatch};
 use crate::keys::{self, Algorithm};
-use crate::policy::{Target, TargetKind};
+use crate::policy::{edit_distance, Target, TargetKind};
 use crate::token::Claims;
 
 use super::{ClockSkew, IssuerMetadata};
@@ -735,22 +735,6 @@ fn closest<'c>(
         .min_by_key(|(_, d)| *d)
 }
 
-/// Levenshtein distance over chars.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,14 +749,6 @@ mod tests {
         assert_eq!(duration(86_400 * 3 + 3600 * 4), "3d4h");
         assert_eq!(relative(100, 292), "3m12s ago");
         assert_eq!(relative(3640, 100), "in 59m");
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("tools:write", "tools:Write"), 1);
-        assert_eq!(edit_distance("add_note", "add_notes"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]

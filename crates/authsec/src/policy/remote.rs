@@ -45,8 +45,8 @@ use serde_json::Value;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 
 use super::{
-    is_valid_scope_token, ConsolePolicy, PromptPolicy, ResourcePolicy, TargetKind, ToolPolicy,
-    ToolRule,
+    is_valid_scope_token, ConsolePolicy, PolicyError, PromptPolicy, ResourcePolicy, Target,
+    TargetKind, ToolPolicy, ToolRule,
 };
 use crate::clock::Clock;
 use crate::config::{ClientCredentials, Config, PolicyMode};
@@ -136,15 +136,16 @@ fn entry_rule(
     is_public: bool,
     required_scopes: Vec<String>,
     scope_match: crate::error::ScopeMatch,
-) -> Result<ToolRule, String> {
-    let kind = kind.as_str();
+) -> Result<ToolRule, PolicyError> {
     if name.is_empty() {
-        return Err(format!("a {kind} entry has an empty name"));
+        return Err(PolicyError::EmptyName { kind });
     }
+    let target = || Target::new(kind, name);
     if let Some(bad) = required_scopes.iter().find(|s| !is_valid_scope_token(s)) {
-        return Err(format!(
-            "{kind} {name:?}: {bad:?} is not a valid scope token"
-        ));
+        return Err(PolicyError::InvalidScope {
+            target: target(),
+            scope: bad.clone(),
+        });
     }
     match (is_public, required_scopes.is_empty()) {
         (true, true) => Ok(ToolRule::Public),
@@ -152,21 +153,20 @@ fn entry_rule(
             scopes: required_scopes,
             scope_match,
         }),
-        (true, false) => Err(format!(
-            "{kind} {name:?} is public but names required scopes"
-        )),
-        (false, true) => Err(format!(
-            "{kind} {name:?} is neither public nor requires a scope"
-        )),
+        (true, false) => Err(PolicyError::PublicWithScopes {
+            target: target(),
+            scopes: required_scopes,
+        }),
+        (false, true) => Err(PolicyError::NoScopes { target: target() }),
     }
 }
 
 impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
-    type Error = String;
+    type Error = PolicyError;
 
     /// Checks the document and turns it into a [`ConsolePolicy`]. Inconsistent entries are
     /// errors, never guesses: the caller keeps its previous policy (fail closed).
-    fn try_from(document: SdkPolicyDocument) -> Result<ConsolePolicy, String> {
+    fn try_from(document: SdkPolicyDocument) -> Result<ConsolePolicy, PolicyError> {
         let mut tools = ToolPolicy::new();
         for entry in document.tool_policy {
             let rule = entry_rule(
@@ -177,7 +177,9 @@ impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
                 entry.scope_match,
             )?;
             if tools.get(&entry.name).is_some() {
-                return Err(format!("tool {:?} is listed twice", entry.name));
+                return Err(PolicyError::Duplicate {
+                    target: Target::tool(entry.name),
+                });
             }
             tools.insert(entry.name, rule);
         }
@@ -191,7 +193,9 @@ impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
                 entry.scope_match,
             )?;
             if prompts.get(&entry.name).is_some() {
-                return Err(format!("prompt {:?} is listed twice", entry.name));
+                return Err(PolicyError::Duplicate {
+                    target: Target::prompt(entry.name),
+                });
             }
             prompts.insert(entry.name, rule);
         }
@@ -207,7 +211,9 @@ impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
             let before = resources.len();
             resources.insert(&entry.uri, rule)?;
             if resources.len() == before {
-                return Err(format!("resource {:?} is listed twice", entry.uri));
+                return Err(PolicyError::Duplicate {
+                    target: Target::resource(entry.uri),
+                });
             }
         }
         if let Some(bad) = document
@@ -215,9 +221,7 @@ impl TryFrom<SdkPolicyDocument> for ConsolePolicy {
             .iter()
             .find(|s| !is_valid_scope_token(s))
         {
-            return Err(format!(
-                "scopes_supported: {bad:?} is not a valid scope token"
-            ));
+            return Err(PolicyError::InvalidSupportedScope { scope: bad.clone() });
         }
         let incomplete = (!document.policy_complete).then(|| {
             document
@@ -389,7 +393,7 @@ impl ConsoleClient {
         };
         let document: SdkPolicyDocument =
             serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
-        ConsolePolicy::try_from(document).map_err(invalid)
+        ConsolePolicy::try_from(document).map_err(|e| invalid(e.to_string()))
     }
 
     /// Publishes the inventory of tools, prompts and resources (`PUT …/sdk-manifest`). A
@@ -856,10 +860,12 @@ mod tests {
     use crate::error::ScopeMatch;
     use serde_json::json;
 
-    fn doc(v: Value) -> Result<ConsolePolicy, String> {
-        ConsolePolicy::try_from(
-            serde_json::from_value::<SdkPolicyDocument>(v).map_err(|e| e.to_string())?,
-        )
+    fn doc(v: Value) -> Result<ConsolePolicy, PolicyError> {
+        ConsolePolicy::try_from(wire(v).expect("a well-formed sdk-policy document"))
+    }
+
+    fn wire(v: Value) -> Result<SdkPolicyDocument, serde_json::Error> {
+        serde_json::from_value::<SdkPolicyDocument>(v)
     }
 
     #[test]
@@ -917,23 +923,29 @@ mod tests {
             (
                 "prompt_policy",
                 json!({"name": "", "is_public": true}),
-                "empty name",
+                PolicyError::EmptyName {
+                    kind: TargetKind::Prompt,
+                },
             ),
             (
                 "resource_policy",
                 json!({"uri": "x://{+p}", "is_public": true}),
-                "level 1",
+                PolicyError::ResourceKey(super::super::ResourceKeyError::NotSimple {
+                    template: "x://{+p}".into(),
+                    expression: "+p".into(),
+                }),
             ),
             (
                 "resource_policy",
                 json!({"uri": "x://y", "is_public": false}),
-                "neither public",
+                PolicyError::NoScopes {
+                    target: Target::resource("x://y"),
+                },
             ),
         ] {
             let mut d = json!({"policy_complete": true, "generation": 1, "tool_policy": []});
             d[section] = json!([entry]);
-            let err = doc(d).unwrap_err();
-            assert!(err.contains(expected), "{err}");
+            assert_eq!(doc(d).unwrap_err(), expected);
         }
         let err = doc(
             json!({"policy_complete": true, "generation": 1, "tool_policy": [],
@@ -941,7 +953,13 @@ mod tests {
                                 {"uri": "n://{b}", "is_public": true}]}),
         )
         .unwrap_err();
-        assert!(err.contains("listed twice"), "{err}");
+        assert_eq!(
+            err,
+            PolicyError::Duplicate {
+                target: Target::resource("n://{b}")
+            }
+        );
+        assert_eq!(err.to_string(), "resource \"n://{b}\" is listed twice");
     }
 
     #[test]
@@ -957,26 +975,38 @@ mod tests {
     #[test]
     fn inconsistent_documents_are_refused() {
         let base = |entry: Value| json!({"policy_complete": true, "generation": 1, "tool_policy": [entry]});
+        let t = || Target::tool("t");
         for (entry, expected) in [
             (
                 json!({"name": "t", "is_public": true, "required_scopes": ["a"]}),
-                "public but names",
+                PolicyError::PublicWithScopes {
+                    target: t(),
+                    scopes: vec!["a".into()],
+                },
             ),
             (
                 json!({"name": "t", "is_public": false, "required_scopes": []}),
-                "neither public",
+                PolicyError::NoScopes { target: t() },
             ),
             (
                 json!({"name": "t", "is_public": false, "required_scopes": ["a b"]}),
-                "not a valid scope token",
+                PolicyError::InvalidScope {
+                    target: t(),
+                    scope: "a b".into(),
+                },
             ),
+        ] {
+            assert_eq!(doc(base(entry.clone())).unwrap_err(), expected, "{entry}");
+        }
+        // Shape errors are the wire type's: the document does not deserialize.
+        for (entry, expected) in [
             (
                 json!({"name": "t", "is_public": false, "required_scopes": ["a"], "scope_match": "most"}),
                 "unknown variant",
             ),
             (json!({"name": "t"}), "is_public"),
         ] {
-            let err = doc(base(entry.clone())).unwrap_err();
+            let err = wire(base(entry.clone())).unwrap_err().to_string();
             assert!(err.contains(expected), "{entry}: {err}");
         }
         let err = doc(
@@ -984,8 +1014,20 @@ mod tests {
             {"name": "t", "is_public": true}, {"name": "t", "is_public": true}]}),
         )
         .unwrap_err();
-        assert!(err.contains("listed twice"), "{err}");
-        let err = doc(json!({"generation": 1, "tool_policy": []})).unwrap_err();
+        assert_eq!(err, PolicyError::Duplicate { target: t() });
+        assert_eq!(
+            doc(
+                json!({"policy_complete": true, "generation": 1, "tool_policy": [],
+                "scopes_supported": ["a", "b c"]})
+            )
+            .unwrap_err(),
+            PolicyError::InvalidSupportedScope {
+                scope: "b c".into()
+            }
+        );
+        let err = wire(json!({"generation": 1, "tool_policy": []}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("policy_complete"), "{err}");
     }
 

@@ -23,10 +23,10 @@
 
 use std::collections::BTreeMap;
 
-use authsec_proto::uri_template::ResourceKey;
 pub use authsec_proto::uri_template::UriTemplate;
+use authsec_proto::uri_template::{ResourceKey, ResourceKeyError};
 
-use super::{RuleRepr, ToolRule};
+use super::{PolicyError, RuleRepr, ToolRule};
 use crate::policy::TargetKind;
 
 /// The resource → rule map: exact URIs and URI templates.
@@ -44,7 +44,7 @@ impl ResourcePolicy {
     }
 
     /// Adds or replaces the rule for `key`, an exact URI or (with `{`) a URI template.
-    pub fn insert(&mut self, key: &str, rule: ToolRule) -> Result<&mut Self, String> {
+    pub fn insert(&mut self, key: &str, rule: ToolRule) -> Result<&mut Self, ResourceKeyError> {
         match ResourceKey::parse(key)? {
             ResourceKey::Template(template) => {
                 let shape = template.shape();
@@ -61,7 +61,7 @@ impl ResourcePolicy {
     }
 
     /// Builder form of [`ResourcePolicy::insert`].
-    pub fn with(mut self, key: &str, rule: ToolRule) -> Result<Self, String> {
+    pub fn with(mut self, key: &str, rule: ToolRule) -> Result<Self, ResourceKeyError> {
         self.insert(key, rule)?;
         Ok(self)
     }
@@ -119,14 +119,11 @@ impl ResourcePolicy {
 
     /// Parses `AUTHSEC_RESOURCE_SCOPES_JSON`: `{"uri or template": ["scope", …]}`, `[]` =
     /// public, `{"all": [...]}` for all-of.
-    pub fn from_json(json: &str) -> Result<Self, String> {
-        let raw: BTreeMap<String, RuleRepr> = serde_json::from_str(json).map_err(|e| {
-            format!("not a JSON object of resource URI or URI template → scope list ({e}); example: {{\"notes://all\":[\"notes:read\"],\"notes://note/{{id}}\":[\"notes:read\"]}}")
-        })?;
-        Self::from_repr(raw)
+    pub fn from_json(json: &str) -> Result<Self, PolicyError> {
+        Self::from_repr(super::parse_map(json, TargetKind::Resource)?)
     }
 
-    pub(crate) fn from_repr(raw: BTreeMap<String, RuleRepr>) -> Result<Self, String> {
+    pub(crate) fn from_repr(raw: BTreeMap<String, RuleRepr>) -> Result<Self, PolicyError> {
         let mut policy = ResourcePolicy::new();
         for (key, repr) in raw {
             let rule = repr.into_rule(TargetKind::Resource, &key)?;
@@ -186,9 +183,25 @@ mod tests {
         assert_eq!(p.len(), 3);
         assert_eq!(p.rules_for("pub://x"), [("pub://x", &ToolRule::Public)]);
         assert_eq!(p.all_scopes(), ["a", "b", "notes:read"]);
-        let err = ResourcePolicy::from_json(r#"{"x://{+p}":["a"]}"#).unwrap_err();
-        assert!(err.contains("level 1"), "{err}");
+        assert_eq!(
+            ResourcePolicy::from_json(r#"{"x://{+p}":["a"]}"#),
+            Err(PolicyError::ResourceKey(ResourceKeyError::NotSimple {
+                template: "x://{+p}".into(),
+                expression: "+p".into()
+            }))
+        );
         let err = ResourcePolicy::from_json(r#"{"x://y":["has space"]}"#).unwrap_err();
-        assert!(err.starts_with("resource \"x://y\""), "{err}");
+        assert_eq!(
+            err,
+            PolicyError::InvalidScope {
+                target: crate::policy::Target::resource("x://y"),
+                scope: "has space".into()
+            }
+        );
+        assert!(err.to_string().starts_with("resource \"x://y\""), "{err}");
+        assert_eq!(
+            ResourcePolicy::new().with("", ToolRule::Public),
+            Err(ResourceKeyError::Empty)
+        );
     }
 }

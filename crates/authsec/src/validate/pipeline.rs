@@ -140,6 +140,8 @@ pub fn route(mode: ValidationMode, introspection: bool, token: &str) -> Route {
 }
 
 /// Why a check did not run.
+// Without the `diagnose` feature nothing builds the diagnosis-only variants.
+#[cfg_attr(not(feature = "diagnose"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NotRun {
     /// It needs what an earlier, failed check would have given (a key needs an allowed `alg`;
@@ -172,6 +174,8 @@ impl From<Result<(), AuthError>> for Ran {
 }
 
 /// What a check looked at, for a sink that explains it.
+// Only diagnose reads it (the validator's sink needs the result alone).
+#[cfg_attr(not(feature = "diagnose"), allow(dead_code))]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Seen<'s> {
     /// The JWT's protected header.
@@ -189,6 +193,7 @@ pub(crate) struct Seen<'s> {
 }
 
 /// One check and its result.
+#[cfg_attr(not(feature = "diagnose"), allow(dead_code))]
 pub(crate) struct Step<'s> {
     pub check: Check,
     pub ran: Ran,
@@ -196,6 +201,7 @@ pub(crate) struct Step<'s> {
 }
 
 /// What the environment says about the token's key.
+#[cfg_attr(not(feature = "diagnose"), allow(dead_code))]
 pub(crate) enum KeyAnswer {
     /// The key, and the key-set generation read before the lookup (a verification is
     /// remembered under it).
