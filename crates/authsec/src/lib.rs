@@ -46,6 +46,8 @@ pub mod policy;
 pub mod principal;
 mod session;
 pub mod telemetry;
+#[cfg(feature = "test-issuer")]
+pub mod testing;
 pub mod token;
 pub mod validate;
 
