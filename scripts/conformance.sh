@@ -27,6 +27,5 @@ npm_ci conformance
 npm_ci interop
 
 cargo build --quiet -p authsec-cli --bin authsec
-cargo build --quiet -p authsec-gateway --example dev-issuer
 
 exec node conformance/run.mjs "$@"

@@ -91,9 +91,7 @@ PRELOAD=crates/authsec-gateway/tests/common/harness.mjs
 
 echo "== building (release)"
 cargo build --release --quiet -p authsec-cli --bin authsec
-cargo build --release --quiet -p authsec-gateway --example dev-issuer
 BIN=target/release/authsec
-ISSUER_BIN=target/release/examples/dev-issuer
 
 tmp=$(mktemp -d)
 pids=()
@@ -105,7 +103,7 @@ cleanup() {
 trap cleanup EXIT
 
 RESOURCE="http://127.0.0.1:$GATEWAY_PORT/mcp"
-taskset -c "$LOAD_CPU" "$ISSUER_BIN" "$RESOURCE" "demo:read" >"$tmp/issuer.out" &
+taskset -c "$LOAD_CPU" "$BIN" dev-issuer "$RESOURCE" "demo:read" >"$tmp/issuer.out" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^TOKEN=' "$tmp/issuer.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^TOKEN=' "$tmp/issuer.out" || die "the dev issuer did not start"

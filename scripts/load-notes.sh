@@ -44,9 +44,9 @@ case "$TRANSPORT" in
 esac
 
 echo "== building (release)"
-cargo build --release --quiet -p notes-server --bin notes-server --example bench-issuer
+cargo build --release --quiet -p notes-server --bin notes-server -p authsec-cli --bin authsec
 BIN=target/release/notes-server
-ISSUER_BIN=target/release/examples/bench-issuer
+CLI_BIN=target/release/authsec
 
 tmp=$(mktemp -d)
 pids=()
@@ -58,12 +58,13 @@ cleanup() {
 trap cleanup EXIT
 
 RESOURCE="http://127.0.0.1:$PROTECTED_PORT/mcp"
-taskset -c "$LOAD_CPU" "$ISSUER_BIN" "$RESOURCE" "notes:read" >"$tmp/issuer.out" &
+# A token valid for 6 h: long enough for any run of this script.
+taskset -c "$LOAD_CPU" "$CLI_BIN" dev-issuer "$RESOURCE" "notes:read" --expires-in-secs 21600 >"$tmp/issuer.out" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^TOKEN=' "$tmp/issuer.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^TOKEN=' "$tmp/issuer.out" || die "the token issuer did not start"
-ISSUER=$(sed -n 's/^ISSUER=//p' "$tmp/issuer.out")
-JWKS_URL=$(sed -n 's/^JWKS_URL=//p' "$tmp/issuer.out")
+ISSUER=$(sed -n 's/^AUTHSEC_ISSUER=//p' "$tmp/issuer.out")
+JWKS_URL=$(sed -n 's/^AUTHSEC_JWKS_URL=//p' "$tmp/issuer.out")
 TOKEN=$(sed -n 's/^TOKEN=//p' "$tmp/issuer.out")
 
 wait_port() {

@@ -53,6 +53,10 @@ pub enum Command {
     /// Start a console and the notes MCP server it protects; print commands to try.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
+    /// A throwaway loopback token issuer (never for production): serves a JWKS on 127.0.0.1,
+    /// prints AUTHSEC_ISSUER, AUTHSEC_JWKS_URL and one access token for RESOURCE.
+    #[command(after_help = crate::dev_issuer_cmd::DEV_ISSUER_EXAMPLES)]
+    DevIssuer(crate::dev_issuer_cmd::DevIssuerArgs),
     /// Protect an MCP server written in any language: a reverse proxy enforcing the policy.
     #[command(after_help = crate::gateway_cmd::GATEWAY_EXAMPLES)]
     Gateway(Box<crate::gateway_cmd::GatewayArgs>),

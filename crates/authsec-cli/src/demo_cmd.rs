@@ -5,7 +5,7 @@
 //!    `notes:admin`, the notes tools mapped to them (two public), its prompt and resources
 //!    mapped to `notes:read`, and an agent client allowed `notes:read notes:write` — so
 //!    `delete_note` is the forbidden tool.
-//! 2. The notes example server (in-process), protected by authsec: tokens from the console's
+//! 2. The notes server (`authsec-notes`, in-process), protected by authsec: tokens from the console's
 //!    token service (issuer = the console URL; JWKS and introspection), policy from the console
 //!    (`remote_required`, wait-for-change), its manifest published at start-up.
 //! 3. The web console's URL and a one-time sign-in link, then copy-paste commands for another
@@ -24,7 +24,7 @@ use authsec_console::auth::Actor;
 use authsec_console::model::{ManifestPrompt, ManifestResource, ScopeMatch, ToolState};
 use authsec_console::store::{NewResourceServer, NewScope};
 use authsec_console::{Console, ConsoleConfig, Store};
-use notes_server::{protected_app, serve, start_layer, Transport, MCP_PATH};
+use authsec_notes::{protected_app, serve, start_layer, Transport, MCP_PATH};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -128,8 +128,8 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         .publish_manifest(true)
         // Only suggestions in the published manifest: the console's mapping decides.
         .tool_scopes_json(tool_scopes_json())
-        .prompt_scopes_json(notes_server::EXAMPLE_PROMPT_SCOPES_JSON)
-        .resource_scopes_json(notes_server::EXAMPLE_RESOURCE_SCOPES_JSON)
+        .prompt_scopes_json(authsec_notes::EXAMPLE_PROMPT_SCOPES_JSON)
+        .resource_scopes_json(authsec_notes::EXAMPLE_RESOURCE_SCOPES_JSON)
         .build()
         .map_err(|e| format!("demo configuration: {e}"))?;
     let validator = Validator::new(config)
@@ -223,19 +223,19 @@ async fn register(store: &Store, mcp_url: &str) -> Result<Registered, authsec_co
             .set_mapping(&actor, &rs.id, tool, state, scopes, ScopeMatch::Any)
             .await?;
     }
-    // The prompt and the resources, as the notes example's own maps have them.
+    // The prompt and the resources, as the notes server's own maps have them.
     let read = || vec!["notes:read".to_owned()];
     store
         .set_entry_mapping::<ManifestPrompt>(
             &actor,
             &rs.id,
-            notes_server::SUMMARIZE_PROMPT,
+            authsec_notes::SUMMARIZE_PROMPT,
             ToolState::Mapped,
             read(),
             ScopeMatch::Any,
         )
         .await?;
-    for uri in [notes_server::ALL_NOTES_URI, notes_server::NOTE_TEMPLATE] {
+    for uri in [authsec_notes::ALL_NOTES_URI, authsec_notes::NOTE_TEMPLATE] {
         store
             .set_entry_mapping::<ManifestResource>(
                 &actor,
@@ -329,7 +329,7 @@ Everything runs on 127.0.0.1.
   console      {console}/   web console; token issuer, policy store, admin API (OpenAPI: {console}/api/openapi.json)
   sign in      {sign_in_link}   (opens the web console; one use, 15 minutes)
   admin token  {admin_shown}
-  MCP server   {mcp_url}   the notes example; policy_mode remote_required
+  MCP server   {mcp_url}   the notes server; policy_mode remote_required
   resource     {rs}   tokens must carry aud = {mcp_url}
   agent        {client}   may be granted: {agent}   (demo credentials)
   database     {database}   SQLite, deleted when the demo stops
@@ -462,7 +462,8 @@ mod tests {
         let policy = authsec::policy::ToolPolicy::from_json(&tool_scopes_json()).unwrap();
         assert_eq!(
             policy,
-            authsec::policy::ToolPolicy::from_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON).unwrap()
+            authsec::policy::ToolPolicy::from_json(authsec_notes::EXAMPLE_TOOL_SCOPES_JSON)
+                .unwrap()
         );
     }
 }

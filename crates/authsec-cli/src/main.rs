@@ -1,5 +1,5 @@
 //! `authsec`: diagnose a token, decode it, explain a denial, probe a live MCP server, get a
-//! token as an agent, run the console, run the demo.
+//! token as an agent, run the console, run the demo, run a throwaway token issuer.
 //!
 //! The binary is thin: the checks live in the `authsec` library (`authsec::diagnose`,
 //! `authsec::explain`), so the CLI, the SDK and the tests all run the same code.
@@ -10,6 +10,7 @@ mod cli;
 mod console_cmd;
 mod decode;
 mod demo_cmd;
+mod dev_issuer_cmd;
 mod diagnose_cmd;
 mod explain_cmd;
 mod gateway_cmd;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         cli::Command::Probe(a) => probe::run(&a, &style),
         cli::Command::Console(a) => console_cmd::run(a),
         cli::Command::Demo(a) => demo_cmd::run(&a),
+        cli::Command::DevIssuer(a) => dev_issuer_cmd::run(&a),
         cli::Command::Gateway(a) => gateway_cmd::run(&a),
         cli::Command::Token(a) => token_cmd::run(&a),
     };

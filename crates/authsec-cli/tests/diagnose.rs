@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use authsec_testkit::{jwks, now, TestKey};
 use common::{authsec, json, Run};
 use serde_json::{json, Value};
@@ -109,21 +107,28 @@ fn assert_denied_401(v: &Value, description: &str, reason: &str, scope: &str) {
 
 const ALL_SCOPES: &str = "rs-525da3b4:tools:read rs-525da3b4:tools:write";
 
-/// A file under Cargo's scratch folder for integration tests (inside `target/`, so the system
-/// temp folder is left clean).
-fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("authsec-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+/// A file in a temporary folder of its own; both are deleted when the test drops it (also when
+/// it fails), so runs leave nothing behind.
+struct TempFile {
+    path: String,
+    _dir: tempfile::TempDir,
 }
 
-fn jwks_file(name: &str, keys: &[&TestKey]) -> String {
+fn temp_file(name: &str, contents: &str) -> TempFile {
+    let dir = tempfile::Builder::new()
+        .prefix("authsec-cli-test-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    TempFile {
+        path: path.display().to_string(),
+        _dir: dir,
+    }
+}
+
+fn jwks_file(name: &str, keys: &[&TestKey]) -> TempFile {
     temp_file(name, &jwks(keys).to_string())
-        .display()
-        .to_string()
 }
 
 // --- verdict and schema -------------------------------------------------------------------
@@ -498,7 +503,7 @@ fn an_opaque_token_is_malformed_with_the_introspection_hint() {
 #[test]
 fn signature_is_verified_with_a_jwks_file() {
     let file = jwks_file("good.json", &[&key()]);
-    let (run, v) = diagnose(good(), &["--jwks-file", &file]);
+    let (run, v) = diagnose(good(), &["--jwks-file", &file.path]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert_eq!(finding(&v, "signature")["actual"], "verified");
     assert_eq!(finding(&v, "kid")["expected"], json!(["k1"]));
@@ -511,7 +516,7 @@ fn a_tampered_token_has_a_bad_signature() {
     let mut parts: Vec<String> = token.split('.').map(String::from).collect();
     let other = key().token(&with(good(), json!({"scope": "admin"})));
     parts[1] = other.split('.').nth(1).unwrap().to_owned();
-    let (_, v) = diagnose_with(&parts.join("."), &["--jwks-file", &file]);
+    let (_, v) = diagnose_with(&parts.join("."), &["--jwks-file", &file.path]);
     assert_eq!(finding(&v, "signature")["ok"], false);
     assert_hint(&v, "signature", &["does not verify"]);
     assert_denied_401(&v, "bad signature", "bad_signature", ALL_SCOPES);
@@ -520,7 +525,7 @@ fn a_tampered_token_has_a_bad_signature() {
 #[test]
 fn an_unknown_kid_lists_the_known_ones() {
     let file = jwks_file("rotated.json", &[&TestKey::es256("k2")]);
-    let (_, v) = diagnose(good(), &["--jwks-file", &file]);
+    let (_, v) = diagnose(good(), &["--jwks-file", &file.path]);
     assert_hint(&v, "kid", &["no key with kid \"k1\"", "kids k2", "rotated"]);
     assert_denied_401(&v, "unknown signing key", "unknown_key", ALL_SCOPES);
 }
@@ -529,7 +534,7 @@ fn an_unknown_kid_lists_the_known_ones() {
 fn an_unknown_kid_from_another_issuer_is_an_issuer_mismatch() {
     let file = jwks_file("moved.json", &[&TestKey::es256("k2")]);
     let claims = with(good(), json!({"iss": "https://auth-dev.example.com"}));
-    let (_, v) = diagnose(claims, &["--jwks-file", &file]);
+    let (_, v) = diagnose(claims, &["--jwks-file", &file.path]);
     assert_eq!(finding(&v, "kid")["ok"], false);
     assert_denied_401(&v, "issuer mismatch", "issuer_mismatch", ALL_SCOPES);
 }
@@ -538,7 +543,7 @@ fn an_unknown_kid_from_another_issuer_is_an_issuer_mismatch() {
 fn a_key_pinned_to_another_alg_is_refused() {
     let es = TestKey::es256("k1");
     let file = jwks_file("pinned.json", &[&es]);
-    let (_, v) = diagnose(good(), &["--jwks-file", &file]);
+    let (_, v) = diagnose(good(), &["--jwks-file", &file.path]);
     assert_hint(&v, "signature", &["pinned to ES256", "alg RS256"]);
     assert_eq!(v["reason"], "key_alg_mismatch");
 }
@@ -928,7 +933,7 @@ fn flags_win_over_the_file_and_the_file_over_the_environment() {
         ("AUTHSEC_CLOCK_SKEW_SECS", "7"),
         ("AUTHSEC_TYP_POLICY", "rfc9068"),
     ];
-    let cfg = file.display().to_string();
+    let cfg = file.path.clone();
     let run = authsec(
         &[
             "diagnose",

@@ -7,9 +7,9 @@ mod common;
 
 use authsec::config::Config;
 use authsec::validate::Validator;
+use authsec_notes::{protected_app, Transport};
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
 use common::{authsec, json};
-use notes_server::{protected_app, Transport};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_notes_example_server_passes_every_probe_check() {

@@ -5,11 +5,11 @@ mod common;
 
 use authsec::config::Config;
 use authsec::validate::Validator;
+use authsec_notes::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use authsec_testkit::console::{Credentials, TestConsole};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::authsec;
-use notes_server::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use serde_json::Value;
 
 /// A console, the notes server trusting it, and an agent allowed `notes:read notes:write`.

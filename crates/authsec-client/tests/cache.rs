@@ -22,9 +22,9 @@ async fn setup(refresh_ahead: Duration) -> (TestConsole, Access) {
         .tool_scopes_json(r#"{"list_notes":["notes:read"]}"#)
         .build()
         .unwrap();
-    let app = notes_server::protected_app(
+    let app = authsec_notes::protected_app(
         authsec::Validator::new(config).await.unwrap(),
-        notes_server::Transport::StatelessJson,
+        authsec_notes::Transport::StatelessJson,
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let access = Access::for_resource(&mcp)

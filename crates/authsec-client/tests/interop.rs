@@ -15,10 +15,10 @@ use authsec::config::ChallengeScope;
 use authsec::{Config, Validator};
 use authsec_client::rmcp::{auth_error, AuthsecHttpClient};
 use authsec_client::{Access, ClientAuth, ClientCredentials, Error, PrivateKey, Secret};
+use authsec_notes::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use authsec_testkit::console::TestConsole;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use notes_server::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::{

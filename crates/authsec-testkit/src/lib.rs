@@ -14,6 +14,11 @@
 //!
 //! Real-peer interoperability (a certified authorization server, official MCP clients) lives in
 //! the interop suite; this crate is only for what a real peer cannot be made to do on demand.
+//!
+//! Valid tokens from a healthy issuer are the SDK's public `authsec::testing::TestIssuer`
+//! (feature `test-issuer`; also `authsec dev-issuer`), one ES256 key and well-formed RFC 9068
+//! tokens only. This crate keeps what that must never offer: every algorithm, raw header and
+//! payload bytes for malformed and hostile tokens, and servers that fail on demand.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -123,6 +123,8 @@ pub mod policy;
 pub mod principal;
 mod session;
 pub mod telemetry;
+#[cfg(feature = "test-issuer")]
+pub mod testing;
 pub mod token;
 mod uri;
 pub mod validate;

@@ -14,11 +14,11 @@ use std::hint::black_box;
 use authsec::config::Config;
 use authsec::keys::KeySet;
 use authsec::validate::Validator;
+use authsec_notes::{protected_app, unprotected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use authsec_testkit::{claims, jwks, TestKey};
 use axum::body::Body;
 use http::Request;
 use http_body_util::BodyExt;
-use notes_server::{protected_app, unprotected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use tower::ServiceExt;
 
 const ISSUER: &str = "https://as.example.com";

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use authsec::{Config, Validator};
-use notes_server::{protected_app, serve, start_layer, unprotected_app, Transport, MCP_PATH};
+use authsec_notes::{protected_app, serve, start_layer, unprotected_app, Transport, MCP_PATH};
 use tracing_subscriber::EnvFilter;
 
 struct Args {
@@ -88,7 +88,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let coverage = notes_server::tool_coverage(&config);
+        let coverage = authsec_notes::tool_coverage(&config);
         if !coverage.is_complete() && config.policy_mode == authsec::config::PolicyMode::LocalOnly {
             for line in coverage.to_string().lines() {
                 tracing::warn!(target: "authsec::policy", "AUTHSEC_TOOL_SCOPES_JSON: {line}");

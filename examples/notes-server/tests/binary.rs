@@ -6,9 +6,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use authsec_notes::EXAMPLE_TOOL_SCOPES_JSON;
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
 use common::*;
-use notes_server::EXAMPLE_TOOL_SCOPES_JSON;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_notes-server");

@@ -4,8 +4,8 @@
 
 mod common;
 
+use authsec_notes::Transport;
 use common::*;
-use notes_server::Transport;
 use serde_json::{json, Value};
 
 const READER_TOOLS: [&str; 3] = ["list_notes", "server_time", "whoami"];

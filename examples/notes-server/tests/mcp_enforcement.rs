@@ -4,8 +4,8 @@
 mod common;
 
 use authsec::config::{ChallengeScope, PolicyMode};
+use authsec_notes::Transport;
 use common::*;
-use notes_server::Transport;
 use serde_json::{json, Value};
 
 const NO_TOKEN: &str = r#"{"error_description":"no bearer token","reason":"no_token"}"#;

@@ -5,8 +5,8 @@
 
 mod common;
 
+use authsec_notes::Transport;
 use common::*;
-use notes_server::Transport;
 use serde_json::{json, Value};
 
 const MODERN: &str = "2026-07-28";

@@ -16,10 +16,10 @@ use authsec::http::AuthSecLayer;
 use authsec::policy::remote::{Freshness, Manifest, RemotePolicyError};
 use authsec::policy::{PromptPolicy, ResourcePolicy};
 use authsec::{Config, Validator};
+use authsec_notes::{manifest, protected_app, start_layer, Transport};
 use authsec_testkit::console::{Credentials, TestConsole};
 use authsec_testkit::eventually;
 use common::{call, denial, list, messages, tool_names, ACCEPT};
-use notes_server::{manifest, protected_app, start_layer, Transport};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -398,7 +398,7 @@ async fn a_manifest_adds_new_tools_as_unmapped_and_they_are_denied() {
         .serve(
             s.config(PolicyMode::RemoteRequired)
                 .publish_manifest(true)
-                .tool_scopes_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON),
+                .tool_scopes_json(authsec_notes::EXAMPLE_TOOL_SCOPES_JSON),
         )
         .await;
 
@@ -447,14 +447,14 @@ async fn an_admin_mapping_survives_a_later_manifest() {
         .serve(
             s.config(PolicyMode::RemoteRequired)
                 .publish_manifest(true)
-                .tool_scopes_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON),
+                .tool_scopes_json(authsec_notes::EXAMPLE_TOOL_SCOPES_JSON),
         )
         .await;
     s.map("add_note", &["notes:write"]).await;
 
     // A later release of the server suggests another scope for add_note.
     let suggestions =
-        authsec::policy::ToolPolicy::from_json(&notes_server::EXAMPLE_TOOL_SCOPES_JSON.replace(
+        authsec::policy::ToolPolicy::from_json(&authsec_notes::EXAMPLE_TOOL_SCOPES_JSON.replace(
             r#""add_note":["notes:write"]"#,
             r#""add_note":["notes:admin"]"#,
         ))
@@ -658,9 +658,9 @@ async fn prompts_and_resources_mapped_in_the_console_are_enforced_and_the_lists_
         .serve(
             s.config(PolicyMode::RemoteRequired)
                 .publish_manifest(true)
-                .tool_scopes_json(notes_server::EXAMPLE_TOOL_SCOPES_JSON)
-                .prompt_scopes_json(notes_server::EXAMPLE_PROMPT_SCOPES_JSON)
-                .resource_scopes_json(notes_server::EXAMPLE_RESOURCE_SCOPES_JSON),
+                .tool_scopes_json(authsec_notes::EXAMPLE_TOOL_SCOPES_JSON)
+                .prompt_scopes_json(authsec_notes::EXAMPLE_PROMPT_SCOPES_JSON)
+                .resource_scopes_json(authsec_notes::EXAMPLE_RESOURCE_SCOPES_JSON),
         )
         .await;
     // The manifest brought the prompt and both resources in, unmapped, with the local maps'

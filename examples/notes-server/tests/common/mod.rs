@@ -4,11 +4,11 @@
 
 use authsec::config::{Config, ConfigBuilder};
 use authsec::Validator;
-use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
-use notes_server::{
+use authsec_notes::{
     protected_app, Transport, EXAMPLE_PROMPT_SCOPES_JSON, EXAMPLE_RESOURCE_SCOPES_JSON,
     EXAMPLE_TOOL_SCOPES_JSON,
 };
+use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
 use serde_json::{json, Value};
 
 pub const ACCEPT: &str = "application/json, text/event-stream";

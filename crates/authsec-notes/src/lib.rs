@@ -1,5 +1,6 @@
-//! The notes example: a small MCP server built on rmcp whose tools, prompt and resources
-//! authsec protects one by one.
+//! The notes server: a small MCP server built on rmcp whose tools, prompt and resources
+//! authsec protects one by one. `authsec demo` runs it in-process; `examples/notes-server` is
+//! its binary, configured from the environment, and its tests.
 //!
 //! | tool, prompt or resource | needs |
 //! |---|---|
@@ -12,10 +13,10 @@
 //! | resource `notes://all` | `notes:read` |
 //! | resource template `notes://note/{id}` | `notes:read` |
 //!
-//! The binary (`src/main.rs`) is configured only through `AUTHSEC_*` variables and
+//! The binary (`examples/notes-server`) is configured only through `AUTHSEC_*` variables and
 //! `--listen`; the maps come from `AUTHSEC_TOOL_SCOPES_JSON`, `AUTHSEC_PROMPT_SCOPES_JSON` and
 //! `AUTHSEC_RESOURCE_SCOPES_JSON`, or from the console in the remote policy modes ([`start_layer`] publishes [`manifest`] and fetches the policy).
-//! The tests drive [`protected_app`] over real HTTP; `authsec demo` runs it in-process.
+//! The example's tests drive [`protected_app`] over real HTTP.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
