@@ -64,6 +64,7 @@ fn is_scheme(s: &str) -> bool {
 
 /// True when `s` starts with a URI scheme and `:` (`https://…`, `urn:…`, `api://…`): an absolute
 /// URI of any scheme, as opposed to a bare name such as an OAuth client id.
+#[cfg(feature = "diagnose")]
 pub fn has_scheme(s: &str) -> bool {
     s.split_once(':')
         .is_some_and(|(scheme, _)| is_scheme(scheme))
@@ -214,6 +215,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "diagnose")]
     fn has_scheme_tells_uris_from_client_ids() {
         assert!(has_scheme("https://h.example/mcp"));
         assert!(has_scheme("api://4f6e-11"));
