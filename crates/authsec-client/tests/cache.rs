@@ -23,7 +23,7 @@ async fn setup(refresh_ahead: Duration) -> (TestConsole, Access) {
         .build()
         .unwrap();
     let app = notes_server::protected_app(
-        authsec::Validator::new(config).await.unwrap(),
+        authsec::http::AuthSecLayer::new(authsec::Validator::new(config).await.unwrap()).unwrap(),
         notes_server::Transport::StatelessJson,
     );
     tokio::spawn(async move { axum::serve(listener, app).await });

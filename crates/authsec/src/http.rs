@@ -33,18 +33,20 @@
 //!
 //! Exactly one `authsec::decision` event is emitted per request.
 //!
-//! In the remote policy modes, start the layer with [`AuthSecLayer::start`]: it publishes the
-//! manifest of tools, prompts and resources (when configured) and fetches the console's
-//! policy before the server serves.
+//! [`AuthSecLayer::start`] builds the layer in any policy mode: it publishes the manifest of
+//! tools, prompts and resources (when configured) and, in the remote policy modes, fetches the
+//! console's policy before the server serves. [`AuthSecLayer::new`] builds it at once for the
+//! local modes, and refuses the remote ones ([`LayerError`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use authsec::{http::mount_mcp, Config, Validator};
+//! use authsec::{http::{mount_mcp, AuthSecLayer}, Config, Validator};
 //!
 //! let validator = Validator::new(Config::from_env()?).await?;
+//! let layer = AuthSecLayer::start(validator).await?;
 //! // Any Streamable HTTP MCP service, e.g. rmcp's `StreamableHttpService`; here a stand-in.
 //! let mcp_service = axum::Router::new().fallback(|| async { "an MCP server" });
-//! let app: axum::Router = mount_mcp(axum::Router::new(), "/mcp", mcp_service, validator);
+//! let app: axum::Router = mount_mcp(axum::Router::new(), "/mcp", mcp_service, layer);
 //! # Ok(()) }
 //! ```
 
@@ -114,54 +116,54 @@ impl std::fmt::Debug for AuthSecLayer {
 }
 
 impl AuthSecLayer {
-    /// A layer deciding with `validator` and its configuration.
-    pub fn new(validator: Validator) -> Self {
-        Self::build(validator, None)
-    }
-
-    /// Starts a layer for `validator`'s configuration: publishes `manifest` (tools, prompts and
-    /// resources) when `publish_manifest` is on (a failure is logged, never fatal), then, in
-    /// the remote policy modes, fetches the console's policy ([`RemotePolicy::start`]; in
-    /// `remote_required` a failed first fetch is the error returned). `manifest` may be empty
-    /// (`&Manifest::default()`) when none is published.
-    pub async fn start(
-        validator: Validator,
-        manifest: &Manifest,
-    ) -> Result<Self, RemotePolicyError> {
-        let config = validator.config();
-        if config.publish_manifest {
-            publish_at_startup(config, manifest).await;
-        }
-        let remote = match config.policy_mode {
-            PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => {
-                Some(RemotePolicy::start(config).await?)
+    /// A layer deciding with `validator` and its configuration, for the policy modes that need
+    /// no console (`local_only`, `open`). A remote policy mode is
+    /// [`LayerError::RemotePolicyWithoutClient`]: start such a layer with
+    /// [`AuthSecLayer::start`], which fetches the console's policy first.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use authsec::{http::AuthSecLayer, Config, Validator};
+    ///
+    /// let layer = AuthSecLayer::new(Validator::new(Config::from_env()?).await?)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn new(validator: Validator) -> Result<Self, LayerError> {
+        match validator.config().policy_mode {
+            mode @ (PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback) => {
+                Err(LayerError::RemotePolicyWithoutClient { mode })
             }
-            PolicyMode::LocalOnly | PolicyMode::Open => None,
-        };
-        Ok(Self::build(validator, remote))
+            PolicyMode::LocalOnly | PolicyMode::Open => Ok(Self::build(validator, None)),
+        }
     }
 
-    /// A layer deciding with the console's policy held by `remote` (in the remote modes).
-    pub fn with_remote_policy(validator: Validator, remote: RemotePolicy) -> Self {
-        Self::build(validator, Some(remote))
+    /// Starts a layer for `validator`'s configuration, in any policy mode. Options chain before
+    /// the `.await`:
+    ///
+    /// - [`Start::manifest`]: the tools, prompts and resources to publish when
+    ///   `publish_manifest` is on (a failure is logged, never fatal);
+    /// - [`Start::remote_policy`]: a console policy client already running; without one, the
+    ///   remote policy modes start one ([`RemotePolicy::start`]; in `remote_required` a failed
+    ///   first fetch is the error returned).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use authsec::{http::AuthSecLayer, policy::remote::Manifest, Config, Validator};
+    ///
+    /// let validator = Validator::new(Config::from_env()?).await?;
+    /// let manifest = Manifest::default(); // the server's tools, prompts and resources
+    /// let layer = AuthSecLayer::start(validator).manifest(&manifest).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start<'a>(validator: Validator) -> Start<'a> {
+        Start {
+            validator,
+            manifest: None,
+            remote: None,
+        }
     }
 
     fn build(validator: Validator, remote: Option<RemotePolicy>) -> Self {
-        let mode = validator.config().policy_mode;
-        if remote.is_none()
-            && matches!(
-                mode,
-                PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
-            )
-        {
-            tracing::error!(
-                target: "authsec::config",
-                policy_mode = mode.as_str(),
-                "a remote policy mode without a console policy client: every tool is denied \
-                 (remote_required) or the local map decides (remote_with_local_fallback). \
-                 Build the layer with AuthSecLayer::start"
-            );
-        }
         if validator.config().policy_mode == PolicyMode::Open {
             tracing::warn!(
                 target: "authsec::config",
@@ -200,8 +202,7 @@ impl AuthSecLayer {
         self.shared.validator.config()
     }
 
-    /// The remote policy client, in the remote modes when started with [`AuthSecLayer::start`]
-    /// or [`AuthSecLayer::with_remote_policy`].
+    /// The remote policy client (in the remote policy modes).
     pub fn remote_policy(&self) -> Option<&RemotePolicy> {
         self.shared.remote.as_ref()
     }
@@ -277,10 +278,85 @@ async fn publish_at_startup(config: &Config, manifest: &Manifest) {
     }
 }
 
-impl From<Validator> for AuthSecLayer {
-    fn from(v: Validator) -> Self {
-        AuthSecLayer::new(v)
+/// The start of an [`AuthSecLayer`] ([`AuthSecLayer::start`]): chain its options, then
+/// `.await` it.
+#[must_use = "a layer starts when awaited"]
+pub struct Start<'a> {
+    validator: Validator,
+    manifest: Option<&'a Manifest>,
+    remote: Option<RemotePolicy>,
+}
+
+impl std::fmt::Debug for Start<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Start")
+            .field("validator", &self.validator)
+            .field("manifest", &self.manifest.is_some())
+            .field("remote_policy", &self.remote.is_some())
+            .finish()
     }
+}
+
+impl<'a> Start<'a> {
+    /// The tools, prompts and resources published to the console when `publish_manifest` is
+    /// on. Without one, nothing is published (and that is logged when the setting is on).
+    pub fn manifest(mut self, manifest: &'a Manifest) -> Self {
+        self.manifest = Some(manifest);
+        self
+    }
+
+    /// Decide with this console policy client instead of starting one (in the remote policy
+    /// modes; the local modes have none).
+    pub fn remote_policy(mut self, remote: RemotePolicy) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    async fn run(self) -> Result<AuthSecLayer, LayerError> {
+        let config = self.validator.config();
+        if config.publish_manifest {
+            publish_at_startup(config, self.manifest.unwrap_or(&Manifest::default())).await;
+        }
+        let remote = match config.policy_mode {
+            PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback => match self.remote {
+                Some(remote) => remote,
+                None => RemotePolicy::start(config).await?,
+            },
+            PolicyMode::LocalOnly | PolicyMode::Open => {
+                return Ok(AuthSecLayer::build(self.validator, None))
+            }
+        };
+        Ok(AuthSecLayer::build(self.validator, Some(remote)))
+    }
+}
+
+impl<'a> std::future::IntoFuture for Start<'a> {
+    type Output = Result<AuthSecLayer, LayerError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Why an [`AuthSecLayer`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// A remote policy mode needs the console's policy client, which only
+    /// [`AuthSecLayer::start`] provides.
+    #[error(
+        "policy_mode = {} needs the console's policy: build the layer with AuthSecLayer::start(validator).await",
+        mode.as_str()
+    )]
+    RemotePolicyWithoutClient {
+        /// The configured mode.
+        mode: PolicyMode,
+    },
+    /// The console's first policy could not be fetched (`remote_required`), or its client not
+    /// configured.
+    #[error(transparent)]
+    RemotePolicy(#[from] RemotePolicyError),
 }
 
 impl<S> tower_layer::Layer<S> for AuthSecLayer {
@@ -933,12 +1009,13 @@ fn log_withheld_event() {
 /// metadata at the well-known path derived from the configured resource URI
 /// (`/.well-known/oauth-protected-resource/mcp` for `https://host/mcp`).
 ///
-/// `layer` is an [`AuthSecLayer`] or a [`Validator`].
+/// `layer` comes from [`AuthSecLayer::new`] or [`AuthSecLayer::start`], so it holds the console
+/// policy client every remote policy mode needs.
 pub fn mount_mcp<St, S, B>(
     router: axum::Router<St>,
     path: &str,
     service: S,
-    layer: impl Into<AuthSecLayer>,
+    layer: AuthSecLayer,
 ) -> axum::Router<St>
 where
     St: Clone + Send + Sync + 'static,
@@ -954,7 +1031,6 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let layer = layer.into();
     let config = layer.config().clone();
     let resource_path = url::Url::parse(&config.resource_uri)
         .map(|u| u.path().to_owned())
@@ -1088,5 +1164,76 @@ pub mod rmcp_support {
                 )
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeySet;
+
+    fn validator(mode: PolicyMode) -> Validator {
+        let config = Config::builder("https://issuer.example", "https://mcp.example/mcp")
+            .policy_mode(mode)
+            .resource_server_id("rs-525da3b4")
+            .console_url("http://127.0.0.1:9")
+            .console_credentials("rs-525da3b4", "secret")
+            .build()
+            .expect("config");
+        Validator::with_keys(config, KeySet::default())
+    }
+
+    #[test]
+    fn new_refuses_remote_required_without_a_policy_client() {
+        let err = AuthSecLayer::new(validator(PolicyMode::RemoteRequired)).unwrap_err();
+        assert_eq!(
+            err,
+            LayerError::RemotePolicyWithoutClient {
+                mode: PolicyMode::RemoteRequired
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "policy_mode = remote_required needs the console's policy: build the layer with \
+             AuthSecLayer::start(validator).await"
+        );
+    }
+
+    #[test]
+    fn new_refuses_remote_with_local_fallback_without_a_policy_client() {
+        let err = AuthSecLayer::new(validator(PolicyMode::RemoteWithLocalFallback)).unwrap_err();
+        assert_eq!(
+            err,
+            LayerError::RemotePolicyWithoutClient {
+                mode: PolicyMode::RemoteWithLocalFallback
+            }
+        );
+    }
+
+    #[test]
+    fn new_builds_the_local_modes_without_a_policy_client() {
+        for mode in [PolicyMode::LocalOnly, PolicyMode::Open] {
+            let layer = AuthSecLayer::new(validator(mode)).expect("a local mode");
+            assert!(layer.remote_policy().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn start_uses_the_given_policy_client_in_a_remote_mode() {
+        let v = validator(PolicyMode::RemoteWithLocalFallback);
+        let remote = RemotePolicy::new(v.config()).expect("remote policy client");
+        let layer = AuthSecLayer::start(v)
+            .remote_policy(remote)
+            .await
+            .expect("started");
+        assert!(layer.remote_policy().is_some());
+    }
+
+    #[tokio::test]
+    async fn start_in_a_local_mode_holds_no_policy_client() {
+        let layer = AuthSecLayer::start(validator(PolicyMode::LocalOnly))
+            .await
+            .expect("started");
+        assert!(layer.remote_policy().is_none());
     }
 }
