@@ -445,23 +445,29 @@ mod tests {
         r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo"},{"name":"admin"}]}}"#;
 
     /// An inner service answering `body` with `headers`.
-    fn answering(
+    #[derive(Clone)]
+    struct Answer {
         body: &'static str,
         headers: &'static [(&'static str, &'static str)],
-    ) -> impl Service<
-        Request<RequestBody>,
-        Response = Response<Full<Bytes>>,
-        Error = Infallible,
-        Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>,
-    > + Clone {
-        tower::service_fn(move |req: Request<RequestBody>| {
+    }
+
+    impl Service<Request<RequestBody>> for Answer {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
             assert!(req.extensions().get::<Principal>().is_some());
-            let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-            for (name, value) in headers {
+            let mut resp = Response::new(Full::new(Bytes::from_static(self.body.as_bytes())));
+            for (name, value) in self.headers {
                 resp.headers_mut().insert(*name, value.parse().unwrap());
             }
             std::future::ready(Ok(resp))
-        })
+        }
     }
 
     async fn through(
@@ -473,7 +479,7 @@ mod tests {
         let mut req = attempt_request(&layer, Method::POST, LIST, &[]);
         req.body_mut().principal = Some(principal_with("alice", "demo:read"));
         FilterLayer
-            .layer(answering(body, headers))
+            .layer(Answer { body, headers })
             .call(req)
             .await
             .unwrap()
