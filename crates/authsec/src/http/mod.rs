@@ -18,7 +18,7 @@
 //!    body (400 `mcp_method_mismatch` / `mcp_name_mismatch`);
 //! 4. [`session`]: opens the `Mcp-Session-Id`: it must have been issued by this deployment for
 //!    this principal (403 `session_principal_mismatch`, 404 `session_unknown`; see
-//!    [`crate::session`]'s table), and the inner service sees its own id;
+//!    [`session`]'s table), and the inner service sees its own id;
 //! 5. [`authorize`]: decides every target of the body with the policy in force (the local
 //!    maps, or the console's policy in the remote modes); one denial denies the body whole
 //!    (403 `insufficient_scope` / `tool_unmapped` / `prompt_unmapped` / `resource_unmapped` /

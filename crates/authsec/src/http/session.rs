@@ -1,5 +1,6 @@
 //! The fourth stage: [`Session`] opens the request's `Mcp-Session-Id` for its principal and
-//! seals the one the inner service answers with ([`crate::session`] has the scheme).
+//! seals the one the inner service answers with: a MAC of the inner id and the principal,
+//! keyed by `AUTHSEC_SESSION_KEY`, so nothing is stored.
 //!
 //! | presented id | answer |
 //! |---|---|
