@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, Response};
@@ -78,7 +78,7 @@ impl<S> std::fmt::Debug for Inspect<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Inspect<S>
 where
     S: Service<Request<Attempt>, Response = Response<ResponseBody<ResBody>>> + Clone,
-    ReqBody: Body,
+    ReqBody: Body + Unpin,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -96,18 +96,62 @@ where
             let denial = attempt.deny(AuthError::PayloadTooLarge { limit });
             return InspectFuture::answered(denial);
         }
+        let mut body = Buffer::new(body, limit);
+        let request = Request::from_parts(parts, attempt);
+        // A body that has already arrived (a small message usually has) is read now and the
+        // next stage called at once; only a body still arriving defers the call, which then
+        // needs a service of its own (a clone, which for some services allocates).
+        if let Poll::Ready(read) = Pin::new(&mut body).poll(&mut Context::from_waker(Waker::noop()))
+        {
+            return InspectFuture {
+                state: State::Answer {
+                    reply: proceed(&mut self.inner, request, read, limit),
+                },
+            };
+        }
         // The ready service goes into the future; a fresh clone stays for the next call.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         InspectFuture {
             state: State::Reading {
-                body: Buffer::new(body, limit),
+                body,
                 rest: Some(Reading {
-                    request: Request::from_parts(parts, attempt),
+                    request,
                     inner,
                     limit,
                 }),
             },
+        }
+    }
+}
+
+/// Inspects the read body and calls the next stage, or answers a body that could not be read.
+fn proceed<S, B, E>(
+    inner: &mut S,
+    mut request: Request<Attempt>,
+    read: Result<Bytes, BufferError<E>>,
+    limit: usize,
+) -> Reply<S::Future, B>
+where
+    S: Service<Request<Attempt>, Response = Response<ResponseBody<B>>>,
+{
+    let is_post = request.method() == Method::POST;
+    let attempt = request.body_mut();
+    match read {
+        Ok(bytes) => {
+            // MCP messages travel in POST bodies only; a body on another method is refused by
+            // `WellFormed`.
+            if is_post {
+                attempt.inspection = Some(mcp::inspect(&bytes));
+            }
+            attempt.body = bytes;
+            Reply::next(inner.call(request))
+        }
+        Err(BufferError::TooLarge) => {
+            Reply::denied(attempt.deny(AuthError::PayloadTooLarge { limit }))
+        }
+        Err(BufferError::Body(_)) => {
+            Reply::denied(attempt.deny(AuthError::InvalidRequest(InvalidRequest::MalformedBody)))
         }
     }
 }
@@ -168,29 +212,11 @@ where
                 StateProj::Reading { body, rest } => {
                     let read = ready!(body.poll(cx));
                     let Reading {
-                        mut request,
+                        request,
                         mut inner,
                         limit,
                     } = rest.take().expect("InspectFuture polled after completion");
-                    let is_post = request.method() == Method::POST;
-                    let attempt = request.body_mut();
-                    match read {
-                        Ok(bytes) => {
-                            // MCP messages travel in POST bodies only; a body on another
-                            // method is refused by `WellFormed`.
-                            if is_post {
-                                attempt.inspection = Some(mcp::inspect(&bytes));
-                            }
-                            attempt.body = bytes;
-                            Reply::next(inner.call(request))
-                        }
-                        Err(BufferError::TooLarge) => {
-                            Reply::denied(attempt.deny(AuthError::PayloadTooLarge { limit }))
-                        }
-                        Err(BufferError::Body(_)) => Reply::denied(
-                            attempt.deny(AuthError::InvalidRequest(InvalidRequest::MalformedBody)),
-                        ),
-                    }
+                    proceed(&mut inner, request, read, limit)
                 }
             };
             this.state.set(State::Answer { reply });
@@ -278,6 +304,52 @@ mod tests {
         assert_eq!(seen.body, CALL.as_bytes());
         let inspected = seen.inspected().expect("inspected");
         assert_eq!(inspected.method_label(), "tools/call");
+    }
+
+    /// A body whose data arrives after one `Pending`.
+    struct Late(Option<Bytes>, bool);
+
+    impl Body for Late {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            if !self.1 {
+                self.1 = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(self.0.take().map(|d| Ok(http_body::Frame::data(d))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_has_arrived_reaches_the_next_stage_at_once() {
+        let capture = Capture::default();
+        let mut svc = inspect(&capture);
+        let req = Request::post("/mcp").body(Full::new(Bytes::from_static(CALL.as_bytes())));
+        let future = svc.call(req.unwrap());
+        assert!(capture.called());
+        assert_eq!(future.await.unwrap().status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_body_still_arriving_is_read_before_the_next_stage_runs() {
+        let capture = Capture::default();
+        let mut svc = inspect(&capture);
+        let body = Late(Some(Bytes::from_static(CALL.as_bytes())), false);
+        let future = svc.call(Request::post("/mcp").body(body).unwrap());
+        assert!(!capture.called());
+        assert_eq!(future.await.unwrap().status(), 200);
+        let seen = capture.attempt();
+        assert_eq!(seen.body, CALL.as_bytes());
+        assert_eq!(
+            seen.inspected().expect("inspected").method_label(),
+            "tools/call"
+        );
     }
 
     #[tokio::test]

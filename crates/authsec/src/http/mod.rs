@@ -36,6 +36,9 @@
 //! from any stage, or the allow in [`authorize`], is the request's one `authsec::decision`
 //! event.
 //!
+//! The layer takes any request body that is `Unpin` (axum's, hyper's and `http-body-util`'s
+//! are): a body that has already arrived is read without deferring the call.
+//!
 //! [`AuthSecLayer::start`] builds the layer in any policy mode: it publishes the manifest of
 //! tools, prompts and resources (when configured) and, in the remote policy modes, fetches the
 //! console's policy before the server serves. [`AuthSecLayer::new`] builds it at once for the
