@@ -8,8 +8,7 @@
 
 use std::sync::Arc;
 
-use authsec::http::mount_mcp;
-use authsec::Validator;
+use authsec::http::{mount_mcp, AuthSecLayer};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
@@ -77,8 +76,8 @@ pub fn mcp_service() -> StreamableHttpService<EchoServer, LocalSessionManager> {
 }
 
 /// The echo server behind authsec: `/mcp` and its protected resource metadata route.
-pub fn protected_app(validator: Validator) -> axum::Router {
-    mount_mcp(axum::Router::new(), MCP_PATH, mcp_service(), validator)
+pub fn protected_app(layer: AuthSecLayer) -> axum::Router {
+    mount_mcp(axum::Router::new(), MCP_PATH, mcp_service(), layer)
 }
 
 /// The same server without authsec: the baseline of the auth/bare ratio. No token is checked.

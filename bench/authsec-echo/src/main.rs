@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use authsec::http::AuthSecLayer;
 use authsec::{Config, Validator};
 use authsec_echo::{bare_app, protected_app, MCP_PATH};
 use tracing_subscriber::EnvFilter;
@@ -70,10 +71,17 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match validator {
-            Ok(v) => protected_app(v),
+        let validator = match validator {
+            Ok(v) => v,
             Err(e) => {
                 eprintln!("authsec-echo: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match AuthSecLayer::start(validator).await {
+            Ok(layer) => protected_app(layer),
+            Err(e) => {
+                eprintln!("authsec-echo: cannot start: {e}");
                 return ExitCode::from(2);
             }
         }

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use authsec::config::Config;
+use authsec::http::AuthSecLayer;
 use authsec::Validator;
 use authsec_echo::{bare_app, protected_app};
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
@@ -67,7 +68,8 @@ async fn protected() -> Protected {
         .tool_scopes_json(TOOL_SCOPES)
         .build()
         .unwrap();
-    let url = serve(protected_app(Validator::new(config).await.unwrap())).await;
+    let layer = AuthSecLayer::new(Validator::new(config).await.unwrap()).unwrap();
+    let url = serve(protected_app(layer)).await;
     Protected { key, auth, url }
 }
 

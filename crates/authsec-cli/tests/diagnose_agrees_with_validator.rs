@@ -298,7 +298,10 @@ fn serve(token: &str, c: &Case, config: &Config) -> (Served, Validator) {
     let layer = LAYERS.with(|l| {
         l.borrow_mut()
             .entry(shape)
-            .or_insert_with(|| AuthSecLayer::new(Validator::with_keys(config.clone(), key_set())))
+            .or_insert_with(|| {
+                AuthSecLayer::new(Validator::with_keys(config.clone(), key_set()))
+                    .expect("a local policy mode")
+            })
             .clone()
     });
     let message = match c.target {

@@ -6,6 +6,7 @@
 mod common;
 
 use authsec::config::Config;
+use authsec::http::AuthSecLayer;
 use authsec::validate::Validator;
 use authsec_notes::{protected_app, Transport};
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
@@ -23,7 +24,8 @@ async fn the_notes_example_server_passes_every_probe_check() {
         )
         .build()
         .unwrap();
-    let app = protected_app(Validator::new(config).await.unwrap(), Transport::Sessions);
+    let layer = AuthSecLayer::new(Validator::new(config).await.unwrap()).unwrap();
+    let app = protected_app(layer, Transport::Sessions);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let token = key.token(&claims(&issuer.issuer(), &url, "notes:read"));

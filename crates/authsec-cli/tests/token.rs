@@ -4,6 +4,7 @@
 mod common;
 
 use authsec::config::Config;
+use authsec::http::AuthSecLayer;
 use authsec::validate::Validator;
 use authsec_notes::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use authsec_testkit::console::{Credentials, TestConsole};
@@ -29,7 +30,7 @@ async fn setup() -> (TestConsole, String, Credentials) {
         .build()
         .unwrap();
     let app = protected_app(
-        Validator::new(config).await.unwrap(),
+        AuthSecLayer::new(Validator::new(config).await.unwrap()).unwrap(),
         Transport::StatelessJson,
     );
     tokio::spawn(async move { axum::serve(listener, app).await });

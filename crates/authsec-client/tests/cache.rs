@@ -23,7 +23,7 @@ async fn setup(refresh_ahead: Duration) -> (TestConsole, Access) {
         .build()
         .unwrap();
     let app = authsec_notes::protected_app(
-        authsec::Validator::new(config).await.unwrap(),
+        authsec::AuthSecLayer::new(authsec::Validator::new(config).await.unwrap()).unwrap(),
         authsec_notes::Transport::StatelessJson,
     );
     tokio::spawn(async move { axum::serve(listener, app).await });

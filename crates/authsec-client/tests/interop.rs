@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use authsec::config::ChallengeScope;
+use authsec::http::AuthSecLayer;
 use authsec::{Config, Validator};
 use authsec_client::rmcp::{auth_error, AuthsecHttpClient};
 use authsec_client::{Access, ClientAuth, ClientCredentials, Error, PrivateKey, Secret};
@@ -101,7 +102,7 @@ async fn serve_notes(listener: tokio::net::TcpListener, mcp: &str, issuer: &str,
         .unwrap();
     config.base_scopes = vec!["notes:read".into()];
     let app = protected_app(
-        Validator::new(config).await.unwrap(),
+        AuthSecLayer::new(Validator::new(config).await.unwrap()).unwrap(),
         Transport::StatelessJson,
     );
     tokio::spawn(async move {

@@ -230,9 +230,10 @@ pub enum GatewayError {
     /// The validator could not start (e.g. the issuer's metadata names another issuer).
     #[error(transparent)]
     Startup(#[from] StartupError),
-    /// A remote policy mode could not fetch its first policy (`remote_required`).
+    /// The layer could not start: a remote policy mode could not fetch its first policy
+    /// (`remote_required`).
     #[error(transparent)]
-    Policy(#[from] authsec::policy::remote::RemotePolicyError),
+    Policy(#[from] authsec::http::LayerError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -254,14 +255,11 @@ pub enum GatewayError {
 /// with `gateway.listen` as the bound address). The operational routes do not: probes and
 /// scrapers address the gateway by whatever IP it has, and these routes carry no caller data.
 ///
-/// `layer` is an [`AuthSecLayer`] or a [`Validator`].
-///
 /// # Panics
 ///
 /// When the MCP path is [`HEALTH_PATH`], [`READY_PATH`] or [`METRICS_PATH`] ([`Gateway::bind`] checks this
 /// and returns [`GatewayError::PathConflict`] instead).
-pub fn router(layer: impl Into<AuthSecLayer>, gateway: &GatewayConfig) -> Router {
-    let layer = layer.into();
+pub fn router(layer: AuthSecLayer, gateway: &GatewayConfig) -> Router {
     let scraped = layer.clone();
     let path = gateway.mcp_path(layer.config());
     let upstream = Upstream::new(
@@ -403,12 +401,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Binds `config.listen` and builds the router around `layer` (an [`AuthSecLayer`] or a
-    /// [`Validator`]).
-    pub async fn bind(
-        config: GatewayConfig,
-        layer: impl Into<AuthSecLayer>,
-    ) -> Result<Self, GatewayError> {
+    /// Binds `config.listen` and builds the router around `layer`.
+    pub async fn bind(config: GatewayConfig, layer: AuthSecLayer) -> Result<Self, GatewayError> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| GatewayError::Bind {
@@ -423,9 +417,8 @@ impl Gateway {
     pub fn with_listener(
         listener: tokio::net::TcpListener,
         mut config: GatewayConfig,
-        layer: impl Into<AuthSecLayer>,
+        layer: AuthSecLayer,
     ) -> Result<Self, GatewayError> {
-        let layer = layer.into();
         let path = config.mcp_path(layer.config());
         if [HEALTH_PATH, READY_PATH, METRICS_PATH].contains(&path.as_str()) {
             return Err(GatewayError::PathConflict { path });
@@ -550,7 +543,7 @@ pub async fn start_layer(
     } else {
         Manifest::default()
     };
-    Ok(AuthSecLayer::start(validator, &manifest).await?)
+    Ok(AuthSecLayer::start(validator).manifest(&manifest).await?)
 }
 
 /// Starts the protection ([`start_layer`]), binds `gateway.listen` and serves until

@@ -117,7 +117,8 @@ async fn readyz_is_503_while_the_jwks_cannot_be_loaded_and_fetches_it_when_asked
     let validator = authsec::Validator::new(config).await.unwrap();
     let down = closed_port().await;
     let gw_config = GatewayConfig::new(format!("http://{down}/mcp").parse().unwrap()).unwrap();
-    let gateway = Gateway::with_listener(listener, gw_config, validator).unwrap();
+    let layer = authsec::http::AuthSecLayer::new(validator).unwrap();
+    let gateway = Gateway::with_listener(listener, gw_config, layer).unwrap();
     tokio::spawn(gateway.serve(std::future::pending()));
 
     let ready = || async {

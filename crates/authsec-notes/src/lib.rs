@@ -23,10 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use authsec::http::rmcp_support::principal_from_context;
-use authsec::http::{mount_mcp, AuthSecLayer};
+use authsec::http::{mount_mcp, AuthSecLayer, LayerError};
 use authsec::policy::remote::{
     manifest_from_mcp_prompts, manifest_from_mcp_resources, manifest_from_mcp_tools, Manifest,
-    RemotePolicyError,
 };
 use authsec::policy::{PromptPolicy, ResourcePolicy, ToolPolicy};
 use authsec::{Principal, Validator};
@@ -370,16 +369,16 @@ pub fn manifest(
 /// The authsec layer for `validator`'s configuration: publishes [`manifest`] (suggesting the
 /// local maps' scopes) when `publish_manifest` is on, and fetches the console's policy in the
 /// remote modes ([`AuthSecLayer::start`]).
-pub async fn start_layer(validator: Validator) -> Result<AuthSecLayer, RemotePolicyError> {
+pub async fn start_layer(validator: Validator) -> Result<AuthSecLayer, LayerError> {
     let c = validator.config();
     let manifest = manifest(&c.tool_policy, &c.prompt_policy, &c.resource_policy);
-    AuthSecLayer::start(validator, &manifest).await
+    AuthSecLayer::start(validator).manifest(&manifest).await
 }
 
 /// The protected server: `/mcp` behind authsec and the protected resource metadata route.
-/// `layer` is a [`Validator`] or an [`AuthSecLayer`] (from [`start_layer`]).
-pub fn protected_app(layer: impl Into<AuthSecLayer>, transport: Transport) -> axum::Router {
-    let layer = layer.into();
+/// `layer` comes from [`start_layer`] (any policy mode) or [`AuthSecLayer::new`] (the local
+/// ones).
+pub fn protected_app(layer: AuthSecLayer, transport: Transport) -> axum::Router {
     let hosts = allowed_hosts(Some(&layer.config().resource_uri));
     let service = mcp_service(Notes::default(), transport, hosts);
     mount_mcp(axum::Router::new(), MCP_PATH, service, layer)

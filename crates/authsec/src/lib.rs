@@ -18,7 +18,7 @@
 //! # {
 //! use std::sync::Arc;
 //!
-//! use authsec::{mount_mcp, Config, Principal, Validator};
+//! use authsec::{mount_mcp, AuthSecLayer, Config, Principal, Validator};
 //! use rmcp::handler::server::router::tool::ToolRouter;
 //! use rmcp::model::{ServerCapabilities, ServerConfig};
 //! use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -63,7 +63,8 @@
 //!         Arc::new(LocalSessionManager::default()),
 //!         StreamableHttpServerConfig::default(),
 //!     );
-//!     let app = mount_mcp(axum::Router::new(), "/mcp", service, validator);
+//!     let layer = AuthSecLayer::start(validator).await?;
+//!     let app = mount_mcp(axum::Router::new(), "/mcp", service, layer);
 //!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 //!     axum::serve(listener, app).await?;
 //!     Ok(())
@@ -133,7 +134,7 @@ pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrorKind, UnknownKeyword, ValidationMode,
 };
 pub use error::AuthError;
-pub use http::{mount_mcp, AuthSec, AuthSecLayer, MissingPrincipal};
+pub use http::{mount_mcp, AuthSec, AuthSecLayer, LayerError, MissingPrincipal};
 pub use keys::{JwkError, JwksError, KeySet};
 pub use policy::remote::{Manifest, RemotePolicy, RemotePolicyError};
 pub use policy::{

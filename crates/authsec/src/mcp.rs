@@ -24,6 +24,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use http::HeaderName;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -58,6 +59,13 @@ pub const MCP_METHOD_HEADER: &str = "mcp-method";
 
 /// The session header of the Streamable HTTP transport.
 pub const SESSION_HEADER: &str = "mcp-session-id";
+
+// The headers above as `HeaderName`s: a lookup by `&str` parses the name first, on every
+// request.
+pub(crate) const MCP_NAME: HeaderName = HeaderName::from_static(MCP_NAME_HEADER);
+pub(crate) const MCP_METHOD: HeaderName = HeaderName::from_static(MCP_METHOD_HEADER);
+pub(crate) const SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+pub(crate) const PROTOCOL_VERSION: HeaderName = HeaderName::from_static(PROTOCOL_VERSION_HEADER);
 
 /// Methods that need no authorization decision of their own: the lifecycle handshake and
 /// liveness. In in-band mode they pass even without a token.
@@ -389,7 +397,7 @@ fn classify(raw: RawMessage<'_>) -> Result<Message, AuthError> {
 pub fn check_mcp_name(headers: &http::HeaderMap, inspection: &Inspection) -> Result<(), AuthError> {
     check_mcp_method(headers, inspection)?;
     let mismatch = || AuthError::InvalidRequest(InvalidRequest::McpNameMismatch);
-    let mut values = headers.get_all(MCP_NAME_HEADER).iter();
+    let mut values = headers.get_all(MCP_NAME).iter();
     let Some(value) = values.next() else {
         return Ok(());
     };
@@ -418,7 +426,7 @@ pub fn check_mcp_name(headers: &http::HeaderMap, inspection: &Inspection) -> Res
 /// what the server acts on.
 fn check_mcp_method(headers: &http::HeaderMap, inspection: &Inspection) -> Result<(), AuthError> {
     let mismatch = || AuthError::InvalidRequest(InvalidRequest::McpMethodMismatch);
-    let mut values = headers.get_all(MCP_METHOD_HEADER).iter();
+    let mut values = headers.get_all(MCP_METHOD).iter();
     let Some(value) = values.next() else {
         return Ok(());
     };

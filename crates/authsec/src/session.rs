@@ -23,7 +23,7 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderValue};
 
 use crate::error::{AuthError, InvalidRequest};
-use crate::mcp::SESSION_HEADER;
+use crate::mcp::SESSION;
 use crate::principal::Principal;
 
 /// Longest `Mcp-Session-Id` accepted from a client.
@@ -79,7 +79,7 @@ impl SessionSeal {
         headers: &HeaderMap,
         principal: Option<&Principal>,
     ) -> Result<Option<String>, AuthError> {
-        let mut values = headers.get_all(SESSION_HEADER).iter();
+        let mut values = headers.get_all(SESSION).iter();
         let Some(value) = values.next() else {
             return Ok(None);
         };
@@ -131,7 +131,7 @@ impl SessionSeal {
         owner: Option<&Principal>,
         presented: Option<(&str, &HeaderValue)>,
     ) {
-        let Some(inner) = headers.get(SESSION_HEADER) else {
+        let Some(inner) = headers.get(SESSION) else {
             return;
         };
         let sealed = match presented {
@@ -144,11 +144,11 @@ impl SessionSeal {
         };
         match sealed {
             Some(v) => {
-                headers.insert(SESSION_HEADER, v);
+                headers.insert(SESSION, v);
             }
             // An id that cannot be sealed must not reach the client unbound.
             None => {
-                headers.remove(SESSION_HEADER);
+                headers.remove(SESSION);
             }
         }
     }
@@ -199,6 +199,7 @@ fn equal(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::SESSION_HEADER;
     use crate::principal::TokenKind;
     use crate::token::{Claims, Fingerprint};
 

@@ -12,6 +12,7 @@
 use std::hint::black_box;
 
 use authsec::config::Config;
+use authsec::http::AuthSecLayer;
 use authsec::keys::KeySet;
 use authsec::validate::Validator;
 use authsec_notes::{protected_app, unprotected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
@@ -57,7 +58,8 @@ fn main() {
         .build()
         .expect("config");
     let keys = KeySet::from_json(jwks(&[&key]).to_string().as_bytes()).expect("jwks");
-    let protected = protected_app(Validator::with_keys(config, keys), Transport::StatelessJson);
+    let layer = AuthSecLayer::new(Validator::with_keys(config, keys)).expect("a local policy mode");
+    let protected = protected_app(layer, Transport::StatelessJson);
     let bare = unprotected_app(Transport::StatelessJson);
     let app = match which.as_str() {
         "bare" => bare,

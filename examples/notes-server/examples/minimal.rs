@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use authsec::{mount_mcp, Config, Principal, Validator};
+use authsec::{mount_mcp, AuthSecLayer, Config, Principal, Validator};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -49,7 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // POST/GET/DELETE /mcp behind authsec, plus
     // GET /.well-known/oauth-protected-resource/mcp (RFC 9728).
-    let app = mount_mcp(axum::Router::new(), "/mcp", service, validator);
+    let layer = AuthSecLayer::start(validator).await?;
+    let app = mount_mcp(axum::Router::new(), "/mcp", service, layer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     axum::serve(listener, app).await?;
     Ok(())

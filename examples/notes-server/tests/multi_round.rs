@@ -10,7 +10,7 @@
 mod common;
 
 use authsec::config::Config;
-use authsec::http::mount_mcp;
+use authsec::http::{mount_mcp, AuthSecLayer};
 use authsec::Validator;
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
 use common::{denial, messages, ACCEPT};
@@ -91,7 +91,8 @@ impl Server {
             Arc::new(LocalSessionManager::default()),
             transport,
         );
-        let app = mount_mcp(axum::Router::new(), "/mcp", service, validator);
+        let layer = AuthSecLayer::new(validator).unwrap();
+        let app = mount_mcp(axum::Router::new(), "/mcp", service, layer);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use authsec::clock::{Clock, ManualClock};
 use authsec::config::{ConfigBuilder, PolicyMode};
-use authsec::http::AuthSecLayer;
-use authsec::policy::remote::{Freshness, Manifest, RemotePolicyError};
+use authsec::http::{AuthSecLayer, LayerError};
+use authsec::policy::remote::{Freshness, RemotePolicyError};
 use authsec::policy::{PromptPolicy, ResourcePolicy};
 use authsec::{Config, Validator};
 use authsec_notes::{manifest, protected_app, start_layer, Transport};
@@ -352,11 +352,11 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_url(&dead)
         .build()
         .unwrap();
-    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap())
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, RemotePolicyError::Unreachable { url, .. } if url.starts_with(&dead)),
+        matches!(&err, LayerError::RemotePolicy(RemotePolicyError::Unreachable { url, .. }) if url.starts_with(&dead)),
         "{err:?}"
     );
 
@@ -365,7 +365,7 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_url(&dead)
         .build()
         .unwrap();
-    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
+    let layer = AuthSecLayer::start(Validator::new(config).await.unwrap())
         .await
         .unwrap();
     let status = layer.remote_policy().unwrap().status();
@@ -380,11 +380,14 @@ async fn remote_required_does_not_start_without_the_console_and_fallback_does() 
         .console_credentials(&s.rs.id, "wrong-secret")
         .build()
         .unwrap();
-    let err = AuthSecLayer::start(Validator::new(config).await.unwrap(), &Manifest::default())
+    let err = AuthSecLayer::start(Validator::new(config).await.unwrap())
         .await
         .unwrap_err();
     assert!(
-        matches!(err, RemotePolicyError::Unauthorized { status: 401, .. }),
+        matches!(
+            err,
+            LayerError::RemotePolicy(RemotePolicyError::Unauthorized { status: 401, .. })
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("AUTHSEC_INTROSPECTION_CLIENT_ID"));

@@ -3,7 +3,7 @@
 //! "Testing your server" section shows this file's first test.
 
 use authsec::testing::TestIssuer;
-use authsec::Validator;
+use authsec::{AuthSecLayer, Validator};
 use authsec_notes::{protected_app, serve, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use serde_json::{json, Value};
 
@@ -16,10 +16,8 @@ async fn notes_server(issuer: &TestIssuer) -> String {
         .tool_scopes_json(EXAMPLE_TOOL_SCOPES_JSON)
         .build()
         .unwrap();
-    let app = protected_app(
-        Validator::new(config).await.unwrap(),
-        Transport::StatelessJson,
-    );
+    let layer = AuthSecLayer::new(Validator::new(config).await.unwrap()).unwrap();
+    let app = protected_app(layer, Transport::StatelessJson);
     tokio::spawn(serve(listener, app, std::future::pending()));
     mcp
 }

@@ -187,7 +187,8 @@ pub async fn gateway_with(
         .unwrap();
     let validator = Validator::new(config).await.unwrap();
     let gw_config = tweak(GatewayConfig::new(upstream.parse().unwrap()).unwrap());
-    let gateway = Gateway::with_listener(listener, gw_config, validator.clone()).unwrap();
+    let layer = authsec::http::AuthSecLayer::new(validator.clone()).unwrap();
+    let gateway = Gateway::with_listener(listener, gw_config, layer).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(gateway.serve(async move {
         let _ = rx.await;

@@ -68,5 +68,6 @@ pub fn protected_echo(key: TestKey) -> (AuthSec<Echo>, String) {
         .expect("config");
     let keys = KeySet::from_json(jwks(&[&key]).to_string().as_bytes()).expect("jwks");
     let validator = Validator::with_keys(config, keys);
-    (AuthSecLayer::new(validator).layer(Echo), token)
+    let layer = AuthSecLayer::new(validator).expect("a local policy mode");
+    (layer.layer(Echo), token)
 }

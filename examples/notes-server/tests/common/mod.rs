@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use authsec::config::{Config, ConfigBuilder};
+use authsec::http::AuthSecLayer;
 use authsec::Validator;
 use authsec_notes::{
     protected_app, Transport, EXAMPLE_PROMPT_SCOPES_JSON, EXAMPLE_RESOURCE_SCOPES_JSON,
@@ -46,7 +47,7 @@ impl Harness {
             .resource_scopes_json(EXAMPLE_RESOURCE_SCOPES_JSON);
         let config = tweak(builder).build().unwrap();
         let validator = Validator::new(config).await.unwrap();
-        let app = protected_app(validator, transport);
+        let app = protected_app(AuthSecLayer::new(validator).unwrap(), transport);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
