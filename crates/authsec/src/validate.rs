@@ -1,7 +1,7 @@
 //! The [`Validator`]: token in, [`Principal`] or [`AuthError`] out.
 //!
 //! Every check is a small pure function below (`check_alg`, `check_issuer`, `check_audience`,
-//! …), named by a [`Check`]. Their order is written once, in [`pipeline`]: the validator runs
+//! …), named by a [`Check`](pipeline::Check). Their order is written once, in [`pipeline`]: the validator runs
 //! the pipeline and stops at the first failure; [`crate::diagnose`] runs the same pipeline to
 //! the end to explain a token. An introspection response is checked by the same functions as a
 //! JWT, and the mode is dispatched in one place ([`route`]).
@@ -54,7 +54,6 @@ use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, Key
 use crate::principal::Principal;
 use crate::token::{CacheKey, Claims, Header, Jws};
 
-pub use pipeline::{route, Check, Route};
 use pipeline::{Claimed, KeyAnswer, Recalled, Seen};
 
 /// How tokens are validated (`AUTHSEC_VALIDATION_MODE`).
@@ -174,7 +173,7 @@ impl std::fmt::Debug for Validator {
 /// redirects, rustls, the environment's proxies ([`crate::fetch`]). Fails only when TLS cannot
 /// start; the SDK then refuses to start rather than fall back to a client without these
 /// settings.
-pub fn try_http_client() -> Result<HttpClient, ClientStartError> {
+pub(crate) fn try_http_client() -> Result<HttpClient, ClientStartError> {
     HttpClient::new()
 }
 
@@ -182,7 +181,7 @@ pub fn try_http_client() -> Result<HttpClient, ClientStartError> {
 ///
 /// # Panics
 /// When TLS cannot start.
-pub fn http_client() -> HttpClient {
+pub(crate) fn http_client() -> HttpClient {
     try_http_client().expect("the HTTP client's TLS backend failed to start")
 }
 
