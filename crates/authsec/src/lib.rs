@@ -157,22 +157,33 @@ pub use validate::{CacheStats, StartupError, Validator};
 pub mod internal {
     /// The response filter (`tools/list` answers, SSE events).
     pub mod filter {
-        pub use crate::filter::*;
+        pub use crate::filter::{
+            filter_json, withheld_event, Listed, SseFilter, SseOutput, Unreadable,
+        };
     }
-    /// RFC 7662 response parsing.
+    /// RFC 7662 answer parsing.
     pub mod introspect {
-        pub use crate::introspect::*;
+        pub use crate::introspect::{parse_response, ResponseError};
     }
-    /// JSON-RPC inspection of MCP requests.
+    /// JSON-RPC inspection of MCP requests and in-band denials.
     pub mod mcp {
-        pub use crate::mcp::*;
+        pub use crate::mcp::{
+            check_mcp_name, in_band_denial, inspect, Inspection, MessageKind, DENIAL_ERROR_CODE,
+            MCP_NAME_HEADER, PROTOCOL_VERSION_META_KEY,
+        };
     }
-    /// Bearer extraction, fingerprints, cache keys and the JWS parsers.
+    /// Bearer extraction, cache keys and the JWS parsers.
     pub mod token {
-        pub use crate::token::*;
+        pub use crate::token::{
+            cache_key, extract_bearer, form_body_has_access_token, parse_compact, parse_jws,
+            parse_object, Claims,
+        };
     }
-    /// The individual token checks.
+    /// The validator's checks, one function each.
     pub mod validate {
-        pub use crate::validate::*;
+        pub use crate::validate::{
+            check_claims, check_header, check_issuer, check_signature, check_signature_over,
+            is_compact_jws,
+        };
     }
 }

@@ -169,7 +169,7 @@ fn sha256(token: &str) -> [u8; 32] {
 }
 
 pub use authsec_proto::jws::{
-    parse_compact, parse_jws, parse_object, Claims, CompactJws, Header, Jws, RawClaims,
+    parse_compact, parse_jws, parse_object, Claims, Header, Jws, RawClaims,
 };
 
 #[cfg(test)]

@@ -293,8 +293,8 @@ impl Validator {
         }
     }
 
-    /// Validates a bearer token according to the validation mode (see the module docs): the
-    /// [`pipeline`], stopped at the first failure.
+    /// Validates a bearer token according to the validation mode: every check in order,
+    /// stopped at the first failure.
     pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
         let config = &self.0.config;
         let now = config.clock.now();
@@ -559,7 +559,7 @@ pub fn check_signature(
     check_signature_over(jws.signing_input, &jws.signature, alg, key)
 }
 
-/// [`check_signature`] for any JWS (e.g. a [`crate::token::CompactJws`] whose payload is not a JWT).
+/// [`check_signature`] for any JWS (e.g. a compact JWS whose payload is not a JWT).
 pub fn check_signature_over(
     signing_input: &str,
     signature: &[u8],
@@ -620,19 +620,6 @@ pub fn check_audience(
         expected,
         actual: aud.to_vec(),
     })
-}
-
-/// `exp` after now and `nbf`/`iat` not after now, each with `leeway` seconds of skew.
-pub fn check_times(
-    exp: i64,
-    nbf: Option<i64>,
-    iat: Option<i64>,
-    now: i64,
-    leeway: i64,
-) -> Result<(), AuthError> {
-    let mut sink = pipeline::to_first_failure();
-    let seen = Seen::default();
-    pipeline::time_checks(Some(exp), true, nbf, iat, now, leeway, seen, &mut sink)
 }
 
 /// Valid while `now < exp + leeway`.
