@@ -795,7 +795,8 @@ fn decide_rules(
 ///   ([`AuthError::PolicyUnavailable`]): fail closed.
 ///
 /// ```
-/// use authsec::{error::AuthError, policy::{decide_scopes, PolicyMode, ToolPolicy}};
+/// use authsec::policy::{decide_scopes, PolicyMode, ToolPolicy};
+/// use authsec::AuthError;
 ///
 /// let policy = ToolPolicy::from_json(r#"{"add_note":["notes:write"],"server_time":[]}"#).unwrap();
 /// let granted = vec!["notes:read".to_string()];

@@ -31,7 +31,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use authsec::{config::Config, validate::Validator};
+//! use authsec::{Config, Validator};
 //! let config = Config::from_env()?;
 //! let validator = Validator::new(config).await?;
 //! match validator.validate("eyJ...").await {
