@@ -131,3 +131,9 @@ if errors:
     sys.exit(1)
 PY
 echo "== the book: docs/book/index.html" >&2
+
+# The SDK's API documentation: every intra-doc link resolves and none points into a private
+# module, with the default features and with all of them.
+echo "== rustdoc: the SDK's API documentation without warnings" >&2
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p authsec --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p authsec --no-deps --all-features

@@ -14,7 +14,7 @@
 
 use authsec::challenge::{self, ChallengeContext};
 use authsec::config::ChallengeScope;
-use authsec::error::{AuthError, InvalidRequest, ScopeMatch};
+use authsec::{AuthError, InvalidRequest, ScopeMatch};
 use authsec::explain::{self, Challenge, ErrorCode};
 use authsec::policy::{is_valid_scope_token, Target, TargetKind};
 use libfuzzer_sys::fuzz_target;

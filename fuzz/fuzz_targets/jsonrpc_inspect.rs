@@ -16,8 +16,8 @@
 use std::sync::OnceLock;
 
 use authsec::challenge::{self, ChallengeContext, Denial};
-use authsec::error::{AuthError, InvalidRequest};
-use authsec::mcp::{self, Inspection, MessageKind};
+use authsec::{AuthError, InvalidRequest};
+use authsec::internal::mcp::{self, Inspection, MessageKind};
 use authsec::Config;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

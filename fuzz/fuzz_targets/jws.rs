@@ -16,11 +16,12 @@
 
 use std::sync::OnceLock;
 
-use authsec::clock::Clock;
-use authsec::error::{AuthError, Part};
+use authsec::Clock;
+use authsec::{AuthError, Part};
 use authsec::keys::{Algorithm, KeySet};
-use authsec::token::{self, Claims};
-use authsec::{introspect, validate, Config, Validator};
+use authsec::internal::token::{self, Claims};
+use authsec::internal::{introspect, validate};
+use authsec::{Config, Validator};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

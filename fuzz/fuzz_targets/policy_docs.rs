@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use authsec::config::{PolicyMode, RawConfig};
-use authsec::error::{AuthError, ScopeMatch};
+use authsec::{AuthError, ScopeMatch};
 use authsec::policy::remote::SdkPolicyDocument;
 use authsec::policy::{decide_scopes, ConsolePolicy, PolicyView, ToolPolicy, ToolRule};
 use libfuzzer_sys::fuzz_target;

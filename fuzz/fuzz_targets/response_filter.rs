@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use authsec::filter::{filter_json, withheld_event, Listed, SseFilter, Unreadable};
+use authsec::internal::filter::{filter_json, withheld_event, Listed, SseFilter, Unreadable};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -189,7 +189,7 @@ fn run_sse(policy: &Policy, stream: &[u8], chunks: &[usize]) -> (Vec<u8>, bool) 
     }));
     let mut sent = Vec::new();
     let mut ended = false;
-    let mut take = |out: authsec::filter::SseOutput| {
+    let mut take = |out: authsec::internal::filter::SseOutput| {
         assert!(
             !ended || (out.ended && out.bytes.is_empty()),
             "output after the end"

@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use authsec::diagnose::hints::relative;
-use authsec::token::{self, Fingerprint};
+use authsec::diagnose::relative;
+use authsec::Fingerprint;
+use authsec_proto::jws as token;
 use serde_json::{json, Map, Value};
 
 use crate::cli::DecodeArgs;
@@ -35,7 +36,7 @@ pub fn run(args: &DecodeArgs, style: &Style) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(1));
         }
     };
-    let now = authsec::clock::system_now();
+    let now = authsec::system_now();
     let h = &jws.header;
     let mut header = Map::new();
     header.insert("alg".into(), json!(h.alg));

@@ -9,9 +9,9 @@ use authsec::config::{Config, ConfigError, RawConfig};
 use authsec::diagnose::{
     self, ClockSkew, Diagnosis, Evidence, Finding, IssuerMetadata, KeyEvidence, Outcome, Verdict,
 };
-use authsec::error::AuthError;
 use authsec::keys::{self, KeyCache, KeySet, KeySource};
 use authsec::policy::{Target, TargetKind};
+use authsec::AuthError;
 use serde_json::Value;
 
 use crate::cli::{ConfigArgs, DiagnoseArgs};
@@ -133,8 +133,9 @@ fn gather(config: &Config, args: &DiagnoseArgs, token: &str) -> Result<Evidence,
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    let http = authsec::fetch::HttpClient::new()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
     runtime.block_on(async {
-        let http = authsec::validate::http_client();
         let discovery = keys::discover(&http, &config.issuer).await;
         evidence.issuer_metadata = Some(IssuerMetadata::from_discovery(&discovery));
         if args.jwks_file.is_none() {
@@ -142,7 +143,7 @@ fn gather(config: &Config, args: &DiagnoseArgs, token: &str) -> Result<Evidence,
         }
         evidence.clock_skew = measure_skew(&http, &keys::metadata_urls(&config.issuer)).await;
         if let Some(introspection) = &config.introspection {
-            let client = authsec::introspect::Introspector::new(
+            let client = authsec::Introspector::new(
                 introspection.clone(),
                 http.clone(),
                 config.clock.clone(),

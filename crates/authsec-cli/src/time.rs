@@ -1,5 +1,5 @@
 //! Times for people: a NumericDate as a UTC timestamp (the relative form, `3m12s ago`, is the
-//! wording every diagnosis uses, [`authsec::diagnose::hints::relative`]).
+//! wording every diagnosis uses, [`authsec::diagnose::relative`]).
 
 /// `2026-11-26 03:27:30 UTC`.
 pub fn format_utc(unix: i64) -> String {

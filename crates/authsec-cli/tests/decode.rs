@@ -5,7 +5,7 @@ mod common;
 #[path = "../src/time.rs"]
 mod time;
 
-use authsec::token::Fingerprint;
+use authsec::Fingerprint;
 use authsec_testkit::{now, TestKey};
 use common::{authsec, json};
 use serde_json::json;

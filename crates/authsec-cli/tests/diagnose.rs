@@ -1024,10 +1024,7 @@ fn human_output_is_an_aligned_table_with_marks_hints_and_the_predicted_response(
         !out.contains("\x1b["),
         "no colour when stdout is not a terminal"
     );
-    assert!(out.contains(&format!(
-        "token {}",
-        authsec::token::Fingerprint::of(&token)
-    )));
+    assert!(out.contains(&format!("token {}", authsec::Fingerprint::of(&token))));
     assert!(!out.contains(&token));
     let aud = out.lines().find(|l| l.starts_with("✗  aud")).unwrap();
     let iss = out.lines().find(|l| l.starts_with("✓  iss")).unwrap();

@@ -10,13 +10,13 @@ use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use authsec::clock::Clock;
 use authsec::config::{Config, TypPolicy};
 use authsec::diagnose::{diagnose, Evidence, KeyEvidence, Outcome, Verdict};
 use authsec::http::{AuthSecLayer, RequestBody};
 use authsec::keys::KeySet;
 use authsec::policy::{Target, TargetKind};
-use authsec::validate::Validator;
+use authsec::Clock;
+use authsec::Validator;
 use authsec_testkit::{jwks, TestKey};
 use http::{header, Request, Response};
 use http_body_util::BodyExt;

@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 
 use authsec::challenge::{render, ChallengeContext};
 use authsec::config::Config;
-use authsec::error::{AuthError, ScopeMatch};
+use authsec::extract_bearer;
 use authsec::policy::Target;
-use authsec::token::extract_bearer;
+use authsec::{AuthError, ScopeMatch};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};

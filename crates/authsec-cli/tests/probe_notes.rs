@@ -6,8 +6,7 @@
 mod common;
 
 use authsec::config::Config;
-use authsec::http::AuthSecLayer;
-use authsec::validate::Validator;
+use authsec::{AuthSecLayer, Validator};
 use authsec_notes::{protected_app, Transport};
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
 use common::{authsec, json};

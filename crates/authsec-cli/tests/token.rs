@@ -4,8 +4,7 @@
 mod common;
 
 use authsec::config::Config;
-use authsec::http::AuthSecLayer;
-use authsec::validate::Validator;
+use authsec::{AuthSecLayer, Validator};
 use authsec_notes::{protected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use authsec_testkit::console::{Credentials, TestConsole};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

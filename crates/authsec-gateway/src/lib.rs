@@ -40,7 +40,7 @@ use authsec::http::{mount_mcp, AuthSecLayer};
 use authsec::policy::remote::{
     manifest_from_mcp_prompts, manifest_from_mcp_resources, manifest_from_mcp_tools, Manifest,
 };
-use authsec::validate::StartupError;
+use authsec::StartupError;
 use authsec::Validator;
 use axum::routing::{get, MethodRouter};
 use axum::serve::ListenerExt;

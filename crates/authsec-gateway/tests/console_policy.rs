@@ -8,8 +8,8 @@
 
 mod common;
 
-use authsec::clock::Clock;
 use authsec::config::{Config, PolicyMode};
+use authsec::Clock;
 use authsec_gateway::{Gateway, GatewayConfig};
 use authsec_testkit::console::TestConsole;
 use authsec_testkit::eventually;
@@ -78,7 +78,7 @@ async fn the_console_policy_decides_changes_live_and_its_staleness_is_exported()
     console.map(&rs.id, "echo", &["demo:read"]).await;
     console.map(&rs.id, "get-sum", &["demo:math"]).await;
 
-    let (clock, time) = Clock::manual(authsec::clock::system_now());
+    let (clock, time) = Clock::manual(authsec::system_now());
     let config = Config::builder(&console.base, &mcp)
         .jwks_url(console.jwks_url())
         .policy_mode(PolicyMode::RemoteRequired)

@@ -21,7 +21,7 @@ use std::hint::black_box;
 
 use authsec::config::{Config, ValidationMode};
 use authsec::keys::KeySet;
-use authsec::validate::Validator;
+use authsec::Validator;
 use authsec_testkit::{claims, jwks, FakeIntrospection, TestKey};
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -105,7 +105,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("cache_key_of_token", |b| {
-        b.iter(|| authsec::token::cache_key(black_box(&token)))
+        b.iter(|| authsec::internal::token::cache_key(black_box(&token)))
     });
     group.bench_function("block_on_ready_future", |b| {
         b.iter(|| rt.block_on(async { black_box(1) }))

@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime};
 
 use authsec::config::Config;
 use authsec::keys::KeySet;
-use authsec::validate::Validator;
+use authsec::Validator;
 use authsec_testkit::{claims, jwks, TestKey};
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

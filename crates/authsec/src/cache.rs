@@ -88,11 +88,6 @@ impl<V: Clone> DigestCache<V> {
         shard.entries.insert(key, (deadline, value));
     }
 
-    /// Removes one entry.
-    pub fn remove(&self, key: &CacheKey) {
-        self.shard(key).entries.remove(key);
-    }
-
     /// Number of entries (including expired ones not yet evicted).
     pub fn len(&self) -> usize {
         self.shards
@@ -102,6 +97,7 @@ impl<V: Clone> DigestCache<V> {
     }
 
     /// True when empty.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

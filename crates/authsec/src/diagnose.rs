@@ -1,9 +1,9 @@
 //! The explainer: runs every check on a token and returns every finding at once.
 //!
-//! The [`Validator`](crate::validate::Validator) stops at the first failed check; [`diagnose`]
-//! runs the same pipeline ([`crate::validate::Check`], in the validator's order, from the same
+//! The [`Validator`](crate::Validator) stops at the first failed check; [`diagnose`]
+//! runs the same pipeline (the same checks, in the validator's order, from the same
 //! function) to the end, and says for each check what was expected, what the token carries,
-//! and how to fix a failure (the prose is in [`hints`]). A `tools/call`, `prompts/get` or
+//! and how to fix a failure (the prose is in one place, the private `hints` module). A `tools/call`, `prompts/get` or
 //! `resources/read` is decided by [`PolicyView::decide_target`], as the HTTP layer decides it. The first failure is the denial the
 //! SDK would send, rendered through [`challenge::render`].
 //!
@@ -27,7 +27,8 @@
 //! assert!(aud.hint.as_deref().unwrap().starts_with("Trailing slash: the token's aud"));
 //! ```
 
-pub mod hints;
+mod hints;
+pub use hints::{duration, relative};
 
 use std::convert::Infallible;
 use std::fmt;
@@ -46,10 +47,9 @@ use crate::policy::PolicyMode;
 use crate::policy::{PolicyView, Target, TargetKind, ToolRule};
 use crate::principal::Principal;
 use crate::token::{CacheKey, Claims, Fingerprint};
+use crate::validate;
+use crate::validate::pipeline::Check;
 use crate::validate::pipeline::{self, Env, KeyAnswer, NotRun, Ran, Recalled, Step};
-use crate::validate::{self, Check};
-
-use hints::relative;
 
 /// What the caller learned from the network, if anything. The default is fully offline.
 #[derive(Debug, Clone, Default)]

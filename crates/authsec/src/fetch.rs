@@ -316,7 +316,7 @@ impl Response {
 }
 
 /// An error and its causes, `: `-separated (hyper's own message names only the outermost).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

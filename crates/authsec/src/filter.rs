@@ -34,7 +34,7 @@
 //! re-serialised, so tool results are never rewritten.
 //!
 //! ```
-//! use authsec::filter::{filter_json, Listed, Unreadable};
+//! use authsec::internal::filter::{filter_json, Listed, Unreadable};
 //!
 //! let allow = |item: Listed<'_>| item == Listed::Tool("list_notes");
 //! let body = br#"{"jsonrpc":"2.0","id":2.0,"result":{"tools":[{"name":"list_notes"},{"name":"delete_note"}]}}"#;

@@ -95,7 +95,7 @@ pub enum IntrospectionError {
     /// Too many distinct tokens are being introspected at once.
     #[error("more than {limit} introspection calls in flight")]
     Overloaded {
-        /// [`MAX_IN_FLIGHT`].
+        /// The most distinct tokens introspected at once (1024).
         limit: usize,
     },
     /// The introspection task ended without an answer (it panicked or the runtime shut down).

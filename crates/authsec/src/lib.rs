@@ -90,8 +90,14 @@
 //! The crate root holds what a protected server uses: [`Config`] and its errors, [`Validator`],
 //! [`Principal`], [`AuthError`], [`mount_mcp`] and [`AuthSecLayer`], the policy types
 //! ([`ToolPolicy`], [`ToolRule`], [`PolicyMode`]) and the errors parsing them can return. A
-//! request flows one way: [`token`] → [`validate`] (with [`keys`], [`introspect`], [`clock`]) →
-//! [`Principal`] → [`mcp`] finds the tool → [`policy`] decides → [`challenge`] renders a denial.
+//! request flows one way: the bearer token ([`extract_bearer`]) → the [`Validator`] (with
+//! [`keys`], [`Introspector`], [`Clock`]) → [`Principal`] → the request's tool → [`policy`]
+//! decides → [`challenge`] renders a denial.
+//!
+//! The public modules hold the rest of the API: [`config`], [`policy`], [`http`],
+//! [`challenge`], [`keys`] (key sets and their discovery), [`fetch`] (the SDK's HTTP client),
+//! [`metadata`] (RFC 9728), [`telemetry`] (metric names), `diagnose` and `explain`, and
+//! `testing` (feature `test-issuer`).
 //!
 //! ## Features
 //!
@@ -103,42 +109,82 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod cache;
+mod cache;
 pub mod challenge;
-pub mod clock;
+mod clock;
 pub mod config;
-pub mod decision;
+mod decision;
 #[cfg(feature = "diagnose")]
 pub mod diagnose;
-pub mod error;
+mod error;
 #[cfg(feature = "diagnose")]
 pub mod explain;
 pub mod fetch;
-pub mod filter;
+mod filter;
 pub mod http;
-pub mod introspect;
+mod introspect;
 pub mod keys;
-pub mod mcp;
+mod mcp;
 pub mod metadata;
 pub mod policy;
-pub mod principal;
+mod principal;
 mod session;
 pub mod telemetry;
 #[cfg(feature = "test-issuer")]
 pub mod testing;
-pub mod token;
+mod token;
 mod uri;
-pub mod validate;
+mod validate;
 
+pub use clock::{system_now, Clock, ManualClock};
 pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrorKind, UnknownKeyword, ValidationMode,
 };
-pub use error::AuthError;
+pub use error::{AuthError, InvalidRequest, Malformed, Part, ScopeMatch};
 pub use http::{mount_mcp, AuthSec, AuthSecLayer, LayerError, MissingPrincipal};
+pub use introspect::{Introspection, IntrospectionError, Introspector};
 pub use keys::{JwkError, JwksError, KeySet};
 pub use policy::remote::{Manifest, RemotePolicy, RemotePolicyError};
 pub use policy::{
     PolicyError, PolicyMode, PromptPolicy, ResourceKeyError, ResourcePolicy, ToolPolicy, ToolRule,
 };
-pub use principal::Principal;
-pub use validate::{StartupError, Validator};
+pub use principal::{Principal, TokenKind};
+pub use token::{extract_bearer, Claims, Fingerprint};
+pub use validate::{CacheStats, StartupError, Validator};
+
+/// The crate's internals, for its own tests, benchmarks and fuzz targets: not part of the API,
+/// no stability. Other crates use the documented items above.
+#[doc(hidden)]
+pub mod internal {
+    /// The response filter (`tools/list` answers, SSE events).
+    pub mod filter {
+        pub use crate::filter::{
+            filter_json, withheld_event, Listed, SseFilter, SseOutput, Unreadable,
+        };
+    }
+    /// RFC 7662 answer parsing.
+    pub mod introspect {
+        pub use crate::introspect::{parse_response, ResponseError};
+    }
+    /// JSON-RPC inspection of MCP requests and in-band denials.
+    pub mod mcp {
+        pub use crate::mcp::{
+            check_mcp_name, in_band_denial, inspect, Inspection, MessageKind, DENIAL_ERROR_CODE,
+            MCP_NAME_HEADER, PROTOCOL_VERSION_META_KEY,
+        };
+    }
+    /// Bearer extraction, cache keys and the JWS parsers.
+    pub mod token {
+        pub use crate::token::{
+            cache_key, extract_bearer, form_body_has_access_token, parse_compact, parse_jws,
+            parse_object, Claims,
+        };
+    }
+    /// The validator's checks, one function each.
+    pub mod validate {
+        pub use crate::validate::{
+            check_claims, check_header, check_issuer, check_signature, check_signature_over,
+            is_compact_jws,
+        };
+    }
+}

@@ -14,7 +14,7 @@
 //!   `_meta["authsec/denial"]`.
 //!
 //! ```
-//! use authsec::mcp;
+//! use authsec::internal::mcp;
 //!
 //! let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"add_note","arguments":{}}}"#;
 //! let inspection = mcp::inspect(body).unwrap();

@@ -6,7 +6,7 @@
 //! three states: unmapped (denied to everyone: `tool_unmapped`, `prompt_unmapped`,
 //! `resource_unmapped`), public (`[]`), or scoped (any one of, or all of, a list of scopes).
 //! Scopes are compared byte for byte — never case-folded or normalised. Resources are keyed
-//! by exact URI or by URI template ([`resource`]).
+//! by exact URI or by URI template ([`ResourcePolicy`], [`UriTemplate`]).
 //!
 //! Where the rules come from is the policy mode: the local maps ([`ToolPolicy`] for tools and
 //! prompts, [`ResourcePolicy`]; from `AUTHSEC_TOOL_SCOPES_JSON`, `AUTHSEC_PROMPT_SCOPES_JSON`
@@ -15,7 +15,7 @@
 //! [`PolicyView::decide_target`] decides with it.
 
 pub mod remote;
-pub mod resource;
+mod resource;
 
 pub use authsec_proto::uri_template::ResourceKeyError;
 pub use resource::{ResourcePolicy, UriTemplate};
@@ -657,7 +657,7 @@ impl<'a> PolicyView<'a> {
 
     /// May a principal holding `granted` see the resource template `template` in a
     /// `resources/templates/list`? Only when the rules map that template (by shape, see
-    /// [`resource`]) and its rule holds; always in `open`.
+    /// [`UriTemplate`]) and its rule holds; always in `open`.
     pub fn allows_template(&self, granted: &[String], template: &str) -> bool {
         let resources = match self {
             PolicyView::Local {
@@ -795,7 +795,8 @@ fn decide_rules(
 ///   ([`AuthError::PolicyUnavailable`]): fail closed.
 ///
 /// ```
-/// use authsec::{error::AuthError, policy::{decide_scopes, PolicyMode, ToolPolicy}};
+/// use authsec::policy::{decide_scopes, PolicyMode, ToolPolicy};
+/// use authsec::AuthError;
 ///
 /// let policy = ToolPolicy::from_json(r#"{"add_note":["notes:write"],"server_time":[]}"#).unwrap();
 /// let granted = vec!["notes:read".to_string()];

@@ -22,9 +22,12 @@
 //!
 //! Labels take a small, fixed set of values: tokens, subjects and tool names never appear.
 //!
+//! The module holds the metric names, [`describe`], [`observe`] and [`observe_policy`]; the
+//! recording itself happens inside the SDK.
+//!
 //! ```
 //! // With no recorder installed this records nothing and costs next to nothing.
-//! authsec::telemetry::cache_lookup(authsec::telemetry::Cache::VerifiedToken, true);
+//! authsec::telemetry::describe();
 //! ```
 
 use std::time::Duration;
@@ -64,7 +67,7 @@ pub const DECISION_DURATION_BUCKETS: &[f64] = &[
 
 /// The token caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cache {
+pub(crate) enum Cache {
     /// Verified JWTs (skips parsing and the signature).
     VerifiedToken,
     /// Introspection answers (skips the round trip to the authorization server).
@@ -73,7 +76,7 @@ pub enum Cache {
 
 impl Cache {
     /// The `cache` label value.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Cache::VerifiedToken => "verified_token",
             Cache::Introspection => "introspection",
@@ -82,31 +85,31 @@ impl Cache {
 }
 
 /// Records one decision (called by [`crate::decision::emit`]).
-pub fn decision(decision: &'static str, reason: &'static str, latency: Duration) {
+pub(crate) fn decision(decision: &'static str, reason: &'static str, latency: Duration) {
     metrics::counter!(DECISIONS, "decision" => decision, "reason" => reason).increment(1);
     metrics::histogram!(DECISION_DURATION, "decision" => decision).record(latency.as_secs_f64());
 }
 
 /// Records one token-cache lookup.
-pub fn cache_lookup(cache: Cache, hit: bool) {
+pub(crate) fn cache_lookup(cache: Cache, hit: bool) {
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!(CACHE_LOOKUPS, "cache" => cache.label(), "result" => result).increment(1);
 }
 
 /// Records one JWKS fetch.
-pub fn jwks_refresh(ok: bool) {
+pub(crate) fn jwks_refresh(ok: bool) {
     let result = if ok { "success" } else { "failure" };
     metrics::counter!(JWKS_REFRESHES, "result" => result).increment(1);
 }
 
 /// Records one request to the console's policy endpoint.
-pub fn policy_fetch(ok: bool) {
+pub(crate) fn policy_fetch(ok: bool) {
     let result = if ok { "success" } else { "failure" };
     metrics::counter!(POLICY_FETCHES, "result" => result).increment(1);
 }
 
 /// The [`POLICY_STALE`] level of a held policy's freshness (`None`: nothing held).
-pub fn stale_level(freshness: Option<Freshness>) -> u8 {
+pub(crate) fn stale_level(freshness: Option<Freshness>) -> u8 {
     match freshness {
         Some(Freshness::Fresh) => 0,
         Some(Freshness::Stale) => 1,

@@ -24,7 +24,7 @@ use crate::error::{AuthError, InvalidRequest};
 /// use http::HeaderMap;
 /// let mut headers = HeaderMap::new();
 /// headers.insert("authorization", "bearer abc.def.ghi".parse().unwrap());
-/// assert_eq!(authsec::token::extract_bearer(&headers, None, 16384), Ok("abc.def.ghi"));
+/// assert_eq!(authsec::extract_bearer(&headers, None, 16384), Ok("abc.def.ghi"));
 /// ```
 pub fn extract_bearer<'h>(
     headers: &'h HeaderMap,
@@ -169,7 +169,7 @@ fn sha256(token: &str) -> [u8; 32] {
 }
 
 pub use authsec_proto::jws::{
-    parse_compact, parse_jws, parse_object, Claims, CompactJws, Header, Jws, RawClaims,
+    parse_compact, parse_jws, parse_object, Claims, Header, Jws, RawClaims,
 };
 
 #[cfg(test)]

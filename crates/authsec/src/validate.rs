@@ -1,7 +1,7 @@
 //! The [`Validator`]: token in, [`Principal`] or [`AuthError`] out.
 //!
 //! Every check is a small pure function below (`check_alg`, `check_issuer`, `check_audience`,
-//! …), named by a [`Check`]. Their order is written once, in [`pipeline`]: the validator runs
+//! …), named by a [`Check`](pipeline::Check). Their order is written once, in [`pipeline`]: the validator runs
 //! the pipeline and stops at the first failure; [`crate::diagnose`] runs the same pipeline to
 //! the end to explain a token. An introspection response is checked by the same functions as a
 //! JWT, and the mode is dispatched in one place ([`route`]).
@@ -31,7 +31,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use authsec::{config::Config, validate::Validator};
+//! use authsec::{Config, Validator};
 //! let config = Config::from_env()?;
 //! let validator = Validator::new(config).await?;
 //! match validator.validate("eyJ...").await {
@@ -54,7 +54,6 @@ use crate::keys::{self, Algorithm, DiscoveryError, KeyCache, KeyLookupError, Key
 use crate::principal::Principal;
 use crate::token::{CacheKey, Claims, Header, Jws};
 
-pub use pipeline::{route, Check, Route};
 use pipeline::{Claimed, KeyAnswer, Recalled, Seen};
 
 /// How tokens are validated (`AUTHSEC_VALIDATION_MODE`).
@@ -174,7 +173,7 @@ impl std::fmt::Debug for Validator {
 /// redirects, rustls, the environment's proxies ([`crate::fetch`]). Fails only when TLS cannot
 /// start; the SDK then refuses to start rather than fall back to a client without these
 /// settings.
-pub fn try_http_client() -> Result<HttpClient, ClientStartError> {
+pub(crate) fn try_http_client() -> Result<HttpClient, ClientStartError> {
     HttpClient::new()
 }
 
@@ -182,7 +181,7 @@ pub fn try_http_client() -> Result<HttpClient, ClientStartError> {
 ///
 /// # Panics
 /// When TLS cannot start.
-pub fn http_client() -> HttpClient {
+pub(crate) fn http_client() -> HttpClient {
     try_http_client().expect("the HTTP client's TLS backend failed to start")
 }
 
@@ -294,8 +293,8 @@ impl Validator {
         }
     }
 
-    /// Validates a bearer token according to the validation mode (see the module docs): the
-    /// [`pipeline`], stopped at the first failure.
+    /// Validates a bearer token according to the validation mode: every check in order,
+    /// stopped at the first failure.
     pub async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
         let config = &self.0.config;
         let now = config.clock.now();
@@ -560,7 +559,7 @@ pub fn check_signature(
     check_signature_over(jws.signing_input, &jws.signature, alg, key)
 }
 
-/// [`check_signature`] for any JWS (e.g. a [`crate::token::CompactJws`] whose payload is not a JWT).
+/// [`check_signature`] for any JWS (e.g. a compact JWS whose payload is not a JWT).
 pub fn check_signature_over(
     signing_input: &str,
     signature: &[u8],
@@ -621,19 +620,6 @@ pub fn check_audience(
         expected,
         actual: aud.to_vec(),
     })
-}
-
-/// `exp` after now and `nbf`/`iat` not after now, each with `leeway` seconds of skew.
-pub fn check_times(
-    exp: i64,
-    nbf: Option<i64>,
-    iat: Option<i64>,
-    now: i64,
-    leeway: i64,
-) -> Result<(), AuthError> {
-    let mut sink = pipeline::to_first_failure();
-    let seen = Seen::default();
-    pipeline::time_checks(Some(exp), true, nbf, iat, now, leeway, seen, &mut sink)
 }
 
 /// Valid while `now < exp + leeway`.

@@ -4,9 +4,9 @@
 mod common;
 
 use authsec::config::TypPolicy;
-use authsec::error::{Malformed, Part};
-use authsec::token::extract_bearer;
+use authsec::extract_bearer;
 use authsec::AuthError;
+use authsec::{Malformed, Part};
 use authsec_testkit::{b64, jwks, FakeAuthServer, TestKey};
 use common::*;
 use serde_json::json;

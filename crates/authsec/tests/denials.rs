@@ -4,10 +4,10 @@
 mod common;
 
 use authsec::config::{ChallengeScope, TypPolicy};
-use authsec::error::{InvalidRequest, Malformed, Part, ScopeMatch};
+use authsec::internal::token::{extract_bearer, form_body_has_access_token};
 use authsec::policy::{Target, ToolRule};
-use authsec::token::{extract_bearer, form_body_has_access_token};
 use authsec::AuthError;
+use authsec::{InvalidRequest, Malformed, Part, ScopeMatch};
 use authsec_testkit::{b64, TestKey};
 use common::*;
 use http::{HeaderMap, HeaderValue};
@@ -232,7 +232,7 @@ fn valid_token_is_accepted_and_yields_the_principal() {
     assert_eq!(p.claim("nope"), None);
     assert_eq!(
         p.fingerprint().to_string(),
-        authsec::token::Fingerprint::of(&token).to_string()
+        authsec::Fingerprint::of(&token).to_string()
     );
 }
 
@@ -250,7 +250,7 @@ fn custom_claims_are_available_on_the_principal_as_sent() {
     assert_eq!(p.claim("ratio"), Some(&json!(0.25)));
     // The same claims typed from a map (introspection) give an equal principal.
     let from_map = authsec::Principal::from_claims(
-        &authsec::token::Claims::from_map(c.as_object().unwrap().clone()).unwrap(),
+        &authsec::internal::token::Claims::from_map(c.as_object().unwrap().clone()).unwrap(),
         ISSUER,
         p.fingerprint(),
         p.kind(),

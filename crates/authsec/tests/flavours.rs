@@ -3,11 +3,11 @@
 
 mod common;
 
-use authsec::clock::Clock;
 use authsec::config::Config;
-use authsec::error::ScopeMatch;
 use authsec::policy::{Target, ToolPolicy, ToolRule};
 use authsec::AuthError;
+use authsec::Clock;
+use authsec::ScopeMatch;
 use authsec_testkit::TestKey;
 use common::*;
 use serde_json::json;
@@ -206,7 +206,7 @@ fn aud_that_is_neither_string_nor_string_array_is_malformed() {
     for aud in [json!(42), json!({"x": RESOURCE}), json!([RESOURCE, 1])] {
         let err = validate(&v, &key.token(&with_claim("aud", aud.clone()))).unwrap_err();
         assert!(
-            matches!(&err, AuthError::Malformed(authsec::error::Malformed::Claim { name, .. }) if name == "aud"),
+            matches!(&err, AuthError::Malformed(authsec::Malformed::Claim { name, .. }) if name == "aud"),
             "{aud}: {err:?}"
         );
         assert_eq!(render(&config, &err).body["reason"], "malformed_token");

@@ -7,10 +7,10 @@ mod introspection_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authsec::clock::Clock;
 use authsec::config::{ClientAuthMethod, Config, ValidationMode};
-use authsec::error::AuthError;
-use authsec::principal::TokenKind;
+use authsec::AuthError;
+use authsec::Clock;
+use authsec::TokenKind;
 use authsec_testkit::{FakeAuthServer, FakeIntrospection};
 use introspection_support::*;
 use serde_json::json;
@@ -38,10 +38,7 @@ async fn active_opaque_token_is_accepted_with_the_introspected_claims() {
     assert_eq!(principal.client_id(), Some("client-1"));
     assert_eq!(principal.scopes(), ["notes:read", "notes:write"]);
     assert_eq!(principal.audiences(), [RESOURCE]);
-    assert_eq!(
-        principal.fingerprint(),
-        authsec::token::Fingerprint::of(&token)
-    );
+    assert_eq!(principal.fingerprint(), authsec::Fingerprint::of(&token));
     assert_eq!(fake.calls(), 1);
 }
 

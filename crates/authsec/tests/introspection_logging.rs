@@ -117,7 +117,7 @@ async fn tokens_and_secrets_never_appear_in_the_logs() {
         "failure warnings missing:\n{all}"
     );
     // A failure names the token by fingerprint, never by value.
-    let fingerprint = authsec::token::Fingerprint::of(&tokens[4]).to_string();
+    let fingerprint = authsec::Fingerprint::of(&tokens[4]).to_string();
     assert!(all.contains(&fingerprint), "fingerprint missing:\n{all}");
     for token in &tokens {
         assert!(!all.contains(token.as_str()), "token logged:\n{all}");

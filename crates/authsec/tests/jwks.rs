@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authsec::keys::{self, DiscoveryError, KeyCache, KeySource};
-use authsec::validate::{StartupError, Validator};
 use authsec::{AuthError, Config};
+use authsec::{StartupError, Validator};
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
 use common::{render, RESOURCE, SCOPES};
 use serde_json::json;
@@ -210,7 +210,7 @@ async fn unknown_kid_flood_on_a_cold_cache_shares_one_fetch() {
     let config = config_for(&server).build().unwrap();
     let cache = KeyCache::new(
         KeySource::Url(config.jwks_url.clone().unwrap()),
-        authsec::validate::http_client(),
+        authsec::fetch::HttpClient::new().unwrap(),
         config.jwks_min_refresh_interval,
     );
     let v = Validator::with_key_cache(config, Arc::new(cache));
@@ -256,7 +256,7 @@ async fn unknown_kid_floods_fetch_at_most_once_per_interval() {
         .unwrap();
     let cache = KeyCache::new(
         KeySource::Url(config.jwks_url.clone().unwrap()),
-        authsec::validate::http_client(),
+        authsec::fetch::HttpClient::new().unwrap(),
         config.jwks_min_refresh_interval,
     );
     let v = Validator::with_key_cache(config, Arc::new(cache));
@@ -394,7 +394,7 @@ async fn cache_control_max_age_sets_the_refresh_interval_within_bounds() {
     let server = FakeAuthServer::start(jwks(&[&key])).await;
     let cache = KeyCache::new(
         KeySource::Url(server.jwks_url().parse().unwrap()),
-        authsec::validate::http_client(),
+        authsec::fetch::HttpClient::new().unwrap(),
         Duration::from_secs(10),
     );
     let cases = [
@@ -432,7 +432,7 @@ async fn the_periodic_refresh_retries_sooner_after_a_failed_fetch() {
     let server = FakeAuthServer::start(jwks(&[&key])).await;
     let cache = KeyCache::new(
         KeySource::Url(server.jwks_url().parse().unwrap()),
-        authsec::validate::http_client(),
+        authsec::fetch::HttpClient::new().unwrap(),
         Duration::from_secs(10),
     );
     assert_eq!(

@@ -6,10 +6,10 @@ mod introspection_support;
 
 use std::time::Duration;
 
-use authsec::clock::Clock;
 use authsec::config::{Config, ValidationMode};
-use authsec::error::AuthError;
-use authsec::principal::TokenKind;
+use authsec::AuthError;
+use authsec::Clock;
+use authsec::TokenKind;
 use introspection_support::*;
 use serde_json::json;
 

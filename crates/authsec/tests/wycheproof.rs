@@ -20,10 +20,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use authsec::config::TypPolicy;
-use authsec::error::AuthError;
+use authsec::internal::token::parse_compact;
+use authsec::internal::validate::{check_header, check_signature_over};
 use authsec::keys::{Algorithm, Jwk, JwkError, KeySet, VerifyKey};
-use authsec::token::parse_compact;
-use authsec::validate::{check_header, check_signature_over};
+use authsec::AuthError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};

@@ -14,7 +14,7 @@ use std::hint::black_box;
 use authsec::config::Config;
 use authsec::http::AuthSecLayer;
 use authsec::keys::KeySet;
-use authsec::validate::Validator;
+use authsec::Validator;
 use authsec_notes::{protected_app, unprotected_app, Transport, EXAMPLE_TOOL_SCOPES_JSON};
 use authsec_testkit::{claims, jwks, TestKey};
 use axum::body::Body;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-use authsec::token::Fingerprint;
+use authsec::Fingerprint;
 use common::*;
 use serde_json::json;
 use tracing::field::{Field, Visit};

@@ -10,11 +10,11 @@ mod common;
 
 use std::time::Duration;
 
-use authsec::clock::{Clock, ManualClock};
 use authsec::config::{ConfigBuilder, PolicyMode};
 use authsec::http::{AuthSecLayer, LayerError};
 use authsec::policy::remote::{Freshness, RemotePolicyError};
 use authsec::policy::{PromptPolicy, ResourcePolicy};
+use authsec::{Clock, ManualClock};
 use authsec::{Config, Validator};
 use authsec_notes::{manifest, protected_app, start_layer, Transport};
 use authsec_testkit::console::{Credentials, TestConsole};
@@ -114,7 +114,7 @@ impl Setup {
     /// Starts the notes server (stateless JSON) behind the layer; returns the layer and the
     /// SDK's clock handle.
     async fn serve(&mut self, builder: ConfigBuilder) -> (AuthSecLayer, ManualClock) {
-        let (clock, handle) = Clock::manual(authsec::clock::system_now());
+        let (clock, handle) = Clock::manual(authsec::system_now());
         let config = builder.clock(clock).build().unwrap();
         let layer = start_layer(Validator::new(config).await.unwrap())
             .await

@@ -63,7 +63,7 @@ async fn an_expired_token_is_401_token_expired() {
     let expired = issuer
         .token(&mcp)
         .scope("notes:read")
-        .expires_at(authsec::clock::system_now() - 600)
+        .expires_at(authsec::system_now() - 600)
         .mint();
     let (status, body) = call(&mcp, &expired, "list_notes", json!({})).await;
     assert_eq!((status, &body["reason"]), (401, &json!("token_expired")));

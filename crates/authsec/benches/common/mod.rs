@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use authsec::config::Config;
 use authsec::http::{AuthSec, AuthSecLayer, RequestBody};
 use authsec::keys::KeySet;
-use authsec::validate::Validator;
+use authsec::Validator;
 use authsec_testkit::{claims, jwks, TestKey};
 use bytes::Bytes;
 use http::{Request, Response};

@@ -1,8 +1,8 @@
 //! The last stage: [`Filter`] hands the inner service the request (its buffered body, the
 //! [`Principal`] in its extensions) and filters every `tools/list`, `prompts/list`,
 //! `resources/list` and `resources/templates/list` result in the response (JSON and SSE,
-//! whatever its id) to what the principal may use, marked `"cacheScope": "private"` (see
-//! [`crate::filter`]). A response that may carry a list but cannot be read is withheld:
+//! whatever its id) to what the principal may use, marked `"cacheScope": "private"`. A
+//! response that may carry a list but cannot be read is withheld:
 //!
 //! | response | answer |
 //! |---|---|

@@ -8,7 +8,7 @@
 //! stream and `DELETE` — in order:
 //!
 //! 1. [`inspect`]: buffers the body up to [`Config::max_body_bytes`] (above: 413) and parses a
-//!    `POST` body as JSON-RPC (single message or batch; see [`crate::mcp`]);
+//!    `POST` body as JSON-RPC (single message or batch; see the JSON-RPC inspection);
 //! 2. [`authenticate`]: requires a valid bearer token ([`Validator::validate`]); a 401 names,
 //!    in `scope`, what the operation needs (a mapped tool's, prompt's or resource's scopes for
 //!    its `tools/call`, `prompts/get` or `resources/read`, else the base scopes or
@@ -28,7 +28,7 @@
 //!    service and filters every `tools/list`, `prompts/list`, `resources/list` and
 //!    `resources/templates/list` result in the response (JSON and SSE, whatever its id) to
 //!    what the principal may use, marked `"cacheScope": "private"`; a response that may carry
-//!    one but cannot be read is withheld (502, see [`crate::filter`]);
+//!    one but cannot be read is withheld (502);
 //!
 //! and on the way out [`session`] seals a session id the inner service issued to the principal.
 //!

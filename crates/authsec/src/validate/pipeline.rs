@@ -122,7 +122,7 @@ pub enum Route {
     Unavailable,
 }
 
-/// The one dispatch on the validation mode (see [`super`]'s table). `mode` is the effective
+/// The one dispatch on the validation mode (see the `validate` module's table). `mode` is the effective
 /// mode (`auto` resolved); `introspection` says whether an introspection endpoint is configured.
 pub fn route(mode: ValidationMode, introspection: bool, token: &str) -> Route {
     match (mode, introspection) {

@@ -10,8 +10,8 @@ use authsec::challenge::{self, ChallengeContext, Denial};
 use authsec::config::{Config, ConfigBuilder};
 use authsec::keys::KeySet;
 use authsec::policy::ToolRule;
-use authsec::validate::Validator;
 use authsec::AuthError;
+use authsec::Validator;
 use authsec_testkit::{jwks, TestKey};
 use serde_json::{json, Value};
 
@@ -31,7 +31,7 @@ pub const NOW: i64 = 1_750_000_000;
 pub fn builder() -> ConfigBuilder {
     Config::builder(ISSUER, RESOURCE)
         .supported_scopes(SCOPES)
-        .clock(authsec::clock::Clock::fixed(NOW))
+        .clock(authsec::Clock::fixed(NOW))
 }
 
 /// A key set from test keys' public JWKs.
