@@ -95,6 +95,15 @@ export async function startNotesServer(issuer, extraEnv = {}, args = []) {
   throw new Error(`notes-server did not start: ${stderr}`);
 }
 
+/**
+ * A recorded log's exchanges from index `from` on, without the client's standalone `GET` stream on
+ * the server's resource: the client opens it in the background after `initialize`, so its entry can
+ * land anywhere in the log.
+ */
+export function exchangesSince(log, from, server) {
+  return log.slice(from).filter((e) => !(e.method === 'GET' && e.url === server.resource));
+}
+
 export function stop(proc) {
   if (proc.exitCode === null) proc.kill('SIGTERM');
 }

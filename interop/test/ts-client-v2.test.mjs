@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport, ClientCredentialsProvider } from '@modelcontextprotocol/client';
-import { startAuthServer, startNotesServer } from '../lib.mjs';
+import { exchangesSince, startAuthServer, startNotesServer } from '../lib.mjs';
 
 let as;
 let notes; // the default challenge scope (by protocol revision: the union for 2025-11-25)
@@ -112,7 +112,7 @@ test('ts client 2.x: 401 discovery, token with resource, initialize 2025-11-25, 
   const before403 = log.length;
   const added = await client.callTool({ name: 'add_note', arguments: { text: 'from the TypeScript 2.x client' } });
   assert.equal(added.isError, false, JSON.stringify(added));
-  const stepUp = log.slice(before403);
+  const stepUp = exchangesSince(log, before403, notes);
   // The exact exchange: 403 → resource metadata → AS metadata → token → the same call again.
   assert.deepEqual(stepUp.map((e) => `${e.method} ${e.url} ${e.status}`), [
     `POST ${notes.resource} 403`,
@@ -141,7 +141,7 @@ test('ts client 2.x: a 403 naming only notes:write still gets a step-up that kee
   const before403 = log.length;
   const added = await client.callTool({ name: 'add_note', arguments: { text: 'accumulated' } });
   assert.equal(added.isError, false, JSON.stringify(added));
-  const stepUp = log.slice(before403);
+  const stepUp = exchangesSince(log, before403, operationOnly);
   assert.equal(stepUp[0].status, 403);
   assert.equal(
     stepUp[0].wwwAuthenticate,

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { startAuthServer, startNotesServer } from '../lib.mjs';
+import { exchangesSince, startAuthServer, startNotesServer } from '../lib.mjs';
 
 let as;
 let notes;
@@ -80,7 +80,7 @@ test('ts client: 401 discovery, token with resource, initialize, filtered tools/
   const before403 = log.length;
   const added = await client.callTool({ name: 'add_note', arguments: { text: 'from the TypeScript client' } });
   assert.notEqual(added.isError, true, JSON.stringify(added));
-  const stepUp = log.slice(before403);
+  const stepUp = exchangesSince(log, before403, notes);
   assert.equal(stepUp[0].status, 403);
   assert.match(stepUp[0].wwwAuthenticate, /^Bearer error="insufficient_scope", error_description="tool add_note requires more scope", scope="notes:write notes:read", resource_metadata="/);
   const reauth = stepUp.find((e) => e.url === `${as.issuer}/token`);
