@@ -138,13 +138,23 @@ mod tests {
             c.insert(key(i), i, 100, 0);
         }
         assert_eq!(c.len(), 1000);
-        // Past their deadline and a sweep interval later, one insert per shard clears them.
+        // Past their deadline and a sweep interval later, one insert per shard clears them. The
+        // shard of a key depends on the process's hash key, so pick one fresh key per shard.
         let later = 100 + SWEEP_INTERVAL_SECS;
-        for i in 1000..1100 {
-            c.insert(key(i), i, later + 100, later);
+        let mut fresh: Vec<Option<u32>> = vec![None; c.shards.len()];
+        for i in 1000.. {
+            let shard = key(i)[0] as usize % c.shards.len();
+            fresh[shard].get_or_insert(i);
+            if fresh.iter().all(Option::is_some) {
+                break;
+            }
         }
-        assert_eq!(c.len(), 100);
-        assert_eq!(c.get(&key(1050), later), Some(1050));
+        for i in fresh.iter().flatten() {
+            c.insert(key(*i), *i, later + 100, later);
+        }
+        assert_eq!(c.len(), c.shards.len());
+        let last = fresh.iter().flatten().last().copied().unwrap_or_default();
+        assert_eq!(c.get(&key(last), later), Some(last));
     }
 
     #[test]
