@@ -44,7 +44,7 @@ echo "rmcp server alone: $(wc -l <"$scratch/base.txt") crates"
 echo
 echo "| authsec dependency line | crates added |"
 echo "|---|---|"
-for line in 'features = ["rmcp"]' 'default-features = false, features = ["rmcp"]'; do
+for line in 'features = ["rmcp"]' 'default-features = false, features = ["rmcp", "axum"]'; do
     printf '%s\nauthsec = { path = "%s/crates/authsec", %s }\n' "$base" "$repo" "$line" >"$scratch/Cargo.toml"
     crates >"$scratch/with.txt"
     echo "| \`$line\` | $(comm -13 "$scratch/base.txt" "$scratch/with.txt" | wc -l) |"

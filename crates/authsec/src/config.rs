@@ -982,6 +982,22 @@ impl RawConfig {
             policy_mode,
             PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
         );
+        #[cfg(not(feature = "remote-policy"))]
+        if remote || self.publish_manifest == Some(true) {
+            let (setting, value) = if remote {
+                ("policy_mode", policy_mode.as_str())
+            } else {
+                ("publish_manifest", "true")
+            };
+            return Err(err(
+                ConfigErrorKind::Invalid,
+                setting,
+                Some(value),
+                "needs the console client, which this build of authsec leaves out",
+                "enable authsec's `remote-policy` feature (on by default), or decide locally \
+                 (policy_mode = local_only, publish_manifest = false)",
+            ));
+        }
         if remote && self.resource_server_id.is_none() {
             return Err(err(
                 ConfigErrorKind::Missing,
@@ -1488,6 +1504,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn env_reads_every_documented_variable() {
         let c = Config::from_vars(
@@ -1574,6 +1591,7 @@ mod tests {
         assert_eq!(e.kind(), ConfigErrorKind::Missing);
     }
 
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn a_setting_another_one_needs_is_missing() {
         let e = Config::builder("https://a.example", "https://r.example/mcp")
@@ -1836,6 +1854,35 @@ mod tests {
         assert_eq!(e.field, "max_body_bytes");
     }
 
+    #[cfg(not(feature = "remote-policy"))]
+    #[test]
+    fn without_the_remote_policy_feature_a_remote_mode_or_publishing_is_refused() {
+        let base = || Config::builder("https://as.example.com", "https://mcp.example.com/mcp");
+        for (builder, field, value) in [
+            (
+                base().policy_mode(PolicyMode::RemoteRequired),
+                "policy_mode",
+                "remote_required",
+            ),
+            (
+                base().policy_mode(PolicyMode::RemoteWithLocalFallback),
+                "policy_mode",
+                "remote_with_local_fallback",
+            ),
+            (base().publish_manifest(true), "publish_manifest", "true"),
+        ] {
+            let e = builder.build().unwrap_err();
+            assert_eq!(e.kind(), ConfigErrorKind::Invalid);
+            assert_eq!(e.field, field);
+            assert_eq!(e.value.as_deref(), Some(value));
+            assert_eq!(
+                e.problem,
+                "needs the console client, which this build of authsec leaves out"
+            );
+        }
+    }
+
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn remote_policy_settings_and_console_credentials_are_read_from_env() {
         let base = [

@@ -14,7 +14,7 @@
 //! feature a tool handler takes the caller as a [`Principal`] argument.
 //!
 //! ```no_run
-//! # #[cfg(feature = "rmcp")]
+//! # #[cfg(all(feature = "rmcp", feature = "axum"))]
 //! # {
 //! use std::sync::Arc;
 //!
@@ -141,9 +141,12 @@ pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrorKind, UnknownKeyword, ValidationMode,
 };
 pub use error::{AuthError, InvalidRequest, Malformed, Part, ScopeMatch};
-pub use http::{mount_mcp, AuthSec, AuthSecLayer, LayerError, MissingPrincipal};
+#[cfg(feature = "axum")]
+pub use http::{mount_mcp, MissingPrincipal};
+pub use http::{AuthSec, AuthSecLayer, LayerError};
 pub use introspect::{Introspection, IntrospectionError, Introspector};
 pub use keys::{JwkError, JwksError, KeySet};
+#[cfg(feature = "remote-policy")]
 pub use policy::remote::{Manifest, RemotePolicy, RemotePolicyError};
 pub use policy::{
     PolicyError, PolicyMode, PromptPolicy, ResourceKeyError, ResourcePolicy, ToolPolicy, ToolRule,

@@ -14,6 +14,7 @@
 //! by [`remote::RemotePolicy`]). [`PolicyView::select`] picks one per request and
 //! [`PolicyView::decide_target`] decides with it.
 
+#[cfg(feature = "remote-policy")]
 pub mod remote;
 mod resource;
 
@@ -1016,6 +1017,7 @@ mod tests {
         b.build().unwrap()
     }
 
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn the_console_policy_decides_in_the_remote_modes() {
         let held = Ok(console(None));
@@ -1039,6 +1041,7 @@ mod tests {
         assert_eq!(view.scopes_supported(&c), s(&["n:write"]));
     }
 
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn an_incomplete_console_policy_denies_every_tool_with_its_reason() {
         let held = Ok(console(Some("rs_needs_setup")));
@@ -1055,6 +1058,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn without_a_usable_console_policy_required_fails_closed_and_fallback_uses_the_local_map() {
         let gone: Result<std::sync::Arc<ConsolePolicy>, String> = Err("console down".into());
@@ -1175,6 +1179,7 @@ mod tests {
         assert!(view.allows_template(&[], "x://{y}"));
     }
 
+    #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn an_incomplete_console_policy_denies_prompts_and_resources_too() {
         let held = Ok(console(Some("rs_needs_setup")));

@@ -32,6 +32,7 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "remote-policy")]
 use crate::policy::remote::{Freshness, RemotePolicy};
 use crate::validate::Validator;
 
@@ -103,12 +104,14 @@ pub(crate) fn jwks_refresh(ok: bool) {
 }
 
 /// Records one request to the console's policy endpoint.
+#[cfg(feature = "remote-policy")]
 pub(crate) fn policy_fetch(ok: bool) {
     let result = if ok { "success" } else { "failure" };
     metrics::counter!(POLICY_FETCHES, "result" => result).increment(1);
 }
 
 /// The [`POLICY_STALE`] level of a held policy's freshness (`None`: nothing held).
+#[cfg(feature = "remote-policy")]
 pub(crate) fn stale_level(freshness: Option<Freshness>) -> u8 {
     match freshness {
         Some(Freshness::Fresh) => 0,
@@ -120,6 +123,7 @@ pub(crate) fn stale_level(freshness: Option<Freshness>) -> u8 {
 
 /// Sets the console policy gauges: generation, age and staleness. Call it before rendering a
 /// scrape, with [`crate::http::AuthSecLayer::remote_policy`].
+#[cfg(feature = "remote-policy")]
 pub fn observe_policy(remote: &RemotePolicy) {
     let status = remote.status();
     if let Some(generation) = status.generation {

@@ -108,6 +108,7 @@ pub fn is_loopback(uri: &Uri) -> bool {
     }
 }
 
+#[cfg_attr(not(feature = "remote-policy"), allow(dead_code))]
 /// What a path segment escapes: controls, space, `"#%/<>?`{}` (the WHATWG path-segment set).
 const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
@@ -122,6 +123,7 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'{')
     .add(b'}');
 
+#[cfg_attr(not(feature = "remote-policy"), allow(dead_code))]
 /// `base` with `segments` appended to its path, each percent-encoded as one segment; a trailing
 /// empty segment of `base` (`https://h/console/`) is dropped first. The query is kept.
 pub fn join_segments(base: &Uri, segments: &[&str]) -> Result<Uri, UriError> {
@@ -144,6 +146,7 @@ pub fn join_segments(base: &Uri, segments: &[&str]) -> Result<Uri, UriError> {
     Uri::from_parts(parts).map_err(|e| UriError::Invalid(e.to_string()))
 }
 
+#[cfg_attr(not(feature = "remote-policy"), allow(dead_code))]
 /// `uri` with `name=value` (form-encoded) appended to its query.
 pub fn with_query_pair(uri: &Uri, name: &str, value: &str) -> Result<Uri, UriError> {
     let pair = form_urlencoded::Serializer::new(String::new())

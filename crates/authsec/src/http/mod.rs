@@ -1,6 +1,6 @@
 //! HTTP integration: a tower [`AuthSecLayer`] that protects any MCP Streamable HTTP service,
 //! [`mount_mcp`] for axum (the protected endpoint plus its RFC 9728 metadata route), and the
-//! [`Principal`] as an axum extractor and an rmcp tool-handler argument.
+//! [`Principal`](crate::Principal) as an axum extractor and an rmcp tool-handler argument.
 //!
 //! The layer is a stack of small stages, each a tower [`Layer`](tower_layer::Layer) and
 //! [`Service`](tower_service::Service) in its own module, composed with
@@ -24,7 +24,7 @@
 //!    (403 `insufficient_scope` / `tool_unmapped` / `prompt_unmapped` / `resource_unmapped` /
 //!    `policy_incomplete`; 503 `policy_unavailable` without a usable policy in
 //!    `remote_required`);
-//! 6. [`filter`]: inserts the [`Principal`] into the request extensions, calls the inner
+//! 6. [`filter`]: inserts the [`Principal`](crate::Principal) into the request extensions, calls the inner
 //!    service and filters every `tools/list`, `prompts/list`, `resources/list` and
 //!    `resources/templates/list` result in the response (JSON and SSE, whatever its id) to
 //!    what the principal may use, marked `"cacheScope": "private"`; a response that may carry
@@ -45,6 +45,7 @@
 //! local modes, and refuses the remote ones ([`LayerError`]).
 //!
 //! ```no_run
+//! # #[cfg(feature = "axum")]
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use authsec::{http::{mount_mcp, AuthSecLayer}, Config, Validator};
 //!
@@ -61,17 +62,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body::Body;
 use http_body_util::Full;
 use tower::layer::util::{Identity, Stack};
 use tower::ServiceBuilder;
 
 use crate::config::{Config, PolicyMode};
-use crate::metadata;
+#[cfg(feature = "remote-policy")]
 use crate::policy::remote::{Manifest, RemotePolicy, RemotePolicyError};
 use crate::policy::PolicyView;
-use crate::principal::Principal;
 use crate::session::SessionSeal;
 use crate::validate::Validator;
 
@@ -84,7 +82,12 @@ pub mod inspect;
 mod reply;
 pub mod session;
 
+#[cfg(feature = "axum")]
+mod axum_router;
+
 pub use attempt::Attempt;
+#[cfg(feature = "axum")]
+pub use axum_router::{mount_mcp, MissingPrincipal};
 pub use filter::ResponseBody;
 pub use reply::Reply;
 
@@ -104,13 +107,22 @@ pub type RequestBody = Full<Bytes>;
 struct Shared {
     validator: Validator,
     sessions: SessionSeal,
-    remote: Option<RemotePolicy>,
+    remote: Option<RemoteClient>,
 }
+
+/// The console's policy client; without the `remote-policy` feature there is none.
+#[cfg(feature = "remote-policy")]
+type RemoteClient = RemotePolicy;
+#[cfg(not(feature = "remote-policy"))]
+type RemoteClient = std::convert::Infallible;
 
 impl Shared {
     async fn console_state(&self) -> ConsoleState {
         match &self.remote {
+            #[cfg(feature = "remote-policy")]
             Some(remote) => Some(remote.current().await),
+            #[cfg(not(feature = "remote-policy"))]
+            Some(never) => match *never {},
             None => None,
         }
     }
@@ -174,12 +186,14 @@ impl AuthSecLayer {
     pub fn start<'a>(validator: Validator) -> Start<'a> {
         Start {
             validator,
+            #[cfg(feature = "remote-policy")]
             manifest: None,
             remote: None,
+            _lifetime: std::marker::PhantomData,
         }
     }
 
-    fn build(validator: Validator, remote: Option<RemotePolicy>) -> Self {
+    fn build(validator: Validator, remote: Option<RemoteClient>) -> Self {
         if validator.config().policy_mode == PolicyMode::Open {
             tracing::warn!(
                 target: "authsec::config",
@@ -219,6 +233,7 @@ impl AuthSecLayer {
     }
 
     /// The remote policy client (in the remote policy modes).
+    #[cfg(feature = "remote-policy")]
     pub fn remote_policy(&self) -> Option<&RemotePolicy> {
         self.shared.remote.as_ref()
     }
@@ -265,6 +280,7 @@ fn log_unmapped_kinds(config: &Config) {
 
 /// Publishes the manifest at start-up; failures are logged (the policy, not the manifest,
 /// decides what is allowed).
+#[cfg(feature = "remote-policy")]
 async fn publish_at_startup(config: &Config, manifest: &Manifest) {
     let client = match crate::policy::remote::ConsoleClient::new(config) {
         Ok(c) => c,
@@ -299,20 +315,23 @@ async fn publish_at_startup(config: &Config, manifest: &Manifest) {
 #[must_use = "a layer starts when awaited"]
 pub struct Start<'a> {
     validator: Validator,
+    #[cfg(feature = "remote-policy")]
     manifest: Option<&'a Manifest>,
-    remote: Option<RemotePolicy>,
+    remote: Option<RemoteClient>,
+    _lifetime: std::marker::PhantomData<&'a ()>,
 }
 
 impl std::fmt::Debug for Start<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Start")
-            .field("validator", &self.validator)
-            .field("manifest", &self.manifest.is_some())
-            .field("remote_policy", &self.remote.is_some())
-            .finish()
+        let mut d = f.debug_struct("Start");
+        d.field("validator", &self.validator);
+        #[cfg(feature = "remote-policy")]
+        d.field("manifest", &self.manifest.is_some());
+        d.field("remote_policy", &self.remote.is_some()).finish()
     }
 }
 
+#[cfg(feature = "remote-policy")]
 impl<'a> Start<'a> {
     /// The tools, prompts and resources published to the console when `publish_manifest` is
     /// on. Without one, nothing is published (and that is logged when the setting is on).
@@ -327,7 +346,10 @@ impl<'a> Start<'a> {
         self.remote = Some(remote);
         self
     }
+}
 
+impl Start<'_> {
+    #[cfg(feature = "remote-policy")]
     async fn run(self) -> Result<AuthSecLayer, LayerError> {
         let config = self.validator.config();
         if config.publish_manifest {
@@ -343,6 +365,13 @@ impl<'a> Start<'a> {
             }
         };
         Ok(AuthSecLayer::build(self.validator, Some(remote)))
+    }
+
+    /// Without the console client a remote policy mode cannot have been configured
+    /// ([`Config`] refuses it); [`AuthSecLayer::new`] says so if it was set by hand.
+    #[cfg(not(feature = "remote-policy"))]
+    async fn run(self) -> Result<AuthSecLayer, LayerError> {
+        AuthSecLayer::new(self.validator)
     }
 }
 
@@ -371,6 +400,7 @@ pub enum LayerError {
     },
     /// The console's first policy could not be fetched (`remote_required`), or its client not
     /// configured.
+    #[cfg(feature = "remote-policy")]
     #[error(transparent)]
     RemotePolicy(#[from] RemotePolicyError),
 }
@@ -410,104 +440,7 @@ impl<S> tower_layer::Layer<S> for AuthSecLayer {
 /// The protected service produced by [`AuthSecLayer`]: its stages around `S`.
 pub type AuthSec<S> = Inspect<Authenticate<WellFormed<Session<Authorize<Filter<S>>>>>>;
 
-/// Mounts `service` at `path` behind the authsec layer, and the RFC 9728 protected resource
-/// metadata at the well-known path derived from the configured resource URI
-/// (`/.well-known/oauth-protected-resource/mcp` for `https://host/mcp`).
-///
-/// `layer` comes from [`AuthSecLayer::new`] or [`AuthSecLayer::start`], so it holds the console
-/// policy client every remote policy mode needs.
-pub fn mount_mcp<St, S, B>(
-    router: axum::Router<St>,
-    path: &str,
-    service: S,
-    layer: AuthSecLayer,
-) -> axum::Router<St>
-where
-    St: Clone + Send + Sync + 'static,
-    S: tower_service::Service<
-            Request<RequestBody>,
-            Response = Response<B>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let config = layer.config().clone();
-    let resource_path = crate::uri::parse_absolute(&config.resource_uri)
-        .map(|u| u.path().to_owned())
-        .unwrap_or_default();
-    if resource_path != path {
-        tracing::warn!(
-            target: "authsec::config",
-            mounted = path,
-            resource_uri = %config.resource_uri,
-            "the MCP endpoint is mounted at a path other than the resource URI's; this is right \
-             only behind a proxy that rewrites paths"
-        );
-    }
-    let prm_path = metadata::well_known_path(&config.resource_uri);
-    let metadata_route = {
-        let layer = layer.clone();
-        // `scopes_supported` follows the policy in force (the console's, live).
-        axum::routing::get(move || {
-            let layer = layer.clone();
-            async move {
-                let scopes = layer.scopes_supported().await;
-                metadata::response::<axum::body::Body>(layer.config(), &scopes)
-            }
-        })
-    };
-    router
-        .route(&prm_path, metadata_route)
-        .route_service(path, tower_layer::Layer::layer(&layer, service))
-}
-
-/// The axum rejection when a handler asks for a [`Principal`] on a route the layer does not
-/// protect: a server configuration error, answered with 500.
-#[derive(Debug, Clone, Copy)]
-pub struct MissingPrincipal;
-
-impl axum::response::IntoResponse for MissingPrincipal {
-    fn into_response(self) -> axum::response::Response {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no authenticated principal: this route is not behind authsec's AuthSecLayer",
-        )
-            .into_response()
-    }
-}
-
-impl<St: Send + Sync> axum::extract::FromRequestParts<St> for Principal {
-    type Rejection = MissingPrincipal;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &St,
-    ) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or(MissingPrincipal)
-    }
-}
-
-impl<St: Send + Sync> axum::extract::OptionalFromRequestParts<St> for Principal {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &St,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Principal>().cloned())
-    }
-}
-
-/// rmcp integration: the caller's [`Principal`] inside tool handlers.
+/// rmcp integration: the caller's [`Principal`](crate::Principal) inside tool handlers.
 ///
 /// rmcp's Streamable HTTP server puts the request's `http::request::Parts` into the request
 /// context's extensions; the layer put the principal into the parts' extensions. A tool
@@ -578,16 +511,19 @@ mod tests {
     use crate::keys::KeySet;
 
     fn validator(mode: PolicyMode) -> Validator {
-        let config = Config::builder("https://issuer.example", "https://mcp.example/mcp")
-            .policy_mode(mode)
-            .resource_server_id("rs-525da3b4")
-            .console_url("http://127.0.0.1:9")
-            .console_credentials("rs-525da3b4", "secret")
-            .build()
-            .expect("config");
+        let mut builder =
+            Config::builder("https://issuer.example", "https://mcp.example/mcp").policy_mode(mode);
+        if cfg!(feature = "remote-policy") {
+            builder = builder
+                .resource_server_id("rs-525da3b4")
+                .console_url("http://127.0.0.1:9")
+                .console_credentials("rs-525da3b4", "secret");
+        }
+        let config = builder.build().expect("config");
         Validator::with_keys(config, KeySet::default())
     }
 
+    #[cfg(feature = "remote-policy")]
     #[test]
     fn new_refuses_remote_required_without_a_policy_client() {
         let err = AuthSecLayer::new(validator(PolicyMode::RemoteRequired)).unwrap_err();
@@ -604,6 +540,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "remote-policy")]
     #[test]
     fn new_refuses_remote_with_local_fallback_without_a_policy_client() {
         let err = AuthSecLayer::new(validator(PolicyMode::RemoteWithLocalFallback)).unwrap_err();
@@ -619,10 +556,11 @@ mod tests {
     fn new_builds_the_local_modes_without_a_policy_client() {
         for mode in [PolicyMode::LocalOnly, PolicyMode::Open] {
             let layer = AuthSecLayer::new(validator(mode)).expect("a local mode");
-            assert!(layer.remote_policy().is_none());
+            assert!(layer.shared.remote.is_none());
         }
     }
 
+    #[cfg(feature = "remote-policy")]
     #[tokio::test]
     async fn start_uses_the_given_policy_client_in_a_remote_mode() {
         let v = validator(PolicyMode::RemoteWithLocalFallback);
@@ -639,7 +577,7 @@ mod tests {
         let layer = AuthSecLayer::start(validator(PolicyMode::LocalOnly))
             .await
             .expect("started");
-        assert!(layer.remote_policy().is_none());
+        assert!(layer.shared.remote.is_none());
     }
 }
 
@@ -659,8 +597,11 @@ mod testing {
     use super::*;
     use crate::config::ConfigBuilder;
     use crate::keys::KeySet;
+    use crate::principal::Principal;
     use crate::principal::TokenKind;
     use crate::token::{Claims, Fingerprint};
+    use http::{Request, Response};
+    use http_body::Body;
     use tower_service::Service;
 
     pub(super) const ISSUER: &str = "https://as.example.com";
