@@ -192,7 +192,7 @@ async fn fetch_keys(
         },
         Err(error) => KeyEvidence::Unavailable {
             source: url.to_string(),
-            error,
+            error: error.to_string(),
         },
     }
 }

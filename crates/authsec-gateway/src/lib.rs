@@ -328,7 +328,7 @@ pub async fn readiness(layer: &AuthSecLayer) -> axum::response::Response {
             reasons.push(format!(
                 "no signing keys loaded from the authorization server's JWKS: {}",
                 keys.last_error()
-                    .unwrap_or_else(|| "not fetched yet".to_owned())
+                    .map_or_else(|| "not fetched yet".to_owned(), |e| e.to_string())
             ));
         }
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use http::Uri;
 use serde::Deserialize;
 
-use crate::fetch::HttpClient;
+use crate::fetch::{FetchError, HttpClient};
 
 pub use authsec_proto::jws::{Algorithm, Jwk, JwkError, JwksError, KeySet, VerifyKey};
 
@@ -24,8 +24,64 @@ pub use authsec_proto::jws::{Algorithm, Jwk, JwkError, JwksError, KeySet, Verify
 pub enum KeyLookupError {
     /// Keys are loaded but none has this `kid` (or none fits a token without `kid`).
     Unknown,
-    /// No keys were ever loaded and the last fetch failed.
-    Unavailable(String),
+    /// No keys were ever loaded: the last fetch failed (`None`: none has finished yet).
+    Unavailable(Option<KeyFetchError>),
+}
+
+/// Why fetching the JWKS failed; the last good keys stay in use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFetchError {
+    /// A fixed key set: there is nothing to fetch.
+    #[error("no JWKS source")]
+    NoSource,
+    /// The issuer's metadata (for its `jwks_uri`) could not be had.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// The metadata has no `jwks_uri`.
+    #[error("the metadata at {metadata_url} has no jwks_uri")]
+    NoJwksUri {
+        /// Where the metadata came from.
+        metadata_url: String,
+    },
+    /// The metadata's `jwks_uri` is not an absolute URL.
+    #[error("jwks_uri {jwks_uri:?}: {detail}")]
+    BadJwksUri {
+        /// The `jwks_uri` as published.
+        jwks_uri: String,
+        /// Why it is not usable.
+        detail: String,
+    },
+    /// No complete answer (connecting, TLS, the timeout, or a body over the size limit).
+    #[error("GET {url}: {error}")]
+    Request {
+        /// The JWKS URL.
+        url: String,
+        /// What failed.
+        error: FetchError,
+    },
+    /// An answer with an error status.
+    #[error("GET {url}: HTTP {status}")]
+    Status {
+        /// The JWKS URL.
+        url: String,
+        /// The status.
+        status: http::StatusCode,
+    },
+    /// The answer is not a JWK set.
+    #[error("{url}: {error}")]
+    Invalid {
+        /// The JWKS URL.
+        url: String,
+        /// Why.
+        error: JwksError,
+    },
+    /// A JWK set without one key the SDK can verify with.
+    #[error("{url}: no usable signing keys")]
+    NoUsableKeys {
+        /// The JWKS URL.
+        url: String,
+    },
 }
 
 /// Where keys come from.
@@ -46,7 +102,7 @@ struct State {
     keys: Arc<KeySet>,
     loaded: bool,
     last_fetch: Option<Instant>,
-    last_error: Option<String>,
+    last_error: Option<KeyFetchError>,
     jwks_url: Option<Uri>,
     /// When the periodic refresh fetches next, as the last fetch said.
     next_refresh: Duration,
@@ -139,7 +195,7 @@ impl KeyCache {
     }
 
     /// The error of the last failed fetch, if the last fetch failed.
-    pub fn last_error(&self) -> Option<String> {
+    pub fn last_error(&self) -> Option<KeyFetchError> {
         self.read().last_error.clone()
     }
 
@@ -161,11 +217,7 @@ impl KeyCache {
         let st = self.read();
         match st.keys.find(kid, alg) {
             Some(k) => Ok(k),
-            None if !st.loaded => Err(KeyLookupError::Unavailable(
-                st.last_error
-                    .clone()
-                    .unwrap_or_else(|| "JWKS not loaded yet".into()),
-            )),
+            None if !st.loaded => Err(KeyLookupError::Unavailable(st.last_error.clone())),
             None => Err(KeyLookupError::Unknown),
         }
     }
@@ -190,7 +242,7 @@ impl KeyCache {
 
     /// Fetches now (start-up and the periodic refresh), regardless of the rate limit.
     /// Returns the `max-age` the server sent, if any.
-    pub async fn refresh(&self) -> Result<Option<Duration>, String> {
+    pub async fn refresh(&self) -> Result<Option<Duration>, KeyFetchError> {
         if matches!(self.source, KeySource::Static) {
             return Ok(None);
         }
@@ -198,7 +250,7 @@ impl KeyCache {
         self.fetch_and_store().await
     }
 
-    async fn fetch_and_store(&self) -> Result<Option<Duration>, String> {
+    async fn fetch_and_store(&self) -> Result<Option<Duration>, KeyFetchError> {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.fetch().await;
@@ -227,22 +279,26 @@ impl KeyCache {
         }
     }
 
-    async fn fetch(&self) -> Result<Fetched, String> {
+    async fn fetch(&self) -> Result<Fetched, KeyFetchError> {
         let Some(http) = &self.http else {
-            return Err("no JWKS source".into());
+            return Err(KeyFetchError::NoSource);
         };
         let url = match self.jwks_url() {
             Some(u) => u,
             None => {
                 let KeySource::Discover { issuer } = &self.source else {
-                    return Err("no JWKS source".into());
+                    return Err(KeyFetchError::NoSource);
                 };
-                let meta = discover(http, issuer).await.map_err(|e| e.to_string())?;
-                let url = meta.jwks_uri.ok_or_else(|| {
-                    format!("the metadata at {} has no jwks_uri", meta.source_url)
+                let meta = discover(http, issuer).await?;
+                let jwks_uri = meta.jwks_uri.ok_or(KeyFetchError::NoJwksUri {
+                    metadata_url: meta.source_url,
                 })?;
-                let url = crate::uri::parse_absolute(&url)
-                    .map_err(|e| format!("jwks_uri {url:?}: {e}"))?;
+                let url = crate::uri::parse_absolute(&jwks_uri).map_err(|e| {
+                    KeyFetchError::BadJwksUri {
+                        detail: e.to_string(),
+                        jwks_uri,
+                    }
+                })?;
                 self.state
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
@@ -258,22 +314,36 @@ impl KeyCache {
             )
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+            .map_err(|error| KeyFetchError::Request {
+                url: url.to_string(),
+                error,
+            })?;
         if !resp.status().is_success() {
-            return Err(format!("GET {url}: HTTP {}", resp.status()));
+            return Err(KeyFetchError::Status {
+                url: url.to_string(),
+                status: resp.status(),
+            });
         }
         let max_age = resp
             .headers()
             .get(http::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_max_age);
-        let body = resp
-            .bytes(MAX_DOCUMENT_BYTES)
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let keys = KeySet::from_json(&body).map_err(|e| format!("{url}: {e}"))?;
+        let body =
+            resp.bytes(MAX_DOCUMENT_BYTES)
+                .await
+                .map_err(|error| KeyFetchError::Request {
+                    url: url.to_string(),
+                    error,
+                })?;
+        let keys = KeySet::from_json(&body).map_err(|error| KeyFetchError::Invalid {
+            url: url.to_string(),
+            error,
+        })?;
         if keys.is_empty() {
-            return Err(format!("{url}: no usable signing keys"));
+            return Err(KeyFetchError::NoUsableKeys {
+                url: url.to_string(),
+            });
         }
         Ok(Fetched { keys, max_age })
     }

@@ -352,7 +352,9 @@ impl pipeline::Env for Validator {
         match self.0.keys.find(kid, alg).await {
             Ok(key) => KeyAnswer::Found(key, generation),
             Err(KeyLookupError::Unknown) => KeyAnswer::Unknown,
-            Err(KeyLookupError::Unavailable(detail)) => {
+            Err(KeyLookupError::Unavailable(why)) => {
+                let detail =
+                    why.map_or_else(|| "JWKS not loaded yet".to_owned(), |e| e.to_string());
                 KeyAnswer::Failed(backend_failure(BackendFailure::Keys(&detail)))
             }
         }

@@ -7,7 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authsec::keys::{self, DiscoveryError, KeyCache, KeySource};
+use authsec::keys::{self, DiscoveryError, KeyCache, KeyFetchError, KeySource};
+use authsec::JwksError;
 use authsec::{AuthError, Config};
 use authsec::{StartupError, Validator};
 use authsec_testkit::{claims, jwks, FakeAuthServer, TestKey};
@@ -286,6 +287,13 @@ async fn keys_keep_working_when_the_jwks_server_goes_down_after_start() {
     let err = v.keys().refresh().await.unwrap_err();
     assert_eq!(
         err,
+        KeyFetchError::Status {
+            url: server.jwks_url(),
+            status: http::StatusCode::INTERNAL_SERVER_ERROR
+        }
+    );
+    assert_eq!(
+        err.to_string(),
         format!("GET {}: HTTP 500 Internal Server Error", server.jwks_url())
     );
     assert_eq!(v.keys().last_error(), Some(err));
@@ -305,15 +313,27 @@ async fn an_empty_or_broken_jwks_does_not_replace_the_last_good_keys() {
     let server = FakeAuthServer::start(jwks(&[&key])).await;
     let config = config_for(&server).token_cache_entries(0).build().unwrap();
     let v = Validator::new(config).await.unwrap();
+    let url = server.jwks_url();
     for broken in [
         json!({"keys": []}),
         json!({"keys": [{"kty": "oct", "kid": "k1", "k": "c2VjcmV0"}]}),
-        json!({"not": "a jwks"}),
     ] {
         server.set_jwks(broken.clone());
-        assert!(v.keys().refresh().await.is_err(), "{broken}");
+        let err = v.keys().refresh().await.unwrap_err();
+        assert_eq!(
+            err,
+            KeyFetchError::NoUsableKeys { url: url.clone() },
+            "{broken}"
+        );
         v.validate(&token(&server, &key)).await.unwrap();
     }
+    server.set_jwks(json!({"not": "a jwks"}));
+    let err = v.keys().refresh().await.unwrap_err();
+    assert!(
+        matches!(&err, KeyFetchError::Invalid { url: u, error: JwksError::NotAJwks { .. } } if *u == url),
+        "{err:?}"
+    );
+    v.validate(&token(&server, &key)).await.unwrap();
 }
 
 #[tokio::test]
