@@ -990,6 +990,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "remote-policy")] // the console policy's tests
     fn console(incomplete: Option<&str>) -> std::sync::Arc<ConsolePolicy> {
         std::sync::Arc::new(ConsolePolicy {
             generation: 3,
@@ -1002,6 +1003,7 @@ mod tests {
         })
     }
 
+    #[cfg(feature = "remote-policy")] // the console policy's tests
     fn config(mode: PolicyMode) -> Config {
         let mut b = Config::builder("https://as.example", "https://r.example/mcp")
             .tool_scopes_json(r#"{"add":["n:write"]}"#)
