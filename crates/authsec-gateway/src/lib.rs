@@ -335,7 +335,7 @@ pub async fn readiness(layer: &AuthSecLayer) -> axum::response::Response {
     if let Some(remote) = layer.remote_policy() {
         if layer.config().policy_mode == PolicyMode::RemoteRequired {
             if let Err(why) = remote.current().await {
-                reasons.push(why);
+                reasons.push(why.to_string());
             }
         }
     }

@@ -22,6 +22,7 @@ pub use authsec_proto::uri_template::ResourceKeyError;
 pub use resource::{ResourcePolicy, UriTemplate};
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -526,6 +527,106 @@ pub struct ConsolePolicy {
     pub scopes_supported: Vec<String>,
 }
 
+/// Why the console's policy could not be fetched or a manifest not published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemotePolicyError {
+    /// A setting the console client needs is missing or invalid.
+    #[error("remote policy is not configured: {0}")]
+    NotConfigured(String),
+    /// The console could not be reached.
+    #[error("console {url} unreachable: {detail}")]
+    Unreachable {
+        /// The endpoint.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The console did not answer in time.
+    #[error("console {url} did not answer within {}s", timeout.as_secs())]
+    Timeout {
+        /// The endpoint.
+        url: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The console refused the resource server's credentials.
+    #[error(
+        "console {url} refused this resource server's credentials (HTTP {status}); check \
+         AUTHSEC_INTROSPECTION_CLIENT_ID (at an authsec console, the resource server id) and \
+         AUTHSEC_INTROSPECTION_CLIENT_SECRET"
+    )]
+    Unauthorized {
+        /// The endpoint.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// The console answered with another error status.
+    #[error("console {url} answered HTTP {status}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Status {
+        /// The endpoint.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The console's `error_description`, if any.
+        detail: Option<String>,
+    },
+    /// The answer is not a valid policy document (or manifest outcome).
+    #[error("console {url} sent an invalid answer: {detail}")]
+    InvalidResponse {
+        /// The endpoint.
+        url: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Why no console policy decides a request now ([`remote::RemotePolicy::current`]): in
+/// `remote_required` the request is answered 503 `policy_unavailable`, with this error's text
+/// as the detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyUnavailable {
+    /// A remote mode without a console policy client (a layer not built by
+    /// `AuthSecLayer::start`).
+    #[error(
+        "remote_required: no console policy client is running (start the layer with \
+         AuthSecLayer::start)"
+    )]
+    NoClient,
+    /// No policy has been fetched since start-up.
+    #[error("no console policy has been loaded: {}", failure_text(.last_failure.as_ref()))]
+    NeverLoaded {
+        /// The latest attempt's error (`None`: none has finished yet).
+        last_failure: Option<RemotePolicyError>,
+    },
+    /// The held policy is past its TTL plus the maximum staleness.
+    #[error(
+        "the console policy (generation {generation}) is {age_secs}s old, past the {}s TTL + \
+         {}s maximum staleness: {}",
+        ttl.as_secs(),
+        max_stale.as_secs(),
+        failure_text(.last_failure.as_ref())
+    )]
+    TooOld {
+        /// The held policy's generation.
+        generation: i64,
+        /// Seconds since the console last answered with it.
+        age_secs: i64,
+        /// `AUTHSEC_POLICY_CACHE_TTL_SECS`.
+        ttl: Duration,
+        /// `AUTHSEC_POLICY_MAX_STALE_SECS`.
+        max_stale: Duration,
+        /// The latest attempt's error, if it failed.
+        last_failure: Option<RemotePolicyError>,
+    },
+}
+
+fn failure_text(failure: Option<&RemotePolicyError>) -> String {
+    failure.map_or_else(|| "no fetch attempted yet".to_owned(), ToString::to_string)
+}
+
 /// The rules one request is decided with.
 #[derive(Debug, Clone, Copy)]
 pub enum PolicyView<'a> {
@@ -544,8 +645,8 @@ pub enum PolicyView<'a> {
     /// The console's policy.
     Console(&'a ConsolePolicy),
     /// `remote_required` without a usable console policy: every tool is denied with 503
-    /// `policy_unavailable`; the text says why.
-    Unavailable(&'a str),
+    /// `policy_unavailable`, saying why.
+    Unavailable(&'a PolicyUnavailable),
 }
 
 impl<'a> PolicyView<'a> {
@@ -570,18 +671,16 @@ impl<'a> PolicyView<'a> {
     /// | `remote_with_local_fallback` | console | local map |
     pub fn select(
         config: &'a Config,
-        console: Option<&'a Result<std::sync::Arc<ConsolePolicy>, String>>,
+        console: Option<&'a Result<std::sync::Arc<ConsolePolicy>, PolicyUnavailable>>,
     ) -> Self {
         match (config.policy_mode, console) {
             (mode @ (PolicyMode::LocalOnly | PolicyMode::Open), _) => Self::local(config, mode),
             (_, Some(Ok(policy))) => PolicyView::Console(policy),
-            (PolicyMode::RemoteWithLocalFallback, _) => {
-                Self::local(config, PolicyMode::LocalOnly)
-            }
+            (PolicyMode::RemoteWithLocalFallback, _) => Self::local(config, PolicyMode::LocalOnly),
             (PolicyMode::RemoteRequired, Some(Err(why))) => PolicyView::Unavailable(why),
-            (PolicyMode::RemoteRequired, None) => PolicyView::Unavailable(
-                "remote_required: no console policy client is running (start the layer with AuthSecLayer::start)",
-            ),
+            (PolicyMode::RemoteRequired, None) => {
+                PolicyView::Unavailable(&PolicyUnavailable::NoClient)
+            }
         }
     }
 
@@ -620,7 +719,7 @@ impl<'a> PolicyView<'a> {
                 None => self.decide_mapped(granted, kind, name),
             },
             PolicyView::Unavailable(why) => Err(AuthError::PolicyUnavailable {
-                detail: (*why).to_owned(),
+                detail: why.to_string(),
             }),
         }
     }
@@ -1063,18 +1162,29 @@ mod tests {
     #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn without_a_usable_console_policy_required_fails_closed_and_fallback_uses_the_local_map() {
-        let gone: Result<std::sync::Arc<ConsolePolicy>, String> = Err("console down".into());
+        let gone: Result<std::sync::Arc<ConsolePolicy>, _> = Err(PolicyUnavailable::NeverLoaded {
+            last_failure: Some(RemotePolicyError::Timeout {
+                url: "https://console.example/p".into(),
+                timeout: Duration::from_secs(10),
+            }),
+        });
         let c = config(PolicyMode::RemoteRequired);
         assert_eq!(
             PolicyView::select(&c, Some(&gone)).decide(&s(&["n:write"]), "add"),
             Err(AuthError::PolicyUnavailable {
-                detail: "console down".into()
+                detail: "no console policy has been loaded: console https://console.example/p \
+                         did not answer within 10s"
+                    .into()
             })
         );
-        assert!(matches!(
+        assert_eq!(
             PolicyView::select(&c, None).decide(&s(&["n:write"]), "add"),
-            Err(AuthError::PolicyUnavailable { .. })
-        ));
+            Err(AuthError::PolicyUnavailable {
+                detail: "remote_required: no console policy client is running (start the layer \
+                         with AuthSecLayer::start)"
+                    .into()
+            })
+        );
         let c = config(PolicyMode::RemoteWithLocalFallback);
         assert_eq!(
             PolicyView::select(&c, Some(&gone)).decide(&s(&["n:write"]), "add"),

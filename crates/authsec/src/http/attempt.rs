@@ -19,13 +19,13 @@ use crate::config::Config;
 use crate::decision::{self, DecisionRecord};
 use crate::error::{AuthError, InvalidRequest};
 use crate::mcp::{self, Inspection};
-use crate::policy::{ConsolePolicy, PolicyView, TargetKind, ToolRule};
+use crate::policy::{ConsolePolicy, PolicyUnavailable, PolicyView, TargetKind, ToolRule};
 use crate::principal::Principal;
 use crate::token::Fingerprint;
 
 /// What the remote policy client holds for one request (`None` without one, or before
 /// [`super::authenticate`] read it).
-pub(super) type ConsoleState = Option<Result<Arc<ConsolePolicy>, String>>;
+pub(super) type ConsoleState = Option<Result<Arc<ConsolePolicy>, PolicyUnavailable>>;
 
 /// One request being decided: its buffered body and what each stage found. The body type of
 /// the requests between the stages of [`super::AuthSecLayer`].

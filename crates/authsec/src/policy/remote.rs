@@ -48,6 +48,7 @@ use super::{
     is_valid_scope_token, ConsolePolicy, PolicyError, PromptPolicy, ResourcePolicy, Target,
     TargetKind, ToolPolicy, ToolRule,
 };
+pub use super::{PolicyUnavailable, RemotePolicyError};
 use crate::clock::Clock;
 use crate::config::{ClientCredentials, Config, PolicyMode};
 use crate::fetch::{FetchError, HttpClient, RequestBuilder};
@@ -67,61 +68,6 @@ const MIN_WAIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Largest policy document accepted.
 const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
-
-/// Why the console's policy could not be fetched or a manifest not published.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RemotePolicyError {
-    /// A setting the console client needs is missing or invalid.
-    #[error("remote policy is not configured: {0}")]
-    NotConfigured(String),
-    /// The console could not be reached.
-    #[error("console {url} unreachable: {detail}")]
-    Unreachable {
-        /// The endpoint.
-        url: String,
-        /// What failed.
-        detail: String,
-    },
-    /// The console did not answer in time.
-    #[error("console {url} did not answer within {}s", timeout.as_secs())]
-    Timeout {
-        /// The endpoint.
-        url: String,
-        /// The timeout.
-        timeout: Duration,
-    },
-    /// The console refused the resource server's credentials.
-    #[error(
-        "console {url} refused this resource server's credentials (HTTP {status}); check \
-         AUTHSEC_INTROSPECTION_CLIENT_ID (at an authsec console, the resource server id) and \
-         AUTHSEC_INTROSPECTION_CLIENT_SECRET"
-    )]
-    Unauthorized {
-        /// The endpoint.
-        url: String,
-        /// 401 or 403.
-        status: u16,
-    },
-    /// The console answered with another error status.
-    #[error("console {url} answered HTTP {status}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Status {
-        /// The endpoint.
-        url: String,
-        /// The status.
-        status: u16,
-        /// The console's `error_description`, if any.
-        detail: Option<String>,
-    },
-    /// The answer is not a valid policy document (or manifest outcome).
-    #[error("console {url} sent an invalid answer: {detail}")]
-    InvalidResponse {
-        /// The endpoint.
-        url: String,
-        /// What is wrong.
-        detail: String,
-    },
-}
 
 pub use authsec_proto::wire::{
     Manifest, ManifestOutcome, ManifestPrompt, ManifestResource, ManifestTool, PromptPolicyEntry,
@@ -530,7 +476,7 @@ pub struct RemotePolicyStatus {
     /// The held policy's freshness (`None` when nothing is held).
     pub freshness: Option<Freshness>,
     /// The last failure, if the latest attempt failed.
-    pub last_error: Option<String>,
+    pub last_error: Option<RemotePolicyError>,
     /// Requests sent to the policy endpoint so far (plain and wait-for-change).
     pub fetches: u64,
 }
@@ -541,7 +487,7 @@ struct Held {
     /// When the console last answered with a policy (clock seconds).
     fetched_at: i64,
     /// When and why the latest attempt failed (cleared by a success).
-    last_failure: Option<(i64, String)>,
+    last_failure: Option<(i64, RemotePolicyError)>,
 }
 
 struct Inner {
@@ -629,7 +575,7 @@ impl RemotePolicy {
     /// running or the retry backoff holds). Nothing usable: in `remote_required` one refresh
     /// is awaited (shared with concurrent callers); in `remote_with_local_fallback` it runs in
     /// the background and the caller falls back at once.
-    pub async fn current(&self) -> Result<Arc<ConsolePolicy>, String> {
+    pub async fn current(&self) -> Result<Arc<ConsolePolicy>, PolicyUnavailable> {
         let inner = &self.inner;
         let now = inner.clock.now();
         match inner.usable(now) {
@@ -658,17 +604,6 @@ impl RemotePolicy {
     /// The held policy, however old (`None` before the first successful fetch).
     pub fn held(&self) -> Option<Arc<ConsolePolicy>> {
         self.inner.read().policy.clone()
-    }
-
-    /// Fetches now (shared with a refresh already running) and returns the held policy.
-    pub async fn refresh(&self) -> Result<Arc<ConsolePolicy>, String> {
-        self.inner.refresh_shared().await;
-        let held = self.inner.read();
-        match (&held.policy, &held.last_failure) {
-            (_, Some((_, why))) => Err(why.clone()),
-            (Some(p), None) => Ok(p.clone()),
-            (None, None) => Err("no policy fetched".into()),
-        }
     }
 
     /// What the client holds.
@@ -716,22 +651,18 @@ impl Inner {
             .is_none_or(|(at, _)| now.saturating_sub(*at) >= secs(RETRY_BACKOFF))
     }
 
-    fn unavailable_reason(&self, now: i64) -> String {
+    fn unavailable_reason(&self, now: i64) -> PolicyUnavailable {
         let held = self.read();
-        let failure = held
-            .last_failure
-            .as_ref()
-            .map(|(_, e)| e.as_str())
-            .unwrap_or("no fetch attempted yet");
+        let last_failure = held.last_failure.as_ref().map(|(_, e)| e.clone());
         match &held.policy {
-            None => format!("no console policy has been loaded: {failure}"),
-            Some(p) => format!(
-                "the console policy (generation {}) is {}s old, past the {}s TTL + {}s maximum staleness: {failure}",
-                p.generation,
-                now - held.fetched_at,
-                self.ttl.as_secs(),
-                self.max_stale.as_secs()
-            ),
+            None => PolicyUnavailable::NeverLoaded { last_failure },
+            Some(p) => PolicyUnavailable::TooOld {
+                generation: p.generation,
+                age_secs: now - held.fetched_at,
+                ttl: self.ttl,
+                max_stale: self.max_stale,
+                last_failure,
+            },
         }
     }
 
@@ -768,10 +699,9 @@ impl Inner {
                 }
                 held.policy = Some(Arc::new(policy));
             }
-            Err(e) => {
-                let why = e.to_string();
+            Err(why) => {
                 let repeated = held.last_failure.as_ref().is_some_and(|(_, w)| *w == why);
-                if matches!(e, RemotePolicyError::Unauthorized { .. }) {
+                if matches!(why, RemotePolicyError::Unauthorized { .. }) {
                     tracing::error!(target: "authsec::policy", error = %why, "console policy fetch refused");
                 } else if repeated {
                     tracing::debug!(target: "authsec::policy", error = %why, "console policy fetch failed again");
