@@ -30,7 +30,7 @@ use crate::token::{self, Fingerprint};
 
 /// Creates [`Authenticate`] services.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AuthenticateLayer;
+pub(crate) struct AuthenticateLayer;
 
 impl<S> Layer<S> for AuthenticateLayer {
     type Service = Authenticate<S>;

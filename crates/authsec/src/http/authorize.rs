@@ -26,7 +26,7 @@ use super::reply::Reply;
 
 /// Creates [`Authorize`] services.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AuthorizeLayer;
+pub(crate) struct AuthorizeLayer;
 
 impl<S> Layer<S> for AuthorizeLayer {
     type Service = Authorize<S>;

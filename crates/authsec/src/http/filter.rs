@@ -37,7 +37,7 @@ use crate::principal::Principal;
 
 /// Creates [`Filter`] services.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FilterLayer;
+pub(crate) struct FilterLayer;
 
 impl<S> Layer<S> for FilterLayer {
     type Service = Filter<S>;

@@ -34,7 +34,7 @@ use crate::mcp;
 
 /// Creates [`Inspect`] services.
 #[derive(Clone)]
-pub struct InspectLayer {
+pub(crate) struct InspectLayer {
     shared: Arc<Shared>,
 }
 
@@ -232,7 +232,7 @@ impl<S, C, F, B> std::fmt::Debug for InspectFuture<S, C, F, B> {
 
 /// Creates [`WellFormed`] services.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct WellFormedLayer;
+pub(crate) struct WellFormedLayer;
 
 impl<S> Layer<S> for WellFormedLayer {
     type Service = WellFormed<S>;

@@ -2,9 +2,10 @@
 //! [`mount_mcp`] for axum (the protected endpoint plus its RFC 9728 metadata route), and the
 //! [`Principal`](crate::Principal) as an axum extractor and an rmcp tool-handler argument.
 //!
-//! The layer is a stack of small stages, each a tower [`Layer`](tower_layer::Layer) and
-//! [`Service`](tower_service::Service) in its own module, composed with
-//! [`tower::ServiceBuilder`]. For every request to the MCP endpoint — `POST`, the `GET` SSE
+//! The layer is a stack of small stages, each a tower [`Service`](tower_service::Service) (and
+//! a crate-private [`Layer`](tower_layer::Layer) that builds it) in its own module, composed
+//! with [`tower::ServiceBuilder`]; the stages' types are public only because [`AuthSec`] names
+//! them. For every request to the MCP endpoint — `POST`, the `GET` SSE
 //! stream and `DELETE` — in order:
 //!
 //! 1. [`inspect`]: buffers the body up to [`Config::max_body_bytes`] (above: 413) and parses a

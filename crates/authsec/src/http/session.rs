@@ -33,7 +33,7 @@ use crate::principal::Principal;
 
 /// Creates [`Session`] services.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SessionLayer;
+pub(crate) struct SessionLayer;
 
 impl<S> Layer<S> for SessionLayer {
     type Service = Session<S>;
