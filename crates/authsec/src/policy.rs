@@ -671,7 +671,7 @@ impl<'a> PolicyView<'a> {
     /// | `remote_with_local_fallback` | console | local map |
     pub fn select(
         config: &'a Config,
-        console: Option<&'a Result<std::sync::Arc<ConsolePolicy>, PolicyUnavailable>>,
+        console: Option<&'a Result<std::sync::Arc<ConsolePolicy>, Box<PolicyUnavailable>>>,
     ) -> Self {
         match (config.policy_mode, console) {
             (mode @ (PolicyMode::LocalOnly | PolicyMode::Open), _) => Self::local(config, mode),
@@ -1162,12 +1162,13 @@ mod tests {
     #[cfg(feature = "remote-policy")] // a remote policy mode
     #[test]
     fn without_a_usable_console_policy_required_fails_closed_and_fallback_uses_the_local_map() {
-        let gone: Result<std::sync::Arc<ConsolePolicy>, _> = Err(PolicyUnavailable::NeverLoaded {
-            last_failure: Some(RemotePolicyError::Timeout {
-                url: "https://console.example/p".into(),
-                timeout: Duration::from_secs(10),
-            }),
-        });
+        let gone: Result<std::sync::Arc<ConsolePolicy>, _> =
+            Err(Box::new(PolicyUnavailable::NeverLoaded {
+                last_failure: Some(RemotePolicyError::Timeout {
+                    url: "https://console.example/p".into(),
+                    timeout: Duration::from_secs(10),
+                }),
+            }));
         let c = config(PolicyMode::RemoteRequired);
         assert_eq!(
             PolicyView::select(&c, Some(&gone)).decide(&s(&["n:write"]), "add"),

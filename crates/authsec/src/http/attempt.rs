@@ -25,7 +25,8 @@ use crate::token::Fingerprint;
 
 /// What the remote policy client holds for one request (`None` without one, or before
 /// [`super::authenticate`] read it).
-pub(super) type ConsoleState = Option<Result<Arc<ConsolePolicy>, PolicyUnavailable>>;
+// Boxed: it travels in every request's `Attempt`, which moves from stage to stage.
+pub(super) type ConsoleState = Option<Result<Arc<ConsolePolicy>, Box<PolicyUnavailable>>>;
 
 /// One request being decided: its buffered body and what each stage found. The body type of
 /// the requests between the stages of [`super::AuthSecLayer`].

@@ -121,7 +121,7 @@ impl Shared {
     async fn console_state(&self) -> ConsoleState {
         match &self.remote {
             #[cfg(feature = "remote-policy")]
-            Some(remote) => Some(remote.current().await),
+            Some(remote) => Some(remote.current().await.map_err(Box::new)),
             #[cfg(not(feature = "remote-policy"))]
             Some(never) => match *never {},
             None => None,
