@@ -5,8 +5,8 @@
 //! The layer is a stack of small stages, each a tower [`Service`](tower_service::Service) (and
 //! a crate-private [`Layer`](tower_layer::Layer) that builds it) in its own module, composed
 //! with [`tower::ServiceBuilder`]; the stages' types are public only because [`AuthSec`] names
-//! them. For every request to the MCP endpoint — `POST`, the `GET` SSE
-//! stream and `DELETE` — in order:
+//! them. For every request to the MCP endpoint — `POST`, the `GET` SSE stream and `DELETE` —
+//! in order:
 //!
 //! 1. [`inspect`]: buffers the body up to [`Config::max_body_bytes`] (above: 413) and parses a
 //!    `POST` body as JSON-RPC (single message or batch; see the JSON-RPC inspection);
@@ -25,10 +25,10 @@
 //!    (403 `insufficient_scope` / `tool_unmapped` / `prompt_unmapped` / `resource_unmapped` /
 //!    `policy_incomplete`; 503 `policy_unavailable` without a usable policy in
 //!    `remote_required`);
-//! 6. [`filter`]: inserts the [`Principal`](crate::Principal) into the request extensions, calls the inner
-//!    service and filters every `tools/list`, `prompts/list`, `resources/list` and
-//!    `resources/templates/list` result in the response (JSON and SSE, whatever its id) to
-//!    what the principal may use, marked `"cacheScope": "private"`; a response that may carry
+//! 6. [`filter`]: inserts the [`Principal`](crate::Principal) into the request extensions,
+//!    calls the inner service and filters every `tools/list`, `prompts/list`,
+//!    `resources/list` and `resources/templates/list` result in the response (JSON and SSE,
+//!    whatever its id) to what the principal may use, marked `"cacheScope": "private"`; a response that may carry
 //!    one but cannot be read is withheld (502);
 //!
 //! and on the way out [`session`] seals a session id the inner service issued to the principal.
